@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// One settings list for every target: Swift 6 language mode and `any` spelled out.
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Rymi",
+    products: [
+        .executable(name: "rymi-gateway", targets: ["rymi-gateway"]),
+        .executable(name: "rymi-manager", targets: ["rymi-manager"]),
+    ],
+    targets: [
+        // System and layer libraries, bottom up.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: settings),
+        .target(name: "JSON", swiftSettings: settings),
+        .target(name: "Crypto", swiftSettings: settings),
+        .target(name: "Runtime", dependencies: ["JSON"], swiftSettings: settings),
+        .target(name: "Transport", dependencies: ["Runtime"], swiftSettings: settings),
+        .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),
+        .target(name: "Protocol", swiftSettings: settings),
+        .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime"], swiftSettings: settings),
+
+        // Services.
+        .target(
+            name: "Manager",
+            dependencies: ["Protocol", "RPC", "SQLite", "Runtime", "Transport"],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: ["Protocol", "RPC", "HTTP1", "JSON", "Crypto", "Runtime", "Transport"],
+            swiftSettings: settings
+        ),
+
+        // Thin executables: read config, build services, run.
+        .executableTarget(name: "rymi-gateway", dependencies: ["Gateway", "Runtime"], swiftSettings: settings),
+        .executableTarget(name: "rymi-manager", dependencies: ["Manager", "Runtime"], swiftSettings: settings),
+
+        // Tests.
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: settings),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: settings),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON"], swiftSettings: settings),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: ["JSON", "Transport"],
+            swiftSettings: settings
+        ),
+    ]
+)

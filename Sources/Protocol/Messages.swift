@@ -1,0 +1,203 @@
+// Every message the processes exchange, one type per message.
+
+// MARK: Handshake
+
+/// The first message on every connection, from the side that connected.
+public struct Hello: RPCMessage {
+    public static let type = "hello"
+    public typealias Reply = HelloReply
+
+    public var protocolVersion: Int
+    public var role: String
+    public var name: String
+
+    public init(role: String, name: String, protocolVersion: Int = WireProtocol.version) {
+        self.protocolVersion = protocolVersion
+        self.role = role
+        self.name = name
+    }
+}
+
+public struct HelloReply: Codable, Sendable {
+    public var protocolVersion: Int
+    public var role: String
+
+    public init(protocolVersion: Int = WireProtocol.version, role: String) {
+        self.protocolVersion = protocolVersion
+        self.role = role
+    }
+}
+
+// MARK: Campaigns (gateway → manager)
+
+public struct CreateCampaign: RPCMessage {
+    public static let type = "campaign.create"
+    public typealias Reply = CampaignRecord
+
+    public var account: String
+    public var name: String
+    public var agentID: String
+    public var callFromNumber: String?
+
+    public init(account: String, name: String, agentID: String, callFromNumber: String?) {
+        self.account = account
+        self.name = name
+        self.agentID = agentID
+        self.callFromNumber = callFromNumber
+    }
+}
+
+/// Newest first; `before` is the position after which the previous page ended.
+public struct ListCampaigns: RPCMessage {
+    public static let type = "campaign.list"
+    public typealias Reply = CampaignPage
+
+    public var account: String
+    public var limit: Int
+    public var before: Int64?
+
+    public init(account: String, limit: Int, before: Int64?) {
+        self.account = account
+        self.limit = limit
+        self.before = before
+    }
+}
+
+public struct CampaignPage: Codable, Sendable {
+    public var campaigns: [CampaignRecord]
+    public var nextBefore: Int64?
+
+    public init(campaigns: [CampaignRecord], nextBefore: Int64?) {
+        self.campaigns = campaigns
+        self.nextBefore = nextBefore
+    }
+}
+
+public struct GetCampaign: RPCMessage {
+    public static let type = "campaign.get"
+    public typealias Reply = CampaignRecord
+
+    public var account: String
+    public var campaignID: String
+
+    public init(account: String, campaignID: String) {
+        self.account = account
+        self.campaignID = campaignID
+    }
+}
+
+/// Changes only the fields that are set.
+public struct UpdateCampaign: RPCMessage {
+    public static let type = "campaign.update"
+    public typealias Reply = CampaignRecord
+
+    public var account: String
+    public var campaignID: String
+    public var name: String?
+    public var agentID: String?
+    public var callFromNumber: String?
+
+    public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil) {
+        self.account = account
+        self.campaignID = campaignID
+        self.name = name
+        self.agentID = agentID
+        self.callFromNumber = callFromNumber
+    }
+}
+
+public struct DeleteCampaign: RPCMessage {
+    public static let type = "campaign.delete"
+    public typealias Reply = Empty
+
+    public var account: String
+    public var campaignID: String
+
+    public init(account: String, campaignID: String) {
+        self.account = account
+        self.campaignID = campaignID
+    }
+}
+
+// MARK: Contacts (gateway → manager)
+
+/// All or nothing: either every new number is stored or none is.
+public struct UploadContacts: RPCMessage {
+    public static let type = "contacts.upload"
+    public typealias Reply = UploadResult
+
+    public var account: String
+    public var campaignID: String
+    public var contacts: [NewContact]
+
+    public init(account: String, campaignID: String, contacts: [NewContact]) {
+        self.account = account
+        self.campaignID = campaignID
+        self.contacts = contacts
+    }
+}
+
+public struct UploadResult: Codable, Sendable, Equatable {
+    public var inserted: Int
+    /// Numbers repeated within the upload or already in the campaign.
+    public var duplicates: Int
+
+    public init(inserted: Int, duplicates: Int) {
+        self.inserted = inserted
+        self.duplicates = duplicates
+    }
+}
+
+/// In upload order; `after` is the position at which the previous page ended.
+public struct ListContacts: RPCMessage {
+    public static let type = "contacts.list"
+    public typealias Reply = ContactPage
+
+    public var account: String
+    public var campaignID: String
+    public var status: ContactStatus?
+    public var limit: Int
+    public var after: Int64?
+
+    public init(account: String, campaignID: String, status: ContactStatus?, limit: Int, after: Int64?) {
+        self.account = account
+        self.campaignID = campaignID
+        self.status = status
+        self.limit = limit
+        self.after = after
+    }
+}
+
+public struct ContactPage: Codable, Sendable {
+    public var contacts: [ContactRecord]
+    public var nextAfter: Int64?
+
+    public init(contacts: [ContactRecord], nextAfter: Int64?) {
+        self.contacts = contacts
+        self.nextAfter = nextAfter
+    }
+}
+
+public struct GetContact: RPCMessage {
+    public static let type = "contact.get"
+    public typealias Reply = ContactRecord
+
+    public var account: String
+    public var campaignID: String
+    public var contactID: String
+
+    public init(account: String, campaignID: String, contactID: String) {
+        self.account = account
+        self.campaignID = campaignID
+        self.contactID = contactID
+    }
+}
+
+// MARK: Health
+
+public struct Ping: RPCMessage {
+    public static let type = "ping"
+    public typealias Reply = Empty
+
+    public init() {}
+}

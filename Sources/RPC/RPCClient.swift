@@ -1,0 +1,80 @@
+import Foundation
+import Protocol
+import Runtime
+import Transport
+
+/// One multiplexed connection to a server that reconnects with backoff when it drops.
+///
+/// While disconnected, `call` fails at once with `unavailable`, so callers can answer 503
+/// instead of waiting.
+public final class RPCClient: Service, @unchecked Sendable {
+    public let address: HostPort
+    private let role: String
+    private let name: String
+    private let router: RPCRouter
+    private let logger: Logger
+    private let lock = NSLock()
+    private var peer: RPCPeer?
+    private var stopping = false
+    private let onConnect: @Sendable (RPCPeer) async -> Void
+
+    public init(address: HostPort, role: String, name: String, router: RPCRouter = RPCRouter(), logger: Logger, onConnect: @escaping @Sendable (RPCPeer) async -> Void = { _ in }) {
+        self.address = address
+        self.role = role
+        self.name = name
+        self.router = router
+        self.logger = logger
+        self.onConnect = onConnect
+    }
+
+    public var isConnected: Bool { lock.withLock { peer.map { !$0.isClosed } ?? false } }
+
+    public func call<Message: RPCMessage>(_ message: Message, requestID: String? = nil, timeout: Double = 30) async throws -> Message.Reply {
+        guard let peer = lock.withLock({ peer }), !peer.isClosed else {
+            throw RemoteError(.unavailable, "not connected to \(address)")
+        }
+        return try await peer.call(message, requestID: requestID, timeout: timeout)
+    }
+
+    public func run() async throws {
+        var backoff = 0.05
+        while !lock.withLock({ stopping }) {
+            do {
+                let stream = try await StreamConnection.connect(to: address, timeout: 2)
+                let peer = RPCPeer(stream: stream, router: router, localRole: role, requiresHello: false, logger: logger)
+                let closed = AsyncStream<Void>.makeStream()
+                peer.onClose { closed.continuation.finish() }
+                peer.start()
+                _ = try await peer.call(Hello(role: role, name: name), timeout: 5)
+                let keep = lock.withLock { () -> Bool in
+                    guard !stopping else { return false }
+                    self.peer = peer
+                    return true
+                }
+                guard keep else {
+                    peer.close()
+                    break
+                }
+                logger.info("rpc_connected", ["addr": address.description])
+                backoff = 0.05
+                await onConnect(peer)
+                for await _ in closed.stream {}
+                lock.withLock { if self.peer === peer { self.peer = nil } }
+                logger.warning("rpc_disconnected", ["addr": address.description])
+            } catch {
+                logger.debug("rpc_connect_failed", ["addr": address.description, "error": "\(error)"])
+            }
+            guard !lock.withLock({ stopping }) else { break }
+            try? await Task.sleep(nanoseconds: UInt64(backoff * 1_000_000_000))
+            backoff = min(backoff * 2, 2)
+        }
+    }
+
+    public func shutdown() async {
+        let current = lock.withLock { () -> RPCPeer? in
+            stopping = true
+            return peer
+        }
+        current?.close()
+    }
+}

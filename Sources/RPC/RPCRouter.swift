@@ -1,0 +1,29 @@
+import Protocol
+
+/// What a handler knows about the request it serves.
+public struct RPCContext: Sendable {
+    public let peer: RPCPeer
+    public let requestID: String?
+}
+
+/// Maps message types to handlers; the one table of what a process answers.
+public struct RPCRouter: Sendable {
+    struct Route: Sendable {
+        let decode: @Sendable (any Decoder) throws -> any Sendable
+        let handle: @Sendable (any Sendable, RPCContext) async throws -> any Encodable & Sendable
+    }
+
+    var routes: [String: Route] = [:]
+
+    public init() {}
+
+    public mutating func on<Message: RPCMessage>(
+        _ message: Message.Type,
+        _ handler: @escaping @Sendable (Message, RPCContext) async throws -> Message.Reply
+    ) {
+        routes[Message.type] = Route(
+            decode: { try Message(from: $0) },
+            handle: { body, context in try await handler(body as! Message, context) }
+        )
+    }
+}
