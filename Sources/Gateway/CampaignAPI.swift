@@ -1,0 +1,201 @@
+import HTTP1
+import JSON
+import Protocol
+import RPC
+
+/// The Campaigns REST API (`/v1/campaigns…`): validates input, asks the manager, renders.
+struct CampaignAPI: Sendable {
+    let manager: RPCClient
+    let maxContactsPerUpload: Int
+
+    static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number"]
+    static let contactFields: Set<String> = ["phone_number", "variables"]
+    static let defaultPageSize = 50
+    static let maxPageSize = 1000
+
+    func register(in router: inout Router) {
+        router.add("POST", "/v1/campaigns", createCampaign)
+        router.add("GET", "/v1/campaigns", listCampaigns)
+        router.add("GET", "/v1/campaigns/:id", getCampaign)
+        router.add("PUT", "/v1/campaigns/:id", updateCampaign)
+        router.add("DELETE", "/v1/campaigns/:id", deleteCampaign)
+        router.add("POST", "/v1/campaigns/:id/contacts", uploadContacts)
+        router.add("GET", "/v1/campaigns/:id/contacts", listContacts)
+        router.add("GET", "/v1/campaigns/:id/contacts/:contact_id", getContact)
+    }
+
+    /// Calls the manager; its errors become HTTP errors.
+    func ask<Message: RPCMessage>(_ message: Message, _ context: RequestContext, timeout: Double = 30) async throws -> Message.Reply {
+        do {
+            return try await manager.call(message, requestID: context.requestID, timeout: timeout)
+        } catch let error as RemoteError {
+            throw APIError(remote: error)
+        }
+    }
+
+    // MARK: Campaigns
+
+    @Sendable func createCampaign(_ context: RequestContext) async throws -> HTTPResponse {
+        var reader = ObjectReader(try jsonObjectBody(context.request))
+        reader.rejectUnknown(allowing: Self.campaignFields)
+        let name = reader.text("name", required: true, maxLength: FieldLimits.nameLength)
+        let agentID = reader.text("agent_id", required: true, maxLength: FieldLimits.agentIDLength)
+        let callFrom = reader.phoneNumber("call_from_number", required: false)
+        guard reader.errors.isEmpty, let name, let agentID else { throw APIError.invalid(reader.errors) }
+        let record = try await ask(CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom), context)
+        return .json(201, .object([("status", .string("created")), ("campaign_id", .string(record.id))]),
+                     headers: [("Location", "/v1/campaigns/\(record.id)")])
+    }
+
+    @Sendable func listCampaigns(_ context: RequestContext) async throws -> HTTPResponse {
+        let (limit, cursor) = try pagination(context.query, allowed: ["limit", "cursor"], cursorKind: "cmp")
+        let page = try await ask(ListCampaigns(account: context.account, limit: limit, before: cursor), context)
+        return .json(200, .object([
+            ("campaigns", .array(page.campaigns.map(Render.campaign))),
+            ("next_cursor", Cursor.encode(kind: "cmp", position: page.nextBefore)),
+        ]))
+    }
+
+    @Sendable func getCampaign(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        return .json(200, Render.campaign(try await ask(GetCampaign(account: context.account, campaignID: id), context)))
+    }
+
+    @Sendable func updateCampaign(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        var reader = ObjectReader(try jsonObjectBody(context.request))
+        reader.rejectUnknown(allowing: Self.campaignFields)
+        if reader.members.isEmpty {
+            reader.fail("body", "names no field to change (known: agent_id, call_from_number, name)")
+        }
+        let name = reader.value("name") == nil ? nil : reader.text("name", required: true, maxLength: FieldLimits.nameLength)
+        let agentID = reader.value("agent_id") == nil ? nil : reader.text("agent_id", required: true, maxLength: FieldLimits.agentIDLength)
+        let callFrom = reader.value("call_from_number") == nil ? nil : reader.phoneNumber("call_from_number", required: true)
+        guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
+        let update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom)
+        return .json(200, Render.campaign(try await ask(update, context)))
+    }
+
+    @Sendable func deleteCampaign(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        _ = try await ask(DeleteCampaign(account: context.account, campaignID: id), context, timeout: 120)
+        return .json(200, .object([("status", .string("deleted")), ("id", .string(id))]))
+    }
+
+    // MARK: Contacts
+
+    @Sendable func uploadContacts(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        var reader = ObjectReader(try jsonObjectBody(context.request))
+        reader.rejectUnknown(allowing: ["contacts"])
+        guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
+        guard let list = reader.value("contacts") else { throw APIError.invalid([FieldError("contacts", "is required")]) }
+        guard let items = list.arrayValue else {
+            throw APIError.invalid([FieldError("contacts", "must be an array, not \(list.typeName)")])
+        }
+        guard !items.isEmpty else { throw APIError.invalid([FieldError("contacts", "must not be empty")]) }
+        guard items.count <= maxContactsPerUpload else {
+            throw APIError(413, "too_many_contacts", "one upload may hold at most \(maxContactsPerUpload) contacts; split the list")
+        }
+        let contacts = try Self.validateContacts(items)
+        let result = try await ask(UploadContacts(account: context.account, campaignID: id, contacts: contacts), context, timeout: 120)
+        return .json(201, .object([
+            ("status", .string("success")),
+            ("inserted_count", .int(result.inserted)),
+            ("skipped_duplicates", .int(result.duplicates)),
+        ]))
+    }
+
+    /// All or nothing: every row is checked, and any error refuses the whole upload.
+    static func validateContacts(_ items: [JSONValue]) throws(APIError) -> [NewContact] {
+        var contacts: [NewContact] = []
+        contacts.reserveCapacity(items.count)
+        var errors: [FieldError] = []
+        var invalidRows = 0
+        for (index, item) in items.enumerated() {
+            guard let members = item.objectMembers else {
+                invalidRows += 1
+                if errors.count < FieldLimits.reportedErrors {
+                    errors.append(FieldError("contacts[\(index)]", "must be an object, not \(item.typeName)", index: index))
+                }
+                continue
+            }
+            var reader = ObjectReader(members, index: index)
+            reader.rejectUnknown(allowing: contactFields)
+            let phone = reader.phoneNumber("phone_number", required: true)
+            var variables = "{}"
+            if let value = reader.value("variables"), value != .null {
+                if value.objectMembers == nil {
+                    reader.fail("variables", "must be an object, not \(value.typeName)")
+                } else {
+                    let text = value.serialized()
+                    if text.count > FieldLimits.variablesBytes {
+                        reader.fail("variables", "must be at most \(FieldLimits.variablesBytes) bytes as JSON")
+                    }
+                    variables = String(decoding: text, as: UTF8.self)
+                }
+            }
+            if let phone, reader.errors.isEmpty {
+                contacts.append(NewContact(phoneNumber: phone, variables: variables))
+            } else {
+                invalidRows += 1
+                errors.append(contentsOf: reader.errors.prefix(max(0, FieldLimits.reportedErrors - errors.count)))
+            }
+        }
+        guard invalidRows == 0 else {
+            throw APIError(422, "invalid_contacts", "\(invalidRows) of \(items.count) contacts are invalid; nothing was inserted",
+                           details: .array(errors.map(\.json)))
+        }
+        return contacts
+    }
+
+    @Sendable func listContacts(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        let (limit, cursor) = try pagination(context.query, allowed: ["limit", "cursor", "status"], cursorKind: "ct")
+        var status: ContactStatus?
+        if let text = context.query["status"] {
+            guard let parsed = ContactStatus(rawValue: text) else {
+                let known = ContactStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw APIError.invalid([FieldError("status", "must be one of \(known)")])
+            }
+            status = parsed
+        }
+        let page = try await ask(ListContacts(account: context.account, campaignID: id, status: status, limit: limit, after: cursor), context)
+        return .json(200, .object([
+            ("contacts", .array(page.contacts.map(Render.contact))),
+            ("next_cursor", Cursor.encode(kind: "ct", position: page.nextAfter)),
+        ]))
+    }
+
+    @Sendable func getContact(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        let contact = try await ask(GetContact(account: context.account, campaignID: id, contactID: context.parameters[1]), context)
+        return .json(200, Render.contact(contact))
+    }
+
+    // MARK: Shared parameter checks
+
+    /// A well-formed campaign id; anything else cannot exist, so it is a 404 like a missing one.
+    func campaignID(_ context: RequestContext) throws(APIError) -> String {
+        let id = context.parameters[0]
+        guard id.hasPrefix("cmp_"), id.utf8.count == 40 else { throw APIError.notFound("campaign \(id) not found") }
+        return id
+    }
+
+    func pagination(_ query: [String: String], allowed: Set<String>, cursorKind: String) throws(APIError) -> (Int, Int64?) {
+        var errors: [FieldError] = []
+        for key in query.keys.sorted() where !allowed.contains(key) {
+            errors.append(FieldError(key, "is not a known query parameter (known: \(allowed.sorted().joined(separator: ", ")))"))
+        }
+        var limit = Self.defaultPageSize
+        if let text = query["limit"] {
+            if let value = Int(text), (1...Self.maxPageSize).contains(value) {
+                limit = value
+            } else {
+                errors.append(FieldError("limit", "must be a whole number from 1 to \(Self.maxPageSize)"))
+            }
+        }
+        guard errors.isEmpty else { throw APIError.invalid(errors) }
+        return (limit, try Cursor.decode(query["cursor"], kind: cursorKind))
+    }
+}

@@ -1,0 +1,24 @@
+import Runtime
+import Transport
+
+/// Configuration of `rymi-gateway`, from the environment (the README's table).
+public struct GatewayConfiguration: Sendable {
+    public var httpAddress: HostPort
+    public var managerAddress: HostPort
+    public var apiKeys: APIKeys
+    public var maxBodyBytes: Int
+    public var maxContactsPerUpload: Int
+    public var logLevel: Logger.Level
+
+    public init(environment: Environment) throws(ConfigurationError) {
+        httpAddress = try environment.address("RYMI_HTTP_ADDR", default: "127.0.0.1:8080")
+        managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
+        guard let keys = environment.string("RYMI_API_KEYS") else {
+            throw ConfigurationError("RYMI_API_KEYS", "not set; give at least one account:key pair")
+        }
+        apiKeys = try APIKeys(parsing: keys)
+        maxBodyBytes = try environment.integer("RYMI_MAX_BODY_BYTES", default: 64 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
+        maxContactsPerUpload = try environment.integer("RYMI_MAX_CONTACTS_PER_UPLOAD", default: 100_000, range: 1...10_000_000)
+        logLevel = try environment.logLevel()
+    }
+}

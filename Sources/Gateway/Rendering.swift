@@ -1,0 +1,62 @@
+import Crypto
+import JSON
+import Protocol
+import Runtime
+
+/// How records look to API users: snake_case fields, RFC 3339 times.
+enum Render {
+    static func time(_ milliseconds: Int64) -> JSONValue { .string(Timestamp.rfc3339(millisecondsSinceEpoch: milliseconds)) }
+
+    static func campaign(_ record: CampaignRecord) -> JSONValue {
+        let counts = record.counts
+        return .object([
+            ("id", .string(record.id)),
+            ("name", .string(record.name)),
+            ("agent_id", .string(record.agentID)),
+            ("call_from_number", record.callFromNumber.map(JSONValue.string) ?? .null),
+            ("status", .string(record.status.rawValue)),
+            ("created_at", time(record.createdAt)),
+            ("updated_at", time(record.updatedAt)),
+            ("contact_counts", .object([
+                ("total", .int(counts.total)),
+                ("pending", .int(counts.pending)),
+                ("dialed", .int(counts.dialed)),
+                ("completed", .int(counts.completed)),
+                ("failed", .int(counts.failed)),
+                ("skipped_dnc", .int(counts.skippedDNC)),
+            ])),
+        ])
+    }
+
+    static func contact(_ record: ContactRecord) -> JSONValue {
+        // Variables were validated as a JSON object at upload; a failure here means a bug, shown as {}.
+        let variables = (try? JSONParser.parse(record.variables)) ?? .object([])
+        return .object([
+            ("id", .string(record.id)),
+            ("campaign_id", .string(record.campaignID)),
+            ("phone_number", .string(record.phoneNumber)),
+            ("variables", variables),
+            ("status", .string(record.status.rawValue)),
+            ("created_at", time(record.createdAt)),
+            ("updated_at", time(record.updatedAt)),
+        ])
+    }
+}
+
+/// Opaque page cursors: a kind and a position, base64url-encoded. Clients must not build them.
+enum Cursor {
+    static func encode(kind: String, position: Int64?) -> JSONValue {
+        guard let position else { return .null }
+        return .string(Base64.encode(Array("\(kind):\(position)".utf8), urlSafe: true))
+    }
+
+    static func decode(_ text: String?, kind: String) throws(APIError) -> Int64? {
+        guard let text else { return nil }
+        guard let bytes = Base64.decode(text), let plain = String(validating: bytes, as: UTF8.self),
+              plain.hasPrefix(kind + ":"), let position = Int64(plain.dropFirst(kind.count + 1)), position >= 0
+        else {
+            throw APIError.invalid([FieldError("cursor", "is not a cursor this list returned")])
+        }
+        return position
+    }
+}

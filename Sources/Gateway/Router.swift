@@ -1,0 +1,114 @@
+import HTTP1
+
+/// What a handler gets: the request, who sent it, the path parameters and the query.
+struct RequestContext: Sendable {
+    let request: HTTPRequest
+    let account: String
+    let parameters: [String]
+    let query: [String: String]
+    let requestID: String
+}
+
+typealias RouteHandler = @Sendable (RequestContext) async throws -> HTTPResponse
+
+/// Method + path pattern → handler. `:name` segments capture, in order, into `parameters`.
+struct Router: Sendable {
+    struct Route: Sendable {
+        let method: String
+        let segments: [String]
+        let handler: RouteHandler
+    }
+
+    enum Match {
+        case found(RouteHandler, parameters: [String])
+        case methodNotAllowed(allowed: [String])
+        case notFound
+    }
+
+    private var routes: [Route] = []
+
+    mutating func add(_ method: String, _ pattern: String, _ handler: @escaping RouteHandler) {
+        routes.append(Route(method: method, segments: pattern.split(separator: "/").map(String.init), handler: handler))
+    }
+
+    func match(method: String, path: Substring) -> Match {
+        guard let segments = Self.segments(of: path) else { return .notFound }
+        var allowed: [String] = []
+        for route in routes {
+            guard let parameters = Self.capture(route.segments, segments) else { continue }
+            // HEAD is GET without the body (RFC 9110 §9.3.2).
+            if route.method == method || (method == "HEAD" && route.method == "GET") {
+                return .found(route.handler, parameters: parameters)
+            }
+            allowed.append(route.method)
+            if route.method == "GET" { allowed.append("HEAD") }
+        }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+    }
+
+    private static func capture(_ pattern: [String], _ segments: [String]) -> [String]? {
+        guard pattern.count == segments.count else { return nil }
+        var parameters: [String] = []
+        for (expected, actual) in zip(pattern, segments) {
+            if expected.hasPrefix(":") {
+                parameters.append(actual)
+            } else if expected != actual {
+                return nil
+            }
+        }
+        return parameters
+    }
+
+    /// Path segments, percent-decoded; a trailing slash is ignored. nil for undecodable paths.
+    static func segments(of path: Substring) -> [String]? {
+        var result: [String] = []
+        for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
+            guard let decoded = percentDecode(raw, plusIsSpace: false), !decoded.isEmpty else { return nil }
+            result.append(decoded)
+        }
+        return result
+    }
+}
+
+/// RFC 3986 percent-decoding into UTF-8; nil for a malformed escape or invalid UTF-8.
+func percentDecode(_ text: Substring, plusIsSpace: Bool) -> String? {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.utf8.count)
+    var iterator = text.utf8.makeIterator()
+    while let byte = iterator.next() {
+        switch byte {
+        case UInt8(ascii: "%"):
+            guard let high = iterator.next().flatMap(hexDigit), let low = iterator.next().flatMap(hexDigit) else { return nil }
+            bytes.append(high << 4 | low)
+        case UInt8(ascii: "+") where plusIsSpace:
+            bytes.append(UInt8(ascii: " "))
+        default:
+            bytes.append(byte)
+        }
+    }
+    return String(validating: bytes, as: UTF8.self)
+}
+
+private func hexDigit(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case 0x30...0x39: return byte - 0x30
+    case 0x41...0x46: return byte - 0x41 + 10
+    case 0x61...0x66: return byte - 0x61 + 10
+    default: return nil
+    }
+}
+
+/// `a=1&b=2` into a dictionary; nil when a key repeats or does not decode.
+func parseQuery(_ query: Substring?) -> [String: String]? {
+    guard let query, !query.isEmpty else { return [:] }
+    var result: [String: String] = [:]
+    for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let key = percentDecode(parts[0], plusIsSpace: true),
+              let value = percentDecode(parts.count > 1 ? parts[1] : "", plusIsSpace: true),
+              result[key] == nil
+        else { return nil }
+        result[key] = value
+    }
+    return result
+}

@@ -1,0 +1,145 @@
+import HTTP1
+import JSON
+
+/// E.164 numbers as customers write them: `+1 (555) 999-0001`, `15559990001`, `+15559990001`.
+enum PhoneNumber {
+    static let digitRange = 8...15
+
+    /// Digits only, no `+`: the form stored, compared for DNC and sent to Plivo.
+    static func normalize(_ raw: String) -> Result<String, FieldReason> {
+        var text = Substring(raw)
+        while let first = text.first, first == " " { text = text.dropFirst() }
+        while let last = text.last, last == " " { text = text.dropLast() }
+        if text.first == "+" { text = text.dropFirst() }
+        var digits = ""
+        for character in text.unicodeScalars {
+            switch character {
+            case "0"..."9": digits.unicodeScalars.append(character)
+            case " ", "-", ".", "(", ")": continue
+            default: return .failure(FieldReason("must be an E.164 number: digits with an optional leading +"))
+            }
+        }
+        guard digitRange.contains(digits.count) else {
+            return .failure(FieldReason("must have \(digitRange.lowerBound) to \(digitRange.upperBound) digits, country code included"))
+        }
+        guard digits.first != "0" else { return .failure(FieldReason("must start with a country code (not 0)")) }
+        return .success(digits)
+    }
+}
+
+struct FieldReason: Error, Sendable {
+    let text: String
+    init(_ text: String) { self.text = text }
+}
+
+/// Reads a request body as a JSON object, answering every way it can be unreadable.
+///
+/// A body that parses as JSON is accepted whatever its Content-Type says: `curl -d` labels JSON
+/// as a form, and the spec's own example relies on that.
+func jsonObjectBody(_ request: HTTPRequest) throws(APIError) -> [(key: String, value: JSONValue)] {
+    if let encoding = request.header("Content-Encoding"), encoding.lowercased() != "identity" {
+        throw APIError(415, "unsupported_media_type", "Content-Encoding \(encoding) is not supported; send the body uncompressed")
+    }
+    guard !request.body.isEmpty else {
+        throw APIError(400, "invalid_json", "the request body is empty; send a JSON object")
+    }
+    let value: JSONValue
+    do {
+        value = try JSONParser.parse(request.body)
+    } catch {
+        guard looksLikeJSONIntent(request.header("Content-Type")) else {
+            throw APIError(415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
+        }
+        throw APIError(400, "invalid_json", "the body is not valid JSON: \(error)")
+    }
+    guard let members = value.objectMembers else {
+        throw APIError(400, "invalid_json", "the body must be a JSON object, not \(value.typeName == "array" ? "an" : "a") \(value.typeName)")
+    }
+    return members
+}
+
+/// Content types under which a client plausibly meant to send JSON.
+private func looksLikeJSONIntent(_ contentType: String?) -> Bool {
+    guard let contentType else { return true }
+    let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
+    return mediaType.isEmpty || mediaType == "application/json" || mediaType.hasSuffix("+json")
+        || mediaType == "application/x-www-form-urlencoded" || mediaType == "text/plain" || mediaType == "*/*"
+}
+
+/// Typed access to a JSON object's members that records what is wrong instead of stopping.
+struct ObjectReader {
+    let members: [(key: String, value: JSONValue)]
+    let index: Int?
+    let prefix: String
+    var errors: [FieldError] = []
+
+    init(_ members: [(key: String, value: JSONValue)], index: Int? = nil, prefix: String = "") {
+        self.members = members
+        self.index = index
+        self.prefix = prefix
+    }
+
+    func value(_ key: String) -> JSONValue? { members.first(where: { $0.key == key })?.value }
+
+    mutating func fail(_ key: String, _ reason: String) {
+        errors.append(FieldError(prefix + key, reason, index: index))
+    }
+
+    /// Every member must be one of `allowed`: a misspelt field is a mistake to report, not ignore.
+    mutating func rejectUnknown(allowing allowed: Set<String>) {
+        for member in members where !allowed.contains(member.key) {
+            fail(member.key, "is not a known field (known: \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    /// A string of 1...maxLength characters, not only whitespace; nil (and an error) otherwise.
+    mutating func text(_ key: String, required: Bool, maxLength: Int) -> String? {
+        guard let value = value(key), value != .null || required else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        guard let string = value.stringValue else {
+            fail(key, "must be a string, not \(value.typeName)")
+            return nil
+        }
+        guard string.contains(where: { !$0.isWhitespace }) else {
+            fail(key, "must not be empty")
+            return nil
+        }
+        guard string.count <= maxLength else {
+            fail(key, "must be at most \(maxLength) characters")
+            return nil
+        }
+        guard !string.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            fail(key, "must not contain control characters")
+            return nil
+        }
+        return string
+    }
+
+    mutating func phoneNumber(_ key: String, required: Bool) -> String? {
+        guard let value = value(key), value != .null || required else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        guard let string = value.stringValue else {
+            fail(key, "must be a string, not \(value.typeName)")
+            return nil
+        }
+        switch PhoneNumber.normalize(string) {
+        case .success(let number): return number
+        case .failure(let reason):
+            fail(key, reason.text)
+            return nil
+        }
+    }
+}
+
+/// Bounds on what a campaign's fields and a contact's variables may hold.
+enum FieldLimits {
+    static let nameLength = 200
+    static let agentIDLength = 128
+    static let variablesBytes = 4096
+    /// Errors listed in one 422; the count of all of them is given too.
+    static let reportedErrors = 100
+}

@@ -1,0 +1,75 @@
+import SQLite
+
+/// The database's versioned migrations; each runs once, in order, in its own transaction.
+enum Schema {
+    /// `PRAGMA application_id` of a Rymi database ("RYMI"), to refuse a foreign file.
+    static let applicationID: Int64 = 0x5259_4D49
+
+    static let migrations: [(version: Int, sql: String)] = [
+        (1, """
+            CREATE TABLE campaigns (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                account TEXT NOT NULL,
+                name TEXT NOT NULL,
+                agent_id TEXT NOT NULL,
+                call_from_number TEXT,
+                status TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                pending_count INTEGER NOT NULL DEFAULT 0,
+                dialed_count INTEGER NOT NULL DEFAULT 0,
+                completed_count INTEGER NOT NULL DEFAULT 0,
+                failed_count INTEGER NOT NULL DEFAULT 0,
+                skipped_dnc_count INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX campaigns_by_account ON campaigns(account, seq);
+            CREATE TABLE contacts (
+                seq INTEGER PRIMARY KEY,
+                campaign_seq INTEGER NOT NULL REFERENCES campaigns(seq) ON DELETE CASCADE,
+                phone_number TEXT NOT NULL,
+                variables TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (campaign_seq, phone_number)
+            );
+            CREATE INDEX contacts_by_campaign ON contacts(campaign_seq);
+            CREATE INDEX contacts_by_campaign_status ON contacts(campaign_seq, status);
+            """),
+    ]
+
+    /// Brings the database to the newest version, refusing files that are not ours.
+    static func migrate(_ database: Database) throws {
+        let applicationID = try database.integer("PRAGMA application_id") ?? 0
+        let userTables = try database.integer("SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0
+        if applicationID != Schema.applicationID {
+            guard applicationID == 0, userTables == 0 else {
+                throw StoreError.foreignDatabase("the database file is not a Rymi database (application_id \(applicationID), \(userTables) tables)")
+            }
+            try database.execute("PRAGMA application_id = \(Schema.applicationID)")
+        }
+        try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        let current = try database.integer("SELECT coalesce(max(version), 0) FROM schema_migrations") ?? 0
+        guard current <= Int64(migrations.last?.version ?? 0) else {
+            throw StoreError.foreignDatabase("the database has schema version \(current), newer than this build knows")
+        }
+        for migration in migrations where migration.version > current {
+            try database.transaction {
+                try database.execute(migration.sql)
+                try database.cached("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))")
+                    .bind(1, migration.version).run()
+            }
+        }
+    }
+}
+
+enum StoreError: Error, CustomStringConvertible {
+    case foreignDatabase(String)
+
+    var description: String {
+        switch self {
+        case .foreignDatabase(let message): return message
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import Protocol
+import Runtime
+import SQLite
+
+/// All campaign state, in one SQLite file. The only code that touches the database.
+///
+/// An actor on its own serial queue: every method runs to completion without interleaving, and
+/// every write is one transaction.
+actor Store {
+    private let executor: QueueExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    let database: Database
+
+    init(path: String) throws {
+        executor = QueueExecutor(label: "rymi.store")
+        database = try Database(path: path)
+        try database.execute("""
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = FULL;
+            PRAGMA foreign_keys = ON;
+            PRAGMA busy_timeout = 5000;
+            """)
+        try Schema.migrate(database)
+    }
+
+    /// Flushes the WAL into the main file; called on shutdown.
+    func checkpoint() {
+        try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    // MARK: Campaigns
+
+    static let campaignColumns = """
+        seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
+        pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count
+        """
+
+    private static func campaign(from row: Statement) -> CampaignRecord {
+        CampaignRecord(
+            id: row.string(1), name: row.string(2), agentID: row.string(3), callFromNumber: row.optionalString(4),
+            status: CampaignStatus(rawValue: row.string(5)) ?? .draft, createdAt: row.int64(6), updatedAt: row.int64(7),
+            counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12))
+        )
+    }
+
+    func createCampaign(_ request: CreateCampaign) throws -> CampaignRecord {
+        let now = Timestamp.nowMilliseconds()
+        let id = "cmp_" + UUID().uuidString.lowercased()
+        try database.transaction {
+            try database.cached("""
+                INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?)
+                """)
+                .bind(1, id).bind(2, request.account).bind(3, request.name).bind(4, request.agentID)
+                .bind(5, request.callFromNumber).bind(6, now).bind(7, now).run()
+        }
+        return CampaignRecord(
+            id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
+            status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts()
+        )
+    }
+
+    func listCampaigns(_ request: ListCampaigns) throws -> CampaignPage {
+        let statement = try database.cached("""
+            SELECT \(Self.campaignColumns) FROM campaigns
+            WHERE account = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+            """)
+        statement.bind(1, request.account).bind(2, request.before ?? Int64.max).bind(3, request.limit + 1)
+        var campaigns: [CampaignRecord] = []
+        var lastSeq: Int64?
+        var more = false
+        try statement.forEachRow { row in
+            if campaigns.count == request.limit {
+                more = true
+            } else {
+                campaigns.append(Self.campaign(from: row))
+                lastSeq = row.int64(0)
+            }
+        }
+        return CampaignPage(campaigns: campaigns, nextBefore: more ? lastSeq : nil)
+    }
+
+    /// The campaign's row, or `not_found` when it does not exist or belongs to another account.
+    private func campaignRow(account: String, id: String) throws -> (seq: Int64, record: CampaignRecord) {
+        let statement = try database.cached("SELECT \(Self.campaignColumns) FROM campaigns WHERE id = ? AND account = ?")
+        statement.bind(1, id).bind(2, account)
+        defer { statement.reset() }
+        guard try statement.step() else { throw RemoteError(.notFound, "campaign \(id) not found") }
+        return (statement.int64(0), Self.campaign(from: statement))
+    }
+
+    func campaign(_ request: GetCampaign) throws -> CampaignRecord {
+        try campaignRow(account: request.account, id: request.campaignID).record
+    }
+
+    func updateCampaign(_ request: UpdateCampaign) throws -> CampaignRecord {
+        try database.transaction {
+            var (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
+            let changesDialing = (request.agentID.map { $0 != record.agentID } ?? false)
+                || (request.callFromNumber.map { $0 != record.callFromNumber } ?? false)
+            if record.status == .running, changesDialing {
+                throw RemoteError(.conflict, "agent_id and call_from_number cannot change while the campaign is running; pause it first")
+            }
+            record.name = request.name ?? record.name
+            record.agentID = request.agentID ?? record.agentID
+            record.callFromNumber = request.callFromNumber ?? record.callFromNumber
+            record.updatedAt = Timestamp.nowMilliseconds()
+            try database.cached("UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, updated_at = ? WHERE seq = ?")
+                .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.updatedAt).bind(5, seq).run()
+            return record
+        }
+    }
+
+    func deleteCampaign(_ request: DeleteCampaign) throws {
+        try database.transaction {
+            let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
+            guard record.status != .running else {
+                throw RemoteError(.conflict, "a running campaign cannot be deleted; pause it first")
+            }
+            try database.cached("DELETE FROM contacts WHERE campaign_seq = ?").bind(1, seq).run()
+            try database.cached("DELETE FROM campaigns WHERE seq = ?").bind(1, seq).run()
+        }
+    }
+
+    // MARK: Contacts
+
+    func uploadContacts(_ request: UploadContacts) throws -> UploadResult {
+        try database.transaction {
+            let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
+            guard record.status != .completed else {
+                throw RemoteError(.conflict, "the campaign is completed; contacts can no longer be added")
+            }
+            let now = Timestamp.nowMilliseconds()
+            let insert = try database.cached("""
+                INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at)
+                VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT (campaign_seq, phone_number) DO NOTHING
+                """)
+            var inserted = 0
+            for contact in request.contacts {
+                insert.bind(1, seq).bind(2, contact.phoneNumber).bind(3, contact.variables).bind(4, now).bind(5, now)
+                try insert.run()
+                inserted += database.changes
+            }
+            try database.cached("UPDATE campaigns SET pending_count = pending_count + ?, updated_at = ? WHERE seq = ?")
+                .bind(1, inserted).bind(2, now).bind(3, seq).run()
+            return UploadResult(inserted: inserted, duplicates: request.contacts.count - inserted)
+        }
+    }
+
+    static let contactColumns = "seq, phone_number, variables, status, created_at, updated_at"
+
+    private static func contact(from row: Statement, campaignID: String) -> ContactRecord {
+        ContactRecord(
+            id: ContactID.format(row.int64(0)), campaignID: campaignID, phoneNumber: row.string(1), variables: row.string(2),
+            status: ContactStatus(rawValue: row.string(3)) ?? .pending, createdAt: row.int64(4), updatedAt: row.int64(5)
+        )
+    }
+
+    func listContacts(_ request: ListContacts) throws -> ContactPage {
+        let (seq, _) = try campaignRow(account: request.account, id: request.campaignID)
+        let statement: Statement
+        if let status = request.status {
+            statement = try database.cached("""
+                SELECT \(Self.contactColumns) FROM contacts INDEXED BY contacts_by_campaign_status
+                WHERE campaign_seq = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?
+                """)
+            statement.bind(1, seq).bind(2, status.rawValue).bind(3, request.after ?? 0).bind(4, request.limit + 1)
+        } else {
+            statement = try database.cached("""
+                SELECT \(Self.contactColumns) FROM contacts INDEXED BY contacts_by_campaign
+                WHERE campaign_seq = ? AND seq > ? ORDER BY seq LIMIT ?
+                """)
+            statement.bind(1, seq).bind(2, request.after ?? 0).bind(3, request.limit + 1)
+        }
+        var contacts: [ContactRecord] = []
+        var more = false
+        try statement.forEachRow { row in
+            if contacts.count == request.limit {
+                more = true
+            } else {
+                contacts.append(Self.contact(from: row, campaignID: request.campaignID))
+            }
+        }
+        let last = contacts.last.flatMap { ContactID.parse($0.id) }
+        return ContactPage(contacts: contacts, nextAfter: more ? last : nil)
+    }
+
+    func contact(_ request: GetContact) throws -> ContactRecord {
+        let (campaignSeq, _) = try campaignRow(account: request.account, id: request.campaignID)
+        guard let contactSeq = ContactID.parse(request.contactID) else {
+            throw RemoteError(.notFound, "contact \(request.contactID) not found")
+        }
+        let statement = try database.cached("SELECT \(Self.contactColumns) FROM contacts WHERE seq = ? AND campaign_seq = ?")
+        statement.bind(1, contactSeq).bind(2, campaignSeq)
+        defer { statement.reset() }
+        guard try statement.step() else { throw RemoteError(.notFound, "contact \(request.contactID) not found") }
+        return Self.contact(from: statement, campaignID: request.campaignID)
+    }
+}
+
+/// Contact ids are `ct_` and the row's position; positions are never reused.
+enum ContactID {
+    static func format(_ seq: Int64) -> String { "ct_\(seq)" }
+
+    static func parse(_ id: String) -> Int64? {
+        guard id.hasPrefix("ct_"), let seq = Int64(id.dropFirst(3)), seq > 0 else { return nil }
+        return seq
+    }
+}
