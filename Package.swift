@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["JSON", "Transport"],
+            dependencies: ["JSON", "SQLite"],
             swiftSettings: settings
         ),
     ]

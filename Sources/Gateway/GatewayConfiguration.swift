@@ -8,6 +8,8 @@ public struct GatewayConfiguration: Sendable {
     public var apiKeys: APIKeys
     public var maxBodyBytes: Int
     public var maxContactsPerUpload: Int
+    public var headTimeout: Double
+    public var idleTimeout: Double
     public var logLevel: Logger.Level
 
     public init(environment: Environment) throws(ConfigurationError) {
@@ -19,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
         apiKeys = try APIKeys(parsing: keys)
         maxBodyBytes = try environment.integer("RYMI_MAX_BODY_BYTES", default: 64 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
         maxContactsPerUpload = try environment.integer("RYMI_MAX_CONTACTS_PER_UPLOAD", default: 100_000, range: 1...10_000_000)
+        headTimeout = try environment.seconds("RYMI_HTTP_HEADER_TIMEOUT", default: 10, range: 0.1...600)
+        idleTimeout = try environment.seconds("RYMI_HTTP_IDLE_TIMEOUT", default: 75, range: 0.1...3600)
         logLevel = try environment.logLevel()
     }
 }

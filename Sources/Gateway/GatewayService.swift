@@ -21,6 +21,8 @@ public final class GatewayService: Service {
         let frontDoor = FrontDoor(router: router, apiKeys: configuration.apiKeys, manager: manager, logger: logger)
         var httpConfiguration = HTTPServerConfiguration()
         httpConfiguration.limits = HTTPLimits(maxBodyBytes: configuration.maxBodyBytes)
+        httpConfiguration.headTimeout = configuration.headTimeout
+        httpConfiguration.idleTimeout = configuration.idleTimeout
         http = try HTTPServer(address: configuration.httpAddress, configuration: httpConfiguration, logger: logger) { request in
             await frontDoor.handle(request)
         }

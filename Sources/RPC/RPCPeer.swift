@@ -207,7 +207,8 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         }
         guard hello.protocolVersion == WireProtocol.version else {
             reply(id: envelope.id, error: RemoteError(.versionMismatch, "this side speaks protocol \(WireProtocol.version), not \(hello.protocolVersion)"))
-            stream.closeAfterFlush()
+            // Queued behind the reply's write, so the peer reads why before the close.
+            stream.queue.async { [stream] in stream.closeAfterFlush() }
             return
         }
         lock.withLock {

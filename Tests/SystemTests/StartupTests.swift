@@ -1,0 +1,51 @@
+import Foundation
+import SQLite
+import Testing
+
+/// Configuration errors stop a process at once with one clear line.
+@Suite struct StartupTests {
+    func run(_ name: String, _ environment: [String: String]) async throws -> (Int32?, String) {
+        let process = try ServiceProcess(name, environment: environment)
+        let status = await process.waitForExit(timeout: 10)
+        process.stop()
+        return (status, process.standardError)
+    }
+
+    @Test func gatewayWithoutKeysRefusesToStart() async throws {
+        let (status, message) = try await run("rymi-gateway", ["RYMI_API_KEYS": "", "RYMI_HTTP_ADDR": "127.0.0.1:0"])
+        #expect(status == 2)
+        #expect(message == "rymi-gateway: configuration error: RYMI_API_KEYS: not set; give at least one account:key pair\n")
+    }
+
+    @Test func badAddressesAreNamed() async throws {
+        let (status, message) = try await run("rymi-gateway", ["RYMI_API_KEYS": Keys.all, "RYMI_HTTP_ADDR": "localhost"])
+        #expect(status == 2)
+        #expect(message.contains("RYMI_HTTP_ADDR"))
+        #expect(message.split(separator: "\n").count == 1)
+    }
+
+    @Test func managerRefusesADataDirectoryThatIsAFile() async throws {
+        let file = temporaryDirectory("file").appendingPathComponent("plain")
+        try Data("x".utf8).write(to: file)
+        let (status, message) = try await run("rymi-manager", ["RYMI_DATA_DIR": file.path, "RYMI_MANAGER_LISTEN": "127.0.0.1:0"])
+        #expect(status == 2)
+        #expect(message.contains("RYMI_DATA_DIR"))
+    }
+
+    @Test func managerRefusesAForeignOrCorruptDatabase() async throws {
+        let foreign = temporaryDirectory("foreign")
+        let database = foreign.appendingPathComponent("rymi.sqlite")
+        try Database(path: database.path).execute("CREATE TABLE other (x)")
+        let (status, message) = try await run("rymi-manager", ["RYMI_DATA_DIR": foreign.path, "RYMI_MANAGER_LISTEN": "127.0.0.1:0"])
+        #expect(status == 2)
+        #expect(message.contains("not a Rymi database"))
+
+        let corrupt = temporaryDirectory("corrupt")
+        try Data(repeating: 0x42, count: 10_000).write(to: corrupt.appendingPathComponent("rymi.sqlite"))
+        let (corruptStatus, corruptMessage) = try await run("rymi-manager", ["RYMI_DATA_DIR": corrupt.path, "RYMI_MANAGER_LISTEN": "127.0.0.1:0"])
+        #expect(corruptStatus == 2)
+        #expect(corruptMessage.contains("refusing to start"))
+        // The file is left as it was.
+        #expect(try Data(contentsOf: corrupt.appendingPathComponent("rymi.sqlite")) == Data(repeating: 0x42, count: 10_000))
+    }
+}

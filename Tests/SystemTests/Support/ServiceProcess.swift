@@ -1,0 +1,109 @@
+import Foundation
+import JSON
+import Testing
+
+/// Where the built executables are: beside this test bundle, unless RYMI_BIN_DIR says otherwise.
+let binDirectory: URL = {
+    if let override = ProcessInfo.processInfo.environment["RYMI_BIN_DIR"] { return URL(fileURLWithPath: override) }
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return executable.deletingLastPathComponent()
+}()
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A real executable of ours, started with its own environment, its JSON log lines collected.
+final class ServiceProcess: @unchecked Sendable {
+    let name: String
+    let process = Process()
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var partial = Data()
+    private var stderrText = ""
+
+    init(_ name: String, environment: [String: String]) throws {
+        self.name = name
+        process.executableURL = binDirectory.appendingPathComponent(name)
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock {
+                self.partial.append(data)
+                while let newline = self.partial.firstIndex(of: 0x0A) {
+                    self.lines.append(String(decoding: self.partial[self.partial.startIndex..<newline], as: UTF8.self))
+                    self.partial.removeSubrange(self.partial.startIndex...newline)
+                }
+            }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    var logLines: [String] { lock.withLock { lines } }
+    var standardError: String { lock.withLock { stderrText } }
+
+    /// The first log event named `event` (as parsed JSON), waiting up to `timeout` seconds.
+    func waitForEvent(_ event: String, timeout: Double = 20, after skip: Int = 0) async throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            for line in logLines.dropFirst(skip) {
+                if let value = try? JSONParser.parse(line), value["event"]?.stringValue == event { return value }
+            }
+            if !process.isRunning {
+                throw TestFailure("\(name) exited (\(process.terminationStatus)) before logging \(event): \(standardError)")
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        throw TestFailure("\(name) did not log \(event) within \(timeout)s; log: \(logLines.suffix(5))")
+    }
+
+    /// The port from the process's `listening` event.
+    func listeningPort() async throws -> Int {
+        let event = try await waitForEvent("listening")
+        guard let address = event["addr"]?.stringValue, let port = address.split(separator: ":").last.flatMap({ Int($0) }) else {
+            throw TestFailure("\(name) logged no address")
+        }
+        return port
+    }
+
+    func signal(_ number: Int32) {
+        if process.isRunning { kill(process.processIdentifier, number) }
+    }
+
+    /// Waits for the process to exit, up to `timeout` seconds; returns its status or nil.
+    func waitForExit(timeout: Double = 15) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func stop() {
+        signal(SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+}
+
+func temporaryDirectory(_ label: String) -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-\(label)-\(UUID().uuidString.prefix(8))")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Starts rymi-manager and rymi-gateway on loopback and prints how to reach them.
+# Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=${RYMI_BIN_DIR:-.build/release}
+export RYMI_DATA_DIR=${RYMI_DATA_DIR:-./data}
+export RYMI_HTTP_ADDR=${RYMI_HTTP_ADDR:-127.0.0.1:8080}
+export RYMI_MANAGER_LISTEN=${RYMI_MANAGER_LISTEN:-127.0.0.1:7070}
+export RYMI_MANAGER_ADDR=${RYMI_MANAGER_ADDR:-$RYMI_MANAGER_LISTEN}
+mkdir -p "$RYMI_DATA_DIR" "$RYMI_DATA_DIR/logs"
+
+# A local key, made once and kept beside the data so it survives restarts.
+key_file="$RYMI_DATA_DIR/local-api-key"
+if [ -z "${RYMI_API_KEYS:-}" ]; then
+  if [ ! -s "$key_file" ]; then
+    (umask 077; echo "rk_local_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > "$key_file")
+  fi
+  key=$(cat "$key_file")
+  export RYMI_API_KEYS="local:$key"
+else
+  key="(from RYMI_API_KEYS)"
+fi
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+# Waits until a process's log shows its `listening` event.
+wait_listening() {
+  local log=$1 name=$2
+  for _ in $(seq 1 100); do
+    grep -q '"event":"listening"' "$log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$name did not start; see $log" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+"$bin/rymi-manager" > "$RYMI_DATA_DIR/logs/manager.log" 2>&1 &
+pids+=($!)
+wait_listening "$RYMI_DATA_DIR/logs/manager.log" rymi-manager
+
+"$bin/rymi-gateway" > "$RYMI_DATA_DIR/logs/gateway.log" 2>&1 &
+pids+=($!)
+wait_listening "$RYMI_DATA_DIR/logs/gateway.log" rymi-gateway
+
+url="http://$RYMI_HTTP_ADDR"
+cat <<INFO
+
+Rymi Campaigns is running.
+  API:      $url/v1
+  API key:  $key
+  Logs:     $RYMI_DATA_DIR/logs/
+
+Try:
+  curl -s -X POST $url/v1/campaigns -H "Authorization: Bearer $key" \\
+       -d '{"name":"Spring renewals","agent_id":"agent_42","call_from_number":"14155550100"}'
+
+Press Ctrl-C to stop.
+INFO
+wait -n "${pids[@]}"
