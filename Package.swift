@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "Transport", dependencies: ["Runtime"], swiftSettings: settings),
         .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),
         .target(name: "Protocol", swiftSettings: settings),
+        .target(name: "Plivo", dependencies: ["HTTP1", "Crypto", "JSON", "Runtime"], swiftSettings: settings),
         .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime"], swiftSettings: settings),
 
         // Services.
@@ -47,6 +48,7 @@ let package = Package(
         // Tests.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: settings),
+        .testTarget(name: "PlivoTests", dependencies: ["Plivo", "JSON"], swiftSettings: settings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: settings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON"], swiftSettings: settings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),

@@ -63,51 +63,20 @@ struct Router: Sendable {
     static func segments(of path: Substring) -> [String]? {
         var result: [String] = []
         for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
-            guard let decoded = percentDecode(raw, plusIsSpace: false), !decoded.isEmpty else { return nil }
+            guard let decoded = FormEncoding.percentDecode(raw, plusIsSpace: false), !decoded.isEmpty else { return nil }
             result.append(decoded)
         }
         return result
     }
 }
 
-/// RFC 3986 percent-decoding into UTF-8; nil for a malformed escape or invalid UTF-8.
-func percentDecode(_ text: Substring, plusIsSpace: Bool) -> String? {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(text.utf8.count)
-    var iterator = text.utf8.makeIterator()
-    while let byte = iterator.next() {
-        switch byte {
-        case UInt8(ascii: "%"):
-            guard let high = iterator.next().flatMap(hexDigit), let low = iterator.next().flatMap(hexDigit) else { return nil }
-            bytes.append(high << 4 | low)
-        case UInt8(ascii: "+") where plusIsSpace:
-            bytes.append(UInt8(ascii: " "))
-        default:
-            bytes.append(byte)
-        }
-    }
-    return String(validating: bytes, as: UTF8.self)
-}
-
-private func hexDigit(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case 0x30...0x39: return byte - 0x30
-    case 0x41...0x46: return byte - 0x41 + 10
-    case 0x61...0x66: return byte - 0x61 + 10
-    default: return nil
-    }
-}
-
 /// `a=1&b=2` into a dictionary; nil when a key repeats or does not decode.
 func parseQuery(_ query: Substring?) -> [String: String]? {
     guard let query, !query.isEmpty else { return [:] }
+    guard let pairs = FormEncoding.decodePairs(query) else { return nil }
     var result: [String: String] = [:]
-    for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let key = percentDecode(parts[0], plusIsSpace: true),
-              let value = percentDecode(parts.count > 1 ? parts[1] : "", plusIsSpace: true),
-              result[key] == nil
-        else { return nil }
+    for (key, value) in pairs {
+        guard result[key] == nil else { return nil }
         result[key] = value
     }
     return result
