@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "rymi-gateway", targets: ["rymi-gateway"]),
         .executable(name: "rymi-manager", targets: ["rymi-manager"]),
+        .executable(name: "rymi-dialer", targets: ["rymi-dialer"]),
+        .executable(name: "rymi-plivo-sim", targets: ["rymi-plivo-sim"]),
     ],
     targets: [
         // System and layer libraries, bottom up.
@@ -37,13 +39,25 @@ let package = Package(
         ),
         .target(
             name: "Gateway",
-            dependencies: ["Protocol", "RPC", "HTTP1", "JSON", "Crypto", "Runtime", "Transport"],
+            dependencies: ["Protocol", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "Dialer",
+            dependencies: ["Protocol", "RPC", "Plivo", "HTTP1", "Runtime"],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "PlivoSimulator",
+            dependencies: ["Plivo", "HTTP1", "JSON", "Crypto", "Runtime"],
             swiftSettings: settings
         ),
 
         // Thin executables: read config, build services, run.
         .executableTarget(name: "rymi-gateway", dependencies: ["Gateway", "Runtime"], swiftSettings: settings),
         .executableTarget(name: "rymi-manager", dependencies: ["Manager", "Runtime"], swiftSettings: settings),
+        .executableTarget(name: "rymi-dialer", dependencies: ["Dialer", "Runtime"], swiftSettings: settings),
+        .executableTarget(name: "rymi-plivo-sim", dependencies: ["PlivoSimulator", "Runtime"], swiftSettings: settings),
 
         // Tests.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),

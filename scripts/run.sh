@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts rymi-manager and rymi-gateway on loopback and prints how to reach them.
-# Ctrl-C stops everything.
+# Starts the whole stack on loopback: rymi-manager, rymi-gateway, rymi-dialer and, unless
+# PLIVO_AUTH_ID is set (real Plivo), rymi-plivo-sim with credentials of its own.
+# Prints how to reach it; Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,13 +10,16 @@ export RYMI_DATA_DIR=${RYMI_DATA_DIR:-./data}
 export RYMI_HTTP_ADDR=${RYMI_HTTP_ADDR:-127.0.0.1:8080}
 export RYMI_MANAGER_LISTEN=${RYMI_MANAGER_LISTEN:-127.0.0.1:7070}
 export RYMI_MANAGER_ADDR=${RYMI_MANAGER_ADDR:-$RYMI_MANAGER_LISTEN}
+export RYMI_PUBLIC_URL=${RYMI_PUBLIC_URL:-http://$RYMI_HTTP_ADDR}
 mkdir -p "$RYMI_DATA_DIR" "$RYMI_DATA_DIR/logs"
+
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # A local key, made once and kept beside the data so it survives restarts.
 key_file="$RYMI_DATA_DIR/local-api-key"
 if [ -z "${RYMI_API_KEYS:-}" ]; then
   if [ ! -s "$key_file" ]; then
-    (umask 077; echo "rk_local_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > "$key_file")
+    (umask 077; echo "rk_local_$(random_hex 16)" > "$key_file")
   fi
   key=$(cat "$key_file")
   export RYMI_API_KEYS="local:$key"
@@ -43,6 +47,19 @@ wait_listening() {
   exit 1
 }
 
+plivo="Plivo at ${PLIVO_API_URL:-https://api.plivo.com}"
+if [ -z "${PLIVO_AUTH_ID:-}" ]; then
+  export RYMI_SIM_ADDR=${RYMI_SIM_ADDR:-127.0.0.1:9090}
+  export PLIVO_AUTH_ID="MA$(random_hex 9 | tr a-f A-F)"
+  export PLIVO_AUTH_TOKEN="$(random_hex 20)"
+  export PLIVO_API_URL="http://$RYMI_SIM_ADDR"
+  export RYMI_DIAL_CPS=${RYMI_DIAL_CPS:-10}
+  "$bin/rymi-plivo-sim" > "$RYMI_DATA_DIR/logs/plivo-sim.log" 2>&1 &
+  pids+=($!)
+  wait_listening "$RYMI_DATA_DIR/logs/plivo-sim.log" rymi-plivo-sim
+  plivo="the bundled Plivo simulator at $PLIVO_API_URL (calls it made: $PLIVO_API_URL/sim/calls)"
+fi
+
 "$bin/rymi-manager" > "$RYMI_DATA_DIR/logs/manager.log" 2>&1 &
 pids+=($!)
 wait_listening "$RYMI_DATA_DIR/logs/manager.log" rymi-manager
@@ -51,12 +68,16 @@ wait_listening "$RYMI_DATA_DIR/logs/manager.log" rymi-manager
 pids+=($!)
 wait_listening "$RYMI_DATA_DIR/logs/gateway.log" rymi-gateway
 
+"$bin/rymi-dialer" > "$RYMI_DATA_DIR/logs/dialer.log" 2>&1 &
+pids+=($!)
+
 url="http://$RYMI_HTTP_ADDR"
 cat <<INFO
 
 Rymi Campaigns is running.
   API:      $url/v1
   API key:  $key
+  Dialing:  $plivo
   Logs:     $RYMI_DATA_DIR/logs/
 
 Try:

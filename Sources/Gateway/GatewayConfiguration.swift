@@ -1,3 +1,4 @@
+import Foundation
 import Runtime
 import Transport
 
@@ -11,6 +12,12 @@ public struct GatewayConfiguration: Sendable {
     public var headTimeout: Double
     public var idleTimeout: Double
     public var logLevel: Logger.Level
+    /// Verifies Plivo's callback signatures; without it every callback is refused.
+    public var plivoAuthToken: String?
+    /// The base URL Plivo calls back on; signatures cover it, so it must be what Plivo used.
+    public var publicURL: String
+    /// Where answered calls are streamed to the agent; without it callees hear a greeting.
+    public var agentStreamURL: String?
 
     public init(environment: Environment) throws(ConfigurationError) {
         httpAddress = try environment.address("RYMI_HTTP_ADDR", default: "127.0.0.1:8080")
@@ -24,5 +31,15 @@ public struct GatewayConfiguration: Sendable {
         headTimeout = try environment.seconds("RYMI_HTTP_HEADER_TIMEOUT", default: 10, range: 0.1...600)
         idleTimeout = try environment.seconds("RYMI_HTTP_IDLE_TIMEOUT", default: 75, range: 0.1...3600)
         logLevel = try environment.logLevel()
+        plivoAuthToken = environment.string("PLIVO_AUTH_TOKEN")
+        publicURL = environment.string("RYMI_PUBLIC_URL") ?? "http://127.0.0.1:8080"
+        guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
+            throw ConfigurationError("RYMI_PUBLIC_URL", "'\(publicURL)' is not an http(s) base URL")
+        }
+        if publicURL.hasSuffix("/") { publicURL.removeLast() }
+        agentStreamURL = environment.string("RYMI_AGENT_STREAM_URL")
+        if let stream = agentStreamURL, !(stream.hasPrefix("wss://") || stream.hasPrefix("ws://")) {
+            throw ConfigurationError("RYMI_AGENT_STREAM_URL", "'\(stream)' is not a ws:// or wss:// URL")
+        }
     }
 }

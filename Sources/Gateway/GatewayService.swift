@@ -17,8 +17,16 @@ public final class GatewayService: Service {
         let manager = RPCClient(address: configuration.managerAddress, role: "gateway", name: "gateway-\(getpid())", logger: logger)
         self.manager = manager
         var router = Router()
-        CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload).register(in: &router)
-        let frontDoor = FrontDoor(router: router, apiKeys: configuration.apiKeys, manager: manager, logger: logger)
+        let campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
+        campaigns.register(in: &router)
+        DialingAPI(campaigns: campaigns).register(in: &router)
+        var callbackRouter = Router()
+        PlivoCallbacks(manager: manager, authToken: configuration.plivoAuthToken, publicURL: configuration.publicURL,
+                       agentStreamURL: configuration.agentStreamURL, logger: logger).register(in: &callbackRouter)
+        if configuration.plivoAuthToken == nil {
+            logger.warning("callbacks_disabled", ["reason": "PLIVO_AUTH_TOKEN is not set, so no callback can be verified"])
+        }
+        let frontDoor = FrontDoor(router: router, callbackRouter: callbackRouter, apiKeys: configuration.apiKeys, manager: manager, logger: logger)
         var httpConfiguration = HTTPServerConfiguration()
         httpConfiguration.limits = HTTPLimits(maxBodyBytes: configuration.maxBodyBytes)
         httpConfiguration.headTimeout = configuration.headTimeout
@@ -47,6 +55,7 @@ public final class GatewayService: Service {
 /// turning any failure into the one error shape.
 struct FrontDoor: Sendable {
     let router: Router
+    let callbackRouter: Router
     let apiKeys: APIKeys
     let manager: RPCClient
     let logger: Logger
@@ -64,36 +73,50 @@ struct FrontDoor: Sendable {
             return .json(200, .object([("status", .string("ok"))]))
         }
         if path == "/readyz", request.method == "GET" || request.method == "HEAD" {
-            let ready = manager.isConnected
-            return .json(ready ? 200 : 503, .object([
-                ("status", .string(ready ? "ready" : "manager_unreachable")),
-                ("manager", .bool(ready)),
-            ]))
-        }
-        guard path == "/v1" || path.hasPrefix("/v1/") else {
-            return APIError.notFound("no route for \(request.method) \(path)").response
+            return await readiness()
         }
         do {
-            let account = try authenticate(request)
-            switch router.match(method: request.method, path: path) {
-            case .notFound:
-                throw APIError.notFound("no route for \(request.method) \(path)")
-            case .methodNotAllowed(let allowed):
-                throw APIError(405, "method_not_allowed", "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))",
-                               headers: [("Allow", allowed.joined(separator: ", "))])
-            case .found(let handler, let parameters):
-                guard let query = parseQuery(request.query) else {
-                    throw APIError(400, "bad_request", "the query string is malformed or repeats a parameter")
-                }
-                let context = RequestContext(request: request, account: account, parameters: parameters, query: query, requestID: requestID)
-                return try await handler(context)
+            if path.hasPrefix("/callbacks/") {
+                // Plivo's callbacks prove themselves by signature, not by API key.
+                return try await route(request, in: callbackRouter, account: "", requestID: requestID)
             }
+            guard path == "/v1" || path.hasPrefix("/v1/") else {
+                throw APIError.notFound("no route for \(request.method) \(path)")
+            }
+            return try await route(request, in: router, account: try authenticate(request), requestID: requestID)
         } catch let error as APIError {
             return error.response
         } catch {
             logger.error("request_failed", ["request_id": requestID, "error": "\(error)"])
             return APIError(500, "internal_error", "internal error").response
         }
+    }
+
+    private func route(_ request: HTTPRequest, in router: Router, account: String, requestID: String) async throws -> HTTPResponse {
+        switch router.match(method: request.method, path: request.path) {
+        case .notFound:
+            throw APIError.notFound("no route for \(request.method) \(request.path)")
+        case .methodNotAllowed(let allowed):
+            throw APIError(405, "method_not_allowed", "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))",
+                           headers: [("Allow", allowed.joined(separator: ", "))])
+        case .found(let handler, let parameters):
+            guard let query = parseQuery(request.query) else {
+                throw APIError(400, "bad_request", "the query string is malformed or repeats a parameter")
+            }
+            return try await handler(RequestContext(request: request, account: account, parameters: parameters, query: query, requestID: requestID))
+        }
+    }
+
+    /// Ready when the manager answers; reports the dialers connected to it.
+    private func readiness() async -> HTTPResponse {
+        guard let status = try? await manager.call(GetDispatchStatus(), timeout: 2) else {
+            return .json(503, .object([("status", .string("manager_unreachable")), ("manager", .bool(false))]))
+        }
+        return .json(200, .object([
+            ("status", .string("ready")), ("manager", .bool(true)),
+            ("dialers", .array(status.dialers.map(JSONValue.string))),
+            ("live_calls", .int(status.liveCalls)),
+        ]))
     }
 
     private func authenticate(_ request: HTTPRequest) throws(APIError) -> String {

@@ -25,12 +25,17 @@ enum Render {
                 ("failed", .int(counts.failed)),
                 ("skipped_dnc", .int(counts.skippedDNC)),
             ])),
+            ("paused_reason", record.pausedReason.map(JSONValue.string) ?? .null),
         ])
     }
 
     static func contact(_ record: ContactRecord) -> JSONValue {
         // Variables were validated as a JSON object at upload; a failure here means a bug, shown as {}.
         let variables = (try? JSONParser.parse(record.variables)) ?? .object([])
+        let call = record.call
+        func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        func optional(_ value: Int?) -> JSONValue { value.map(JSONValue.int) ?? .null }
+        func optionalTime(_ value: Int64?) -> JSONValue { value.map(time) ?? .null }
         return .object([
             ("id", .string(record.id)),
             ("campaign_id", .string(record.campaignID)),
@@ -39,6 +44,17 @@ enum Render {
             ("status", .string(record.status.rawValue)),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
+            ("failure_reason", optional(call.failureReason)),
+            ("failure_detail", optional(call.failureDetail)),
+            ("hangup_cause", optional(call.hangupCause)),
+            ("hangup_cause_code", optional(call.hangupCauseCode)),
+            ("request_uuid", optional(call.requestUUID)),
+            ("call_uuid", optional(call.callUUID)),
+            ("dialed_at", optionalTime(call.dialedAt)),
+            ("answered_at", optionalTime(call.answeredAt)),
+            ("ended_at", optionalTime(call.endedAt)),
+            ("duration_seconds", optional(call.durationSeconds)),
+            ("bill_duration_seconds", optional(call.billDurationSeconds)),
         ])
     }
 }

@@ -10,20 +10,28 @@ public struct ManagerConfiguration: Sendable {
     public var listen: HostPort
     public var dataDirectory: String
     public var logLevel: Logger.Level
+    var dispatch = DispatchConfiguration()
 
     public init(environment: Environment) throws(ConfigurationError) {
         listen = try environment.address("RYMI_MANAGER_LISTEN", default: "127.0.0.1:7070")
         dataDirectory = environment.string("RYMI_DATA_DIR") ?? "./data"
         logLevel = try environment.logLevel()
+        dispatch.callsPerSecond = try environment.seconds("RYMI_DIAL_CPS", default: 2, range: 0...100_000)
+        dispatch.maxConcurrentCalls = try environment.integer("RYMI_MAX_CONCURRENT_CALLS", default: 50, range: 1...1_000_000)
+        dispatch.placementTimeout = try environment.seconds("RYMI_PLACEMENT_TIMEOUT", default: 30, range: 1...3600)
+        dispatch.outcomeCheckAfter = try environment.seconds("RYMI_OUTCOME_CHECK_AFTER", default: 60, range: 0.1...86_400)
+        dispatch.outcomeTimeout = try environment.seconds("RYMI_OUTCOME_TIMEOUT", default: 900, range: 0.1...86_400)
     }
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("rymi.sqlite") }
 }
 
-/// `rymi-manager`: owns the SQLite state and answers the other processes over the line protocol.
+/// `rymi-manager`: owns the SQLite state and the dispatch of calls; answers the other processes
+/// over the line protocol.
 public final class ManagerService: Service {
     public let server: RPCServer
     private let store: Store
+    private let dispatcher: Dispatcher
     private let logger: Logger
 
     public init(configuration: ManagerConfiguration, logger: Logger) throws {
@@ -38,8 +46,9 @@ public final class ManagerService: Service {
         } catch let error as SQLiteError {
             throw ConfigurationError("RYMI_DATA_DIR", "cannot open \(configuration.databasePath): \(error.message)")
         }
-        server = try RPCServer(address: configuration.listen, role: "manager", router: Self.router(store: store, logger: logger), logger: logger)
-        logger.info("listening", ["addr": server.localAddress.description, "database": configuration.databasePath])
+        dispatcher = Dispatcher(store: store, configuration: configuration.dispatch, logger: logger)
+        let router = Self.router(store: store, dispatcher: dispatcher, logger: logger)
+        server = try RPCServer(address: configuration.listen, role: "manager", router: router, logger: logger)
     }
 
     static func prepareDataDirectory(_ path: String) throws {
@@ -58,23 +67,6 @@ public final class ManagerService: Service {
         }
     }
 
-    static func router(store: Store, logger: Logger) -> RPCRouter {
-        var router = RPCRouter()
-        router.on(Ping.self) { _, _ in Empty() }
-        router.on(CreateCampaign.self) { request, _ in try await guarded(logger) { try await store.createCampaign(request) } }
-        router.on(ListCampaigns.self) { request, _ in try await guarded(logger) { try await store.listCampaigns(request) } }
-        router.on(GetCampaign.self) { request, _ in try await guarded(logger) { try await store.campaign(request) } }
-        router.on(UpdateCampaign.self) { request, _ in try await guarded(logger) { try await store.updateCampaign(request) } }
-        router.on(DeleteCampaign.self) { request, _ in
-            try await guarded(logger) { try await store.deleteCampaign(request) }
-            return Empty()
-        }
-        router.on(UploadContacts.self) { request, _ in try await guarded(logger) { try await store.uploadContacts(request) } }
-        router.on(ListContacts.self) { request, _ in try await guarded(logger) { try await store.listContacts(request) } }
-        router.on(GetContact.self) { request, _ in try await guarded(logger) { try await store.contact(request) } }
-        return router
-    }
-
     /// Turns storage failures into errors the gateway can answer with.
     static func guarded<T: Sendable>(_ logger: Logger, _ body: () async throws -> T) async throws -> T {
         do {
@@ -90,7 +82,92 @@ public final class ManagerService: Service {
         }
     }
 
+    static func router(store: Store, dispatcher: Dispatcher, logger: Logger) -> RPCRouter {
+        var router = RPCRouter()
+        router.on(Ping.self) { _, _ in Empty() }
+
+        // Campaigns and contacts.
+        router.on(CreateCampaign.self) { request, _ in try await guarded(logger) { try await store.createCampaign(request) } }
+        router.on(ListCampaigns.self) { request, _ in try await guarded(logger) { try await store.listCampaigns(request) } }
+        router.on(GetCampaign.self) { request, _ in try await guarded(logger) { try await store.campaign(request) } }
+        router.on(UpdateCampaign.self) { request, _ in try await guarded(logger) { try await store.updateCampaign(request) } }
+        router.on(DeleteCampaign.self) { request, _ in
+            try await guarded(logger) { try await store.deleteCampaign(request) }
+            return Empty()
+        }
+        router.on(UploadContacts.self) { request, _ in
+            let upload = try await guarded(logger) { try await store.uploadContacts(request) }
+            if upload.running { await dispatcher.contactsAdded(campaign: upload.campaignSeq) }
+            return upload.result
+        }
+        router.on(ListContacts.self) { request, _ in try await guarded(logger) { try await store.listContacts(request) } }
+        router.on(GetContact.self) { request, _ in try await guarded(logger) { try await store.contact(request) } }
+
+        // Lifecycle.
+        router.on(StartCampaign.self) { request, _ in
+            let started = try await guarded(logger) { try await store.startCampaign(request) }
+            if !started.completed { await dispatcher.enqueue(started.campaign) }
+            logger.info("campaign_started", ["campaign": request.campaignID, "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
+            return started.result
+        }
+        router.on(PauseCampaign.self) { request, _ in
+            let seq = try await guarded(logger) { try await store.pauseCampaign(request) }
+            await dispatcher.remove(campaign: seq)
+            // No call of this campaign may reach Plivo after the answer.
+            await dispatcher.waitForBegunPlacements { $0.campaign == seq }
+            return Empty()
+        }
+        router.on(ResumeCampaign.self) { request, _ in
+            let resumed = try await guarded(logger) { try await store.resumeCampaign(request) }
+            if !resumed.completed { await dispatcher.enqueue(resumed.campaign) }
+            return Empty()
+        }
+
+        // Do-Not-Call.
+        router.on(AddDNC.self) { request, _ in
+            let (result, added) = try await guarded(logger) { try await store.addDNC(request) }
+            if !added.isEmpty {
+                let update = DNCUpdate(account: request.account, added: added, removed: [])
+                for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update) } }
+            }
+            let numbers = Set(request.numbers)
+            let account = request.account
+            // Once this answers, no placement begun earlier can still reach Plivo for these numbers.
+            await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
+            return result
+        }
+        router.on(ListDNC.self) { request, _ in try await guarded(logger) { try await store.listDNC(request) } }
+        router.on(RemoveDNC.self) { request, _ in
+            try await guarded(logger) { try await store.removeDNC(request) }
+            let update = DNCUpdate(account: request.account, added: [], removed: [request.number])
+            for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update) } }
+            return Empty()
+        }
+
+        // Plivo callbacks and status.
+        router.on(RecordCallEvent.self) { request, _ in try await guarded(logger) { try await dispatcher.callEvent(request.event) } }
+        router.on(GetDispatchStatus.self) { _, _ in await dispatcher.status }
+
+        // Dialers.
+        router.on(RegisterDialer.self) { request, context in
+            let peer = context.peer
+            await dispatcher.register(peer, name: request.name, slots: request.slots)
+            peer.onClose { Task { await dispatcher.unregister(peer) } }
+            return DialerRegistration(dnc: try await guarded(logger) { try await store.dncSnapshot() })
+        }
+        router.on(BeginCall.self) { request, context in
+            try await guarded(logger) { try await dispatcher.begin(request.attempt, from: context.peer) }
+        }
+        router.on(ReportPlacement.self) { request, _ in
+            try await guarded(logger) { try await dispatcher.report(request) }
+            return Empty()
+        }
+        return router
+    }
+
     public func run() async throws {
+        try await dispatcher.start()
+        logger.info("listening", ["addr": server.localAddress.description])
         try await server.run()
     }
 

@@ -37,6 +37,30 @@ enum Schema {
             CREATE INDEX contacts_by_campaign ON contacts(campaign_seq);
             CREATE INDEX contacts_by_campaign_status ON contacts(campaign_seq, status);
             """),
+        (2, """
+            ALTER TABLE campaigns ADD COLUMN paused_reason TEXT;
+            ALTER TABLE contacts ADD COLUMN attempt INTEGER;
+            ALTER TABLE contacts ADD COLUMN call_state TEXT;
+            ALTER TABLE contacts ADD COLUMN request_uuid TEXT;
+            ALTER TABLE contacts ADD COLUMN call_uuid TEXT;
+            ALTER TABLE contacts ADD COLUMN failure_reason TEXT;
+            ALTER TABLE contacts ADD COLUMN failure_detail TEXT;
+            ALTER TABLE contacts ADD COLUMN hangup_cause TEXT;
+            ALTER TABLE contacts ADD COLUMN hangup_cause_code INTEGER;
+            ALTER TABLE contacts ADD COLUMN dialed_at INTEGER;
+            ALTER TABLE contacts ADD COLUMN answered_at INTEGER;
+            ALTER TABLE contacts ADD COLUMN ended_at INTEGER;
+            ALTER TABLE contacts ADD COLUMN duration INTEGER;
+            ALTER TABLE contacts ADD COLUMN bill_duration INTEGER;
+            ALTER TABLE contacts ADD COLUMN last_event_at INTEGER;
+            CREATE INDEX contacts_in_flight ON contacts(call_state) WHERE call_state IS NOT NULL;
+            CREATE TABLE dnc (
+                account TEXT NOT NULL,
+                phone_number TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (account, phone_number)
+            ) WITHOUT ROWID;
+            """),
     ]
 
     /// Brings the database to the newest version, refusing files that are not ours.

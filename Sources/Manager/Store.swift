@@ -5,12 +5,16 @@ import SQLite
 
 /// All campaign state, in one SQLite file. The only code that touches the database.
 ///
-/// An actor on its own serial queue: every method runs to completion without interleaving, and
-/// every write is one transaction.
+/// An actor on its own serial queue. Writes go through `mutate`: each runs in a savepoint of a
+/// shared transaction that commits as soon as the actor has nothing else queued (group commit),
+/// and the caller hears back only after that commit. Under load many writes share one fsync;
+/// alone, a write commits at once.
 actor Store {
     private let executor: QueueExecutor
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     let database: Database
+    private var inTransaction = false
+    private var commitWaiters: [CheckedContinuation<Void, any Error>] = []
 
     init(path: String) throws {
         executor = QueueExecutor(label: "rymi.store")
@@ -29,25 +33,60 @@ actor Store {
         try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
+    /// Runs `body` as one atomic write and returns once it is durable.
+    func mutate<T>(_ body: () throws -> T) async throws -> T {
+        if !inTransaction {
+            try database.execute("BEGIN IMMEDIATE")
+            inTransaction = true
+            Task { await self.commit() }
+        }
+        try database.execute("SAVEPOINT mutation")
+        let result: T
+        do {
+            result = try body()
+            try database.execute("RELEASE mutation")
+        } catch {
+            try? database.execute("ROLLBACK TO mutation")
+            try? database.execute("RELEASE mutation")
+            throw error
+        }
+        try await withCheckedThrowingContinuation { commitWaiters.append($0) }
+        return result
+    }
+
+    private func commit() {
+        let waiters = commitWaiters
+        commitWaiters = []
+        inTransaction = false
+        do {
+            try database.execute("COMMIT")
+            waiters.forEach { $0.resume() }
+        } catch {
+            try? database.execute("ROLLBACK")
+            waiters.forEach { $0.resume(throwing: error) }
+        }
+    }
+
     // MARK: Campaigns
 
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
-        pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count
+        pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account
         """
 
-    private static func campaign(from row: Statement) -> CampaignRecord {
+    static func campaign(from row: Statement) -> CampaignRecord {
         CampaignRecord(
             id: row.string(1), name: row.string(2), agentID: row.string(3), callFromNumber: row.optionalString(4),
             status: CampaignStatus(rawValue: row.string(5)) ?? .draft, createdAt: row.int64(6), updatedAt: row.int64(7),
-            counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12))
+            counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12)),
+            pausedReason: row.optionalString(13)
         )
     }
 
-    func createCampaign(_ request: CreateCampaign) throws -> CampaignRecord {
+    func createCampaign(_ request: CreateCampaign) async throws -> CampaignRecord {
         let now = Timestamp.nowMilliseconds()
         let id = "cmp_" + UUID().uuidString.lowercased()
-        try database.transaction {
+        try await mutate {
             try database.cached("""
                 INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, 'draft', ?, ?)
@@ -82,7 +121,7 @@ actor Store {
     }
 
     /// The campaign's row, or `not_found` when it does not exist or belongs to another account.
-    private func campaignRow(account: String, id: String) throws -> (seq: Int64, record: CampaignRecord) {
+    func campaignRow(account: String, id: String) throws -> (seq: Int64, record: CampaignRecord) {
         let statement = try database.cached("SELECT \(Self.campaignColumns) FROM campaigns WHERE id = ? AND account = ?")
         statement.bind(1, id).bind(2, account)
         defer { statement.reset() }
@@ -94,8 +133,8 @@ actor Store {
         try campaignRow(account: request.account, id: request.campaignID).record
     }
 
-    func updateCampaign(_ request: UpdateCampaign) throws -> CampaignRecord {
-        try database.transaction {
+    func updateCampaign(_ request: UpdateCampaign) async throws -> CampaignRecord {
+        try await mutate {
             var (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
             let changesDialing = (request.agentID.map { $0 != record.agentID } ?? false)
                 || (request.callFromNumber.map { $0 != record.callFromNumber } ?? false)
@@ -112,8 +151,8 @@ actor Store {
         }
     }
 
-    func deleteCampaign(_ request: DeleteCampaign) throws {
-        try database.transaction {
+    func deleteCampaign(_ request: DeleteCampaign) async throws {
+        try await mutate {
             let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
             guard record.status != .running else {
                 throw RemoteError(.conflict, "a running campaign cannot be deleted; pause it first")
@@ -125,8 +164,9 @@ actor Store {
 
     // MARK: Contacts
 
-    func uploadContacts(_ request: UploadContacts) throws -> UploadResult {
-        try database.transaction {
+    /// Returns the campaign's position too, so a running campaign's dispatcher can pick the new contacts up.
+    func uploadContacts(_ request: UploadContacts) async throws -> (result: UploadResult, campaignSeq: Int64, running: Bool) {
+        try await mutate {
             let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
             guard record.status != .completed else {
                 throw RemoteError(.conflict, "the campaign is completed; contacts can no longer be added")
@@ -144,16 +184,25 @@ actor Store {
             }
             try database.cached("UPDATE campaigns SET pending_count = pending_count + ?, updated_at = ? WHERE seq = ?")
                 .bind(1, inserted).bind(2, now).bind(3, seq).run()
-            return UploadResult(inserted: inserted, duplicates: request.contacts.count - inserted)
+            return (UploadResult(inserted: inserted, duplicates: request.contacts.count - inserted), seq, record.status == .running)
         }
     }
 
-    static let contactColumns = "seq, phone_number, variables, status, created_at, updated_at"
+    static let contactColumns = """
+        seq, phone_number, variables, status, created_at, updated_at, request_uuid, call_uuid, failure_reason, failure_detail,
+        hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at, duration, bill_duration
+        """
 
     private static func contact(from row: Statement, campaignID: String) -> ContactRecord {
         ContactRecord(
             id: ContactID.format(row.int64(0)), campaignID: campaignID, phoneNumber: row.string(1), variables: row.string(2),
-            status: ContactStatus(rawValue: row.string(3)) ?? .pending, createdAt: row.int64(4), updatedAt: row.int64(5)
+            status: ContactStatus(rawValue: row.string(3)) ?? .pending, createdAt: row.int64(4), updatedAt: row.int64(5),
+            call: CallDetails(
+                requestUUID: row.optionalString(6), callUUID: row.optionalString(7), failureReason: row.optionalString(8),
+                failureDetail: row.optionalString(9), hangupCause: row.optionalString(10), hangupCauseCode: row.optionalInt64(11).map(Int.init),
+                dialedAt: row.optionalInt64(12), answeredAt: row.optionalInt64(13), endedAt: row.optionalInt64(14),
+                durationSeconds: row.optionalInt64(15).map(Int.init), billDurationSeconds: row.optionalInt64(16).map(Int.init)
+            )
         )
     }
 

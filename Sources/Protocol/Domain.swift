@@ -37,8 +37,10 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
     public var createdAt: Int64
     public var updatedAt: Int64
     public var counts: ContactCounts
+    /// Why the system paused a running campaign by itself (e.g. `plivo_auth_failed`); nil otherwise.
+    public var pausedReason: String?
 
-    public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts) {
+    public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil) {
         self.id = id
         self.name = name
         self.agentID = agentID
@@ -47,6 +49,7 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.counts = counts
+        self.pausedReason = pausedReason
     }
 }
 
@@ -59,8 +62,9 @@ public struct ContactRecord: Codable, Sendable, Equatable {
     public var status: ContactStatus
     public var createdAt: Int64
     public var updatedAt: Int64
+    public var call: CallDetails
 
-    public init(id: String, campaignID: String, phoneNumber: String, variables: String, status: ContactStatus, createdAt: Int64, updatedAt: Int64) {
+    public init(id: String, campaignID: String, phoneNumber: String, variables: String, status: ContactStatus, createdAt: Int64, updatedAt: Int64, call: CallDetails = CallDetails()) {
         self.id = id
         self.campaignID = campaignID
         self.phoneNumber = phoneNumber
@@ -68,6 +72,38 @@ public struct ContactRecord: Codable, Sendable, Equatable {
         self.status = status
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.call = call
+    }
+}
+
+/// What is known about a contact's call: Plivo's ids, timing and how it ended.
+public struct CallDetails: Codable, Sendable, Equatable {
+    public var requestUUID: String?
+    public var callUUID: String?
+    public var failureReason: String?
+    public var failureDetail: String?
+    public var hangupCause: String?
+    public var hangupCauseCode: Int?
+    public var dialedAt: Int64?
+    public var answeredAt: Int64?
+    public var endedAt: Int64?
+    public var durationSeconds: Int?
+    public var billDurationSeconds: Int?
+
+    public init(requestUUID: String? = nil, callUUID: String? = nil, failureReason: String? = nil, failureDetail: String? = nil,
+                hangupCause: String? = nil, hangupCauseCode: Int? = nil, dialedAt: Int64? = nil, answeredAt: Int64? = nil,
+                endedAt: Int64? = nil, durationSeconds: Int? = nil, billDurationSeconds: Int? = nil) {
+        self.requestUUID = requestUUID
+        self.callUUID = callUUID
+        self.failureReason = failureReason
+        self.failureDetail = failureDetail
+        self.hangupCause = hangupCause
+        self.hangupCauseCode = hangupCauseCode
+        self.dialedAt = dialedAt
+        self.answeredAt = answeredAt
+        self.endedAt = endedAt
+        self.durationSeconds = durationSeconds
+        self.billDurationSeconds = billDurationSeconds
     }
 }
 

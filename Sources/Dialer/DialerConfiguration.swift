@@ -1,0 +1,42 @@
+import Foundation
+import Plivo
+import Runtime
+
+/// Configuration of `rymi-dialer`, from the environment.
+public struct DialerConfiguration: Sendable {
+    public var managerAddress: HostPort
+    public var plivo: PlivoAccount
+    public var plivoTimeout: Double
+    public var publicURL: String
+    public var name: String
+    public var slots: Int
+    public var ringTimeout: Int
+    public var timeLimit: Int
+    public var logLevel: Logger.Level
+
+    public init(environment: Environment) throws(ConfigurationError) {
+        managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
+        guard let authID = environment.string("PLIVO_AUTH_ID") else {
+            throw ConfigurationError("PLIVO_AUTH_ID", "not set; give the Plivo account's auth id (make run starts a simulator with its own)")
+        }
+        guard let authToken = environment.string("PLIVO_AUTH_TOKEN") else {
+            throw ConfigurationError("PLIVO_AUTH_TOKEN", "not set; give the Plivo account's auth token")
+        }
+        let apiURL = environment.string("PLIVO_API_URL") ?? "https://api.plivo.com"
+        guard let parsed = URL(string: apiURL), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else {
+            throw ConfigurationError("PLIVO_API_URL", "'\(apiURL)' is not an http(s) URL")
+        }
+        plivo = PlivoAccount(apiURL: apiURL, authID: authID, authToken: authToken)
+        plivoTimeout = try environment.seconds("PLIVO_TIMEOUT", default: 10, range: 0.5...120)
+        publicURL = environment.string("RYMI_PUBLIC_URL") ?? "http://127.0.0.1:8080"
+        guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
+            throw ConfigurationError("RYMI_PUBLIC_URL", "'\(publicURL)' is not an http(s) base URL")
+        }
+        if publicURL.hasSuffix("/") { publicURL.removeLast() }
+        name = environment.string("RYMI_DIALER_NAME") ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        slots = try environment.integer("RYMI_DIALER_SLOTS", default: 32, range: 1...10_000)
+        ringTimeout = try environment.integer("RYMI_RING_TIMEOUT", default: 45, range: 5...120)
+        timeLimit = try environment.integer("RYMI_CALL_TIME_LIMIT", default: 3600, range: 60...14_400)
+        logLevel = try environment.logLevel()
+    }
+}

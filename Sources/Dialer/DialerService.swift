@@ -1,0 +1,196 @@
+import Foundation
+import HTTP1
+import Plivo
+import Protocol
+import RPC
+import Runtime
+
+/// `rymi-dialer`: takes call offers from the manager, enforces the Do-Not-Call list, places the
+/// calls on Plivo and reports what happened. Stateless: any number can run, and any can die.
+public final class DialerService: Service, @unchecked Sendable {
+    private let configuration: DialerConfiguration
+    private let logger: Logger
+    private let plivo: PlivoClient
+    private let state = DialerState()
+    private var client: RPCClient!
+
+    public init(configuration: DialerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        plivo = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: configuration.slots)
+        var router = RPCRouter()
+        router.on(PlaceCall.self) { [unowned self] offer, _ in
+            guard await state.admit() else { throw RemoteError(.unavailable, "dialer is shutting down") }
+            Task { await self.place(offer, received: ContinuousClock.now) }
+            return Empty()
+        }
+        router.on(DNCUpdate.self) { [unowned self] update, _ in
+            await state.apply(update)
+            return Empty()
+        }
+        router.on(LookupCall.self) { [unowned self] lookup, _ in await self.lookup(lookup) }
+        client = RPCClient(address: configuration.managerAddress, role: "dialer", name: configuration.name, router: router, logger: logger) { [unowned self] peer in
+            await self.registered(on: peer)
+        }
+    }
+
+    public func run() async throws {
+        logger.info("dialer_starting", ["name": configuration.name, "manager": configuration.managerAddress.description,
+                                        "plivo": configuration.plivo.apiURL, "slots": "\(configuration.slots)"])
+        Task { await self.retryReportsForever() }
+        try await client.run()
+    }
+
+    /// Stops taking offers, lets placements in flight finish and report, then disconnects.
+    public func shutdown() async {
+        await state.beginDraining()
+        let deadline = ContinuousClock.now + .seconds(configuration.plivoTimeout + 5)
+        while ContinuousClock.now < deadline, await state.busy {
+            await flushReports()
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await client.shutdown()
+        logger.info("dialer_stopped", ["unreported": "\(await state.unreportedCount)"])
+    }
+
+    private func registered(on peer: RPCPeer) async {
+        do {
+            let registration = try await peer.call(RegisterDialer(name: configuration.name, slots: configuration.slots))
+            for update in registration.dnc { await state.apply(update) }
+            logger.info("dialer_registered", ["dnc_accounts": "\(registration.dnc.count)"])
+            await flushReports()
+        } catch {
+            logger.error("dialer_register_failed", ["error": "\(error)"])
+            peer.close()
+        }
+    }
+
+    // MARK: Placing calls
+
+    private func place(_ offer: PlaceCall, received: ContinuousClock.Instant) async {
+        defer { Task { await state.placementEnded() } }
+        let lease = Duration.milliseconds(offer.leaseMilliseconds)
+        let begin: BeginCallReply
+        do {
+            begin = try await client.call(BeginCall(attempt: offer.attempt), timeout: Double(offer.leaseMilliseconds) / 1000)
+        } catch {
+            // We do not know whether the manager recorded the go-ahead; we surely did not call,
+            // and saying so is harmless if it did not.
+            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
+                                         outcome: .notPlaced(reason: "begin unconfirmed: \(error)", retryAfterMilliseconds: 0)))
+            return
+        }
+        guard begin.go else { return }
+        // A dialer that stalled past its lease must not call: the manager may have moved on.
+        guard ContinuousClock.now - received < lease else {
+            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
+                                         outcome: .notPlaced(reason: "lease expired before sending", retryAfterMilliseconds: 0)))
+            return
+        }
+        if await state.isListed(account: offer.account, number: offer.to) {
+            logger.info("dnc_skipped", ["contact": offer.contactID])
+            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
+            return
+        }
+        let result = await plivo.placeCall(callRequest(for: offer))
+        let outcome: PlacementOutcome
+        switch result {
+        case .accepted(let uuid): outcome = .accepted(requestUUID: uuid ?? "")
+        case .refused(let status, let message): outcome = .refused(httpStatus: status, message: message)
+        case .unauthorized(let status, let message): outcome = .authRejected(httpStatus: status, message: message)
+        case .retryLater(let reason, let after): outcome = .notPlaced(reason: reason, retryAfterMilliseconds: after)
+        case .uncertain(let reason): outcome = .uncertain(reason: reason)
+        }
+        if case .accepted = outcome {} else {
+            logger.warning("placement_not_accepted", ["contact": offer.contactID, "outcome": "\(outcome)"])
+        }
+        await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: outcome))
+    }
+
+    /// The callback URLs carry the attempt, so every callback names the exact attempt it is about;
+    /// Plivo signs the whole URL, so none of it can be forged.
+    func callRequest(for offer: PlaceCall) -> PlivoCallRequest {
+        let base = configuration.publicURL + "/callbacks/plivo/"
+        let identity = FormEncoding.encodePairs([("contact", offer.contactID), ("attempt", String(offer.attempt))])
+        let answer = FormEncoding.encodePairs([("campaign", offer.campaignID), ("agent", offer.agentID)])
+        return PlivoCallRequest(
+            from: offer.from, to: offer.to,
+            answerURL: base + "answer?" + identity + "&" + answer,
+            hangupURL: base + "hangup?" + identity,
+            ringURL: base + "ring?" + identity,
+            ringTimeout: configuration.ringTimeout, timeLimit: configuration.timeLimit
+        )
+    }
+
+    // MARK: Reports
+
+    /// Reports are kept until the manager acknowledges them, across reconnects.
+    private func report(_ report: ReportPlacement) async {
+        await state.queue(report)
+        await flushReports()
+    }
+
+    private func flushReports() async {
+        for report in await state.unreported() {
+            do {
+                _ = try await client.call(report, timeout: 10)
+                await state.acknowledged(report.attempt)
+            } catch {
+                return
+            }
+        }
+    }
+
+    private func retryReportsForever() async {
+        while true {
+            try? await Task.sleep(for: .seconds(1))
+            await flushReports()
+        }
+    }
+
+    // MARK: Lookups
+
+    private func lookup(_ request: LookupCall) async -> CallLookup {
+        guard let uuid = request.callUUID ?? request.requestUUID else { return .notFound }
+        switch await plivo.lookup(callUUID: uuid) {
+        case .live: return .live
+        case let .ended(status, cause, code, duration): return .ended(callStatus: status, hangupCause: cause, hangupCauseCode: code, durationSeconds: duration)
+        case .notFound: return .notFound
+        case .unavailable(let reason): return .unavailable(reason: reason)
+        }
+    }
+}
+
+/// The dialer's mutable state: its copy of the Do-Not-Call list, unacknowledged reports, and
+/// how many placements are under way.
+actor DialerState {
+    private var doNotCall: Set<String> = []
+    private var reports: [Int64: ReportPlacement] = [:]
+    private var placing = 0
+    private var draining = false
+
+    private static func key(_ account: String, _ number: String) -> String { account + "\u{1F}" + number }
+
+    func apply(_ update: DNCUpdate) {
+        for number in update.added { doNotCall.insert(Self.key(update.account, number)) }
+        for number in update.removed { doNotCall.remove(Self.key(update.account, number)) }
+    }
+
+    func isListed(account: String, number: String) -> Bool { doNotCall.contains(Self.key(account, number)) }
+
+    /// Takes an offer unless draining.
+    func admit() -> Bool {
+        guard !draining else { return false }
+        placing += 1
+        return true
+    }
+
+    func placementEnded() { placing -= 1 }
+    func beginDraining() { draining = true }
+    var busy: Bool { placing > 0 || !reports.isEmpty }
+    var unreportedCount: Int { reports.count }
+
+    func queue(_ report: ReportPlacement) { reports[report.attempt] = report }
+    func unreported() -> [ReportPlacement] { reports.values.sorted { $0.attempt < $1.attempt } }
+    func acknowledged(_ attempt: Int64) { reports.removeValue(forKey: attempt) }
+}

@@ -1,0 +1,99 @@
+import HTTP1
+import JSON
+import Protocol
+import RPC
+
+/// Campaign lifecycle (`start`, `pause`, `resume`) and the Do-Not-Call list (`/v1/dnc`).
+struct DialingAPI: Sendable {
+    let campaigns: CampaignAPI
+
+    static let maxNumbersPerRequest = 100_000
+
+    func register(in router: inout Router) {
+        router.add("POST", "/v1/campaigns/:id/start", start)
+        router.add("POST", "/v1/campaigns/:id/pause", pause)
+        router.add("POST", "/v1/campaigns/:id/resume", resume)
+        router.add("POST", "/v1/dnc", addNumbers)
+        router.add("GET", "/v1/dnc", listNumbers)
+        router.add("DELETE", "/v1/dnc/:phone_number", removeNumber)
+    }
+
+    @Sendable func start(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaigns.campaignID(context)
+        let result = try await campaigns.ask(StartCampaign(account: context.account, campaignID: id), context, timeout: 120)
+        return .json(200, .object([
+            ("message", .string("Campaign Dispatched Successfully")),
+            ("contacts_dialed", .int(result.queued)),
+            ("contacts_skipped_dnc", .int(result.skippedDNC)),
+        ]))
+    }
+
+    @Sendable func pause(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaigns.campaignID(context)
+        _ = try await campaigns.ask(PauseCampaign(account: context.account, campaignID: id), context)
+        return .json(200, .object([("status", .string("paused")), ("id", .string(id))]))
+    }
+
+    @Sendable func resume(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaigns.campaignID(context)
+        _ = try await campaigns.ask(ResumeCampaign(account: context.account, campaignID: id), context)
+        return .json(200, .object([("status", .string("running")), ("id", .string(id))]))
+    }
+
+    @Sendable func addNumbers(_ context: RequestContext) async throws -> HTTPResponse {
+        var reader = ObjectReader(try jsonObjectBody(context.request))
+        reader.rejectUnknown(allowing: ["phone_numbers"])
+        guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
+        guard let value = reader.value("phone_numbers") else { throw APIError.invalid([FieldError("phone_numbers", "is required")]) }
+        guard let items = value.arrayValue else {
+            throw APIError.invalid([FieldError("phone_numbers", "must be an array of strings, not \(value.typeName)")])
+        }
+        guard !items.isEmpty else { throw APIError.invalid([FieldError("phone_numbers", "must not be empty")]) }
+        guard items.count <= Self.maxNumbersPerRequest else {
+            throw APIError(413, "too_many_numbers", "one request may add at most \(Self.maxNumbersPerRequest) numbers")
+        }
+        var numbers: [String] = []
+        var errors: [FieldError] = []
+        var invalid = 0
+        for (index, item) in items.enumerated() {
+            let result: Result<String, FieldReason> = item.stringValue.map(PhoneNumber.normalize)
+                ?? .failure(FieldReason("must be a string, not \(item.typeName)"))
+            switch result {
+            case .success(let number): numbers.append(number)
+            case .failure(let reason):
+                invalid += 1
+                if errors.count < FieldLimits.reportedErrors { errors.append(FieldError("phone_numbers[\(index)]", reason.text, index: index)) }
+            }
+        }
+        guard invalid == 0 else {
+            throw APIError(422, "invalid_phone_numbers", "\(invalid) of \(items.count) numbers are invalid; nothing was added",
+                           details: .array(errors.map(\.json)))
+        }
+        let result = try await campaigns.ask(AddDNC(account: context.account, numbers: numbers), context, timeout: 120)
+        return .json(201, .object([
+            ("status", .string("success")),
+            ("added_count", .int(result.added)),
+            ("already_listed_count", .int(result.alreadyListed)),
+        ]))
+    }
+
+    @Sendable func listNumbers(_ context: RequestContext) async throws -> HTTPResponse {
+        // Numbers are digits, so the last number of a page is its position.
+        let (limit, cursor) = try campaigns.pagination(context.query, allowed: ["limit", "cursor"], cursorKind: "dnc")
+        let page = try await campaigns.ask(ListDNC(account: context.account, limit: limit, after: cursor.map(String.init)), context)
+        return .json(200, .object([
+            ("phone_numbers", .array(page.entries.map { entry in
+                .object([("phone_number", .string(entry.phoneNumber)), ("created_at", Render.time(entry.createdAt))])
+            })),
+            ("next_cursor", Cursor.encode(kind: "dnc", position: page.nextAfter.flatMap { Int64($0) })),
+        ]))
+    }
+
+    @Sendable func removeNumber(_ context: RequestContext) async throws -> HTTPResponse {
+        guard case .success(let number) = PhoneNumber.normalize(context.parameters[0]) else {
+            throw APIError.notFound("\(context.parameters[0]) is not on the Do-Not-Call list")
+        }
+        _ = try await campaigns.ask(RemoveDNC(account: context.account, number: number), context)
+        return .json(200, .object([("status", .string("deleted")), ("phone_number", .string(number))]))
+    }
+}

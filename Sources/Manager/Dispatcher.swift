@@ -1,0 +1,441 @@
+import Foundation
+import Protocol
+import RPC
+import Runtime
+
+/// Pacing and limits of call placement, for the whole deployment.
+struct DispatchConfiguration: Sendable {
+    /// Call requests per second across all dialers; 0 turns pacing off.
+    var callsPerSecond: Double = 2
+    var maxConcurrentCalls = 50
+    /// How long a dialer may take from an offer to sending it to Plivo.
+    var leaseMilliseconds = 2000
+    /// A begun placement unreported for this long is treated as possibly placed.
+    var placementTimeout: Double = 30
+    /// A call with no news for this long is looked up on Plivo.
+    var outcomeCheckAfter: Double = 60
+    /// A call whose outcome is still unknown after this long fails with `outcome_unknown`.
+    var outcomeTimeout: Double = 900
+    /// Spacing between call requests slightly above 1/CPS, so network jitter cannot push two
+    /// requests into a window the limit forbids; the achieved rate stays within 1% of the setting.
+    static let pacingMargin = 1.01
+    static let refillBatch = 500
+
+    var interval: Duration? {
+        callsPerSecond > 0 ? .nanoseconds(Int64(1e9 * Self.pacingMargin / callsPerSecond)) : nil
+    }
+}
+
+/// Decides which contact is called, when, and by which dialer.
+///
+/// It holds only what can be rebuilt from the database: queues of pending contacts, offers made
+/// to dialers, and placements begun. The database decides the rest: a call is begun only by a
+/// committed `beginCall`, so no contact is ever called twice, whatever dies when.
+actor Dispatcher {
+    final class Dialer {
+        let peer: RPCPeer
+        let name: String
+        let slots: Int
+        var outstanding = 0
+
+        init(peer: RPCPeer, name: String, slots: Int) {
+            self.peer = peer
+            self.name = name
+            self.slots = slots
+        }
+    }
+
+    struct Offer {
+        let contact: QueuedContact
+        let campaign: DispatchCampaign
+        let dialer: ObjectIdentifier
+    }
+
+    struct Begun {
+        let contact: Int64
+        let campaign: Int64
+        let account: String
+        let number: String
+        let dialer: ObjectIdentifier
+        let started: ContinuousClock.Instant
+        let leaseEnds: ContinuousClock.Instant
+    }
+
+    final class CampaignQueue {
+        let campaign: DispatchCampaign
+        var contacts: [QueuedContact] = []
+        var head = 0
+        var loadedUpTo: Int64 = 0
+        var loading = false
+        var exhausted = false
+
+        init(campaign: DispatchCampaign) {
+            self.campaign = campaign
+        }
+
+        var count: Int { contacts.count - head }
+
+        func pop() -> QueuedContact? {
+            guard head < contacts.count else { return nil }
+            defer {
+                head += 1
+                if head > 1024, head * 2 > contacts.count {
+                    contacts.removeFirst(head)
+                    head = 0
+                }
+            }
+            return contacts[head]
+        }
+
+        func pushFront(_ contact: QueuedContact) {
+            if head > 0 {
+                head -= 1
+                contacts[head] = contact
+            } else {
+                contacts.insert(contact, at: 0)
+            }
+        }
+    }
+
+    private let store: Store
+    private let configuration: DispatchConfiguration
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private var dialers: [ObjectIdentifier: Dialer] = [:]
+    private var offers: [Int64: Offer] = [:]
+    private var begun: [Int64: Begun] = [:]
+    private var liveCalls = 0
+    private var queues: [Int64: CampaignQueue] = [:]
+    private var order: [Int64] = []
+    private var rotation = 0
+    private var nextAttempt: Int64 = 1
+    private var nextSlot: ContinuousClock.Instant?
+    private var backoffUntil: ContinuousClock.Instant?
+    private var wakeAt: ContinuousClock.Instant?
+    private var lastLookup: [Int64: ContinuousClock.Instant] = [:]
+    private var reconciling = false
+
+    init(store: Store, configuration: DispatchConfiguration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Rebuilds the in-memory view from the database and starts the periodic reconciliation.
+    func start() async throws {
+        liveCalls = try await store.inFlightCount()
+        let persisted = try await store.maxAttempt()
+        // Attempt ids never repeat across restarts, even for offers that were never persisted.
+        nextAttempt = max(persisted + 1, Timestamp.nowMilliseconds() * 1000)
+        for campaign in try await store.runningCampaigns() {
+            enqueue(campaign)
+        }
+        logger.info("dispatcher_started", [
+            "running_campaigns": "\(order.count)", "live_calls": "\(liveCalls)",
+            "cps": "\(configuration.callsPerSecond)", "max_concurrent_calls": "\(configuration.maxConcurrentCalls)",
+        ])
+        Task { await self.reconcileForever() }
+    }
+
+    var status: DispatchStatus {
+        DispatchStatus(dialers: dialers.values.map(\.name).sorted(), liveCalls: liveCalls, offeredCalls: offers.count)
+    }
+
+    // MARK: Campaigns
+
+    func enqueue(_ campaign: DispatchCampaign) {
+        guard queues[campaign.seq] == nil else { return }
+        queues[campaign.seq] = CampaignQueue(campaign: campaign)
+        order.append(campaign.seq)
+        pump()
+    }
+
+    /// New contacts in a running campaign: look for them the next time its queue runs low.
+    func contactsAdded(campaign: Int64) {
+        guard let queue = queues[campaign] else { return }
+        queue.exhausted = false
+        pump()
+    }
+
+    func remove(campaign: Int64) {
+        guard queues.removeValue(forKey: campaign) != nil else { return }
+        order.removeAll { $0 == campaign }
+        rotation = order.isEmpty ? 0 : rotation % order.count
+    }
+
+    /// Waits (at most one lease) until no begun placement matching `predicate` can still reach Plivo.
+    func waitForBegunPlacements(matching predicate: @Sendable (Begun) -> Bool) async {
+        let deadline = clock.now + .milliseconds(configuration.leaseMilliseconds + 100)
+        while clock.now < deadline, begun.values.contains(where: { predicate($0) && $0.leaseEnds > clock.now }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    // MARK: Dialers
+
+    func register(_ peer: RPCPeer, name: String, slots: Int) {
+        dialers[ObjectIdentifier(peer)] = Dialer(peer: peer, name: name, slots: max(1, slots))
+        logger.info("dialer_registered", ["dialer": name, "slots": "\(slots)", "dialers": "\(dialers.count)"])
+        pump()
+    }
+
+    func unregister(_ peer: RPCPeer) {
+        let id = ObjectIdentifier(peer)
+        guard let dialer = dialers.removeValue(forKey: id) else { return }
+        logger.warning("dialer_lost", ["dialer": dialer.name, "dialers": "\(dialers.count)"])
+        for (attempt, offer) in offers where offer.dialer == id {
+            withdraw(attempt, requeue: true)
+            _ = offer
+        }
+        pump()
+    }
+
+    var connectedDialers: [RPCPeer] { dialers.values.map(\.peer) }
+
+    // MARK: Offers and placements
+
+    /// Makes as many offers as pacing, the concurrency limit and free dialer slots allow now.
+    private func pump() {
+        let now = clock.now
+        if let until = backoffUntil, until > now {
+            scheduleWake(at: until)
+            return
+        }
+        while liveCalls + offers.count < configuration.maxConcurrentCalls, let dialer = freestDialer() {
+            if let interval = configuration.interval, let slot = nextSlot, slot > now {
+                scheduleWake(at: slot)
+                return
+            }
+            guard let (queue, contact) = nextContact() else { return }
+            offer(contact, from: queue.campaign, to: dialer)
+            if let interval = configuration.interval {
+                // Keep the cadence while keeping up; after a pause, start afresh rather than burst.
+                let base = nextSlot.map { now - $0 < interval ? $0 : now } ?? now
+                nextSlot = base + interval
+            }
+        }
+    }
+
+    private func freestDialer() -> ObjectIdentifier? {
+        dialers.filter { $0.value.outstanding < $0.value.slots }
+            .max { ($0.value.slots - $0.value.outstanding) < ($1.value.slots - $1.value.outstanding) }?.key
+    }
+
+    /// The next contact, taking campaigns in turn so a big campaign cannot starve a small one.
+    private func nextContact() -> (CampaignQueue, QueuedContact)? {
+        for _ in 0..<order.count {
+            guard let queue = queues[order[rotation % order.count]] else { continue }
+            rotation = (rotation + 1) % order.count
+            if queue.count < Self.lowWater { refill(queue) }
+            if let contact = queue.pop() { return (queue, contact) }
+        }
+        return nil
+    }
+
+    static let lowWater = 200
+
+    private func refill(_ queue: CampaignQueue) {
+        guard !queue.loading, !queue.exhausted else { return }
+        queue.loading = true
+        let seq = queue.campaign.seq
+        let after = queue.loadedUpTo
+        Task {
+            let batch = (try? await store.pendingContacts(campaign: seq, after: after, limit: DispatchConfiguration.refillBatch)) ?? []
+            await self.refilled(seq, batch)
+        }
+    }
+
+    private func refilled(_ campaign: Int64, _ batch: [QueuedContact]) {
+        guard let queue = queues[campaign] else { return }
+        queue.loading = false
+        // Contacts already offered (retries pushed back, offers in flight) are not queued twice.
+        let inFlight = Set(offers.values.map(\.contact.seq)).union(begun.values.map(\.contact))
+        queue.contacts.append(contentsOf: batch.filter { !inFlight.contains($0.seq) })
+        if let last = batch.last { queue.loadedUpTo = last.seq }
+        if batch.count < DispatchConfiguration.refillBatch { queue.exhausted = true }
+        pump()
+    }
+
+    private func offer(_ contact: QueuedContact, from campaign: DispatchCampaign, to dialerID: ObjectIdentifier) {
+        guard let dialer = dialers[dialerID] else { return }
+        let attempt = nextAttempt
+        nextAttempt += 1
+        offers[attempt] = Offer(contact: contact, campaign: campaign, dialer: dialerID)
+        dialer.outstanding += 1
+        let message = PlaceCall(
+            attempt: attempt, account: campaign.account, campaignID: campaign.id, contactID: ContactID.format(contact.seq),
+            agentID: campaign.agentID, from: campaign.from ?? "", to: contact.phoneNumber, leaseMilliseconds: configuration.leaseMilliseconds
+        )
+        let peer = dialer.peer
+        Task {
+            do {
+                _ = try await peer.call(message, timeout: Double(configuration.leaseMilliseconds) / 1000)
+            } catch {
+                await self.withdraw(attempt, requeue: true)
+            }
+        }
+    }
+
+    /// Takes back an offer that was not begun; the contact goes back to the front of its queue.
+    private func withdraw(_ attempt: Int64, requeue: Bool) {
+        guard let offer = offers.removeValue(forKey: attempt) else { return }
+        dialers[offer.dialer]?.outstanding -= 1
+        if requeue { queues[offer.campaign.seq]?.pushFront(offer.contact) }
+        pump()
+    }
+
+    /// A dialer asks to place an offered call; the answer is durable before it is given.
+    func begin(_ attempt: Int64, from peer: RPCPeer) async throws -> BeginCallReply {
+        let dialerID = ObjectIdentifier(peer)
+        guard let offer = offers[attempt], offer.dialer == dialerID else {
+            return BeginCallReply(go: false, reason: "no such offer (expired or withdrawn)")
+        }
+        offers.removeValue(forKey: attempt)
+        liveCalls += 1
+        let started = clock.now
+        let verdict: BeginVerdict
+        do {
+            verdict = try await store.beginCall(contact: offer.contact.seq, campaign: offer.campaign.seq, attempt: attempt,
+                                                account: offer.campaign.account, number: offer.contact.phoneNumber)
+        } catch {
+            liveCalls -= 1
+            dialers[dialerID]?.outstanding -= 1
+            queues[offer.campaign.seq]?.pushFront(offer.contact)
+            pump()
+            throw error
+        }
+        guard verdict == .go else {
+            liveCalls -= 1
+            dialers[dialerID]?.outstanding -= 1
+            if case .doNotCall(let effect) = verdict { apply(effect) }
+            pump()
+            return BeginCallReply(go: false, reason: "\(verdict)")
+        }
+        begun[attempt] = Begun(
+            contact: offer.contact.seq, campaign: offer.campaign.seq, account: offer.campaign.account, number: offer.contact.phoneNumber,
+            dialer: dialerID, started: started, leaseEnds: started + .milliseconds(configuration.leaseMilliseconds)
+        )
+        return BeginCallReply(go: true)
+    }
+
+    func report(_ report: ReportPlacement) async throws {
+        let effect = try await store.applyPlacement(report)
+        if let placement = begun.removeValue(forKey: report.attempt) {
+            dialers[placement.dialer]?.outstanding -= 1
+        }
+        if case .notPlaced(let reason, let retryAfter) = report.outcome {
+            backoffUntil = clock.now + .milliseconds(max(retryAfter, 100))
+            logger.warning("placement_backoff", ["reason": reason, "retry_after_ms": "\(retryAfter)"])
+        }
+        apply(effect)
+        pump()
+    }
+
+    func callEvent(_ event: CallEvent) async throws -> CallEventAck {
+        let effect = try await store.applyCallEvent(event)
+        apply(effect)
+        pump()
+        return CallEventAck(applied: effect.applied)
+    }
+
+    private func apply(_ effect: DispatchEffect) {
+        if effect.releasedSlot { liveCalls = max(0, liveCalls - 1) }
+        if let campaign = effect.completedCampaign {
+            remove(campaign: campaign)
+            logger.info("campaign_completed", ["campaign_seq": "\(campaign)"])
+        }
+        if let campaign = effect.pausedCampaign {
+            remove(campaign: campaign)
+            logger.error("campaign_paused_by_system", ["campaign_seq": "\(campaign)", "reason": "plivo_auth_failed"])
+        }
+        if let contact = effect.retry, let campaign = effect.retryCampaign {
+            queues[campaign]?.pushFront(contact)
+        }
+    }
+
+    private func scheduleWake(at instant: ContinuousClock.Instant) {
+        if let pending = wakeAt, pending <= instant { return }
+        wakeAt = instant
+        Task {
+            try? await Task.sleep(until: instant, clock: .continuous)
+            await self.woke(at: instant)
+        }
+    }
+
+    private func woke(at instant: ContinuousClock.Instant) {
+        if wakeAt == instant { wakeAt = nil }
+        pump()
+    }
+
+    // MARK: Overdue outcomes
+
+    private func reconcileForever() async {
+        while true {
+            try? await Task.sleep(for: .milliseconds(500))
+            await reconcile()
+        }
+    }
+
+    func reconcile() async {
+        guard !reconciling else { return }
+        reconciling = true
+        defer { reconciling = false }
+        let now = clock.now
+        // Placements whose dialer never reported: the call may exist.
+        for (attempt, placement) in begun where now - placement.started > .seconds(configuration.placementTimeout) {
+            begun.removeValue(forKey: attempt)
+            dialers[placement.dialer]?.outstanding -= 1
+            _ = try? await store.markUncertain(contact: placement.contact, attempt: attempt)
+        }
+        let nowMilliseconds = Timestamp.nowMilliseconds()
+        let horizon = min(configuration.placementTimeout, configuration.outcomeCheckAfter)
+        guard let overdue = try? await store.overdueCalls(lastEventBefore: nowMilliseconds - Int64(horizon * 1000)) else { return }
+        let tracked = Set(begun.keys)
+        for call in overdue where !tracked.contains(call.attempt) {
+            let silentFor = Double(nowMilliseconds - call.lastEventAt) / 1000
+            if call.callState == "placing" {
+                if silentFor > configuration.placementTimeout { _ = try? await store.markUncertain(contact: call.contactSeq, attempt: call.attempt) }
+                continue
+            }
+            guard silentFor > configuration.outcomeCheckAfter else { continue }
+            if let last = lastLookup[call.contactSeq], now - last < .seconds(configuration.outcomeCheckAfter) { continue }
+            lastLookup[call.contactSeq] = now
+            await resolve(call, silentFor: silentFor)
+        }
+    }
+
+    /// Asks Plivo (through a dialer) what became of a call, and records the answer.
+    private func resolve(_ call: OverdueCall, silentFor: Double) async {
+        var lookup = CallLookup.unavailable(reason: "no dialer connected")
+        if call.callUUID != nil || call.requestUUID != nil, let dialer = dialers.values.first {
+            do {
+                lookup = try await dialer.peer.call(LookupCall(callUUID: call.callUUID, requestUUID: call.requestUUID), timeout: 15)
+            } catch {
+                lookup = .unavailable(reason: "\(error)")
+            }
+        } else if call.callUUID == nil, call.requestUUID == nil {
+            lookup = .unavailable(reason: "the call has no Plivo id to look up")
+        }
+        do {
+            switch lookup {
+            case .live:
+                try await store.touch(contact: call.contactSeq)
+            case .ended(let status, let cause, let code, let duration):
+                let event = CallEvent(kind: .hangup, contactID: ContactID.format(call.contactSeq), attempt: call.attempt, callUUID: call.callUUID,
+                                      requestUUID: call.requestUUID, callStatus: status, hangupCause: cause, hangupCauseCode: code,
+                                      durationSeconds: duration)
+                apply(try await store.applyCallEvent(event))
+                lastLookup.removeValue(forKey: call.contactSeq)
+            case .notFound, .unavailable:
+                guard silentFor > configuration.outcomeTimeout else { return }
+                let detail: String
+                if case .unavailable(let reason) = lookup { detail = reason } else { detail = "Plivo does not know the call" }
+                apply(try await store.failOutcomeUnknown(contact: call.contactSeq, attempt: call.attempt, detail: detail))
+                lastLookup.removeValue(forKey: call.contactSeq)
+            }
+        } catch {
+            logger.error("reconcile_failed", ["contact": ContactID.format(call.contactSeq), "error": "\(error)"])
+        }
+        pump()
+    }
+}

@@ -1,0 +1,330 @@
+import Crypto
+import Foundation
+import FoundationNetworking
+import HTTP1
+import JSON
+import Plivo
+import Runtime
+
+/// `rymi-plivo-sim`: Plivo's call API on loopback. It checks credentials and parameters like
+/// Plivo, plays each call (ring, answer, hangup callbacks, signed V3 and V2), injects faults on
+/// request, and shows what it was asked to dial (`GET /sim/calls`) so tests can prove nobody was
+/// called twice.
+public final class PlivoSimulator: Service {
+    public let http: HTTPServer
+
+    public init(configuration: SimulatorConfiguration, logger: Logger) throws {
+        let engine = SimulatorEngine(configuration: configuration, logger: logger)
+        var httpConfiguration = HTTPServerConfiguration()
+        httpConfiguration.limits = HTTPLimits(maxBodyBytes: 1024 * 1024)
+        http = try HTTPServer(address: configuration.address, configuration: httpConfiguration, logger: logger) { request in
+            await engine.handle(request)
+        }
+        logger.info("listening", ["addr": http.localAddress.description, "auth_id": configuration.authID])
+    }
+
+    public func run() async throws { try await http.run() }
+    public func shutdown() async { await http.shutdown() }
+}
+
+/// The simulator's behaviour, apart from its HTTP server.
+final class SimulatorEngine: Sendable {
+    private let configuration: SimulatorConfiguration
+    private let state: SimulatorState
+    private let logger: Logger
+    private let session: URLSession
+
+    init(configuration: SimulatorConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        state = SimulatorState(faults: configuration.faults, callsPerSecond: configuration.callsPerSecond)
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        sessionConfiguration.timeoutIntervalForRequest = 10
+        sessionConfiguration.httpMaximumConnectionsPerHost = 64
+        session = URLSession(configuration: sessionConfiguration)
+    }
+
+    // MARK: Routing
+
+    func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let parts = request.path.split(separator: "/").map(String.init)
+        switch (request.method, parts.count) {
+        case ("GET", 1) where parts[0] == "healthz":
+            return .json(200, .object([("status", .string("ok"))]))
+        case ("GET", 2) where parts == ["sim", "calls"]:
+            return .json(200, await state.report())
+        case ("POST", 2) where parts == ["sim", "faults"]:
+            guard let text = String(validating: request.body, as: UTF8.self), let faults = try? Faults(parsing: text, variable: "body") else {
+                return Self.plivoError(400, "body must be fault=probability[,…]")
+            }
+            await state.setFaults(faults)
+            return .json(200, .object([("status", .string("ok"))]))
+        default:
+            break
+        }
+        guard parts.count >= 4, parts[0] == "v1", parts[1] == "Account" else { return Self.plivoError(404, "not found") }
+        guard parts[2] == configuration.authID, request.header("Authorization") == Self.basic(configuration) else {
+            return Self.plivoError(401, "authentication failed")
+        }
+        switch (request.method, parts.count, parts[3]) {
+        case ("POST", 4, "Call"): return await createCall(request)
+        case ("GET", 5, "Call"): return await getCall(parts[4], live: request.query?.contains("status=live") == true)
+        case ("DELETE", 5, "Request"): return await state.cancel(parts[4]) ? HTTPResponse(status: 204) : Self.plivoError(404, "not found")
+        default: return Self.plivoError(405, "method not allowed")
+        }
+    }
+
+    static func basic(_ configuration: SimulatorConfiguration) -> String {
+        "Basic " + Base64.encode(Array("\(configuration.authID):\(configuration.authToken)".utf8))
+    }
+
+    static func plivoError(_ status: Int, _ message: String) -> HTTPResponse {
+        .json(status, .object([("api_id", .string(UUID().uuidString.lowercased())), ("error", .string(message))]))
+    }
+
+    // MARK: Making calls
+
+    private func createCall(_ request: HTTPRequest) async -> HTTPResponse {
+        let fields: [String: String]
+        if let json = try? JSONParser.parse(request.body), let members = json.objectMembers {
+            fields = Dictionary(members.map { ($0.key, $0.value.stringValue ?? $0.value.jsonText) }, uniquingKeysWith: { $1 })
+        } else if let text = String(validating: request.body, as: UTF8.self), let pairs = FormEncoding.decodePairs(text[...]) {
+            fields = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        } else {
+            return Self.plivoError(400, "invalid request body")
+        }
+        for required in ["from", "to", "answer_url"] where (fields[required] ?? "").isEmpty {
+            return Self.plivoError(400, "\(required) parameter is missing")
+        }
+        let faults = await state.faults
+        if Double.random(in: 0..<1) < faults.http401 { return Self.plivoError(401, "authentication failed") }
+        if Double.random(in: 0..<1) < faults.http429 { return Self.plivoError(429, "too many requests") }
+        if Double.random(in: 0..<1) < faults.http500 { return Self.plivoError(500, "internal server error") }
+
+        let outcome = chooseOutcome(for: fields["to"] ?? "")
+        let call = await state.record(fields: fields, outcome: outcome)
+        Task { await self.play(call) }
+
+        if Double.random(in: 0..<1) < faults.http500AfterFiring { return Self.plivoError(500, "internal server error") }
+        if Double.random(in: 0..<1) < faults.slow { try? await Task.sleep(for: .milliseconds(faults.slowMilliseconds)) }
+        if Double.random(in: 0..<1) < faults.malformed { return HTTPResponse(status: 201, headers: [("Content-Type", "text/html")], body: Array("<html>oops".utf8)) }
+        return .json(201, .object([
+            ("message", .string(call.queued ? "call queued" : "call fired")),
+            ("request_uuid", .string(call.requestUUID)),
+            ("api_id", .string(UUID().uuidString.lowercased())),
+        ]))
+    }
+
+    /// The same number always ends the same way, so tests can predict exact counts.
+    func chooseOutcome(for number: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in number.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let total = configuration.outcomes.reduce(0) { $0 + $1.weight }
+        var pick = Int(hash % UInt64(total))
+        for outcome in configuration.outcomes {
+            if pick < outcome.weight { return outcome.status }
+            pick -= outcome.weight
+        }
+        return configuration.outcomes[0].status
+    }
+
+    private func getCall(_ uuid: String, live: Bool) async -> HTTPResponse {
+        guard let call = await state.call(uuid) else { return Self.plivoError(404, "call not found") }
+        if live {
+            guard call.state == "ringing" || call.state == "in-progress" else { return Self.plivoError(404, "call not found") }
+            return .json(200, .object([
+                ("api_id", .string(UUID().uuidString.lowercased())), ("call_status", .string(call.state)), ("call_uuid", .string(call.callUUID)),
+                ("direction", .string("outbound")), ("from", .string(call.from)), ("request_uuid", .string(call.requestUUID)), ("to", .string(call.to)),
+            ]))
+        }
+        guard let hangup = call.hangup else { return Self.plivoError(404, "call not found") }
+        return .json(200, .object([
+            ("api_id", .string(UUID().uuidString.lowercased())), ("answer_time", call.outcome == "completed" ? .string("2026-01-01 00:00:00+00:00") : .null),
+            ("bill_duration", .int(hangup.duration)), ("call_direction", .string("outbound")), ("call_duration", .int(hangup.duration)),
+            ("call_status", .string(call.outcome)), ("call_uuid", .string(call.callUUID)), ("from_number", .string(call.from)),
+            ("hangup_cause_code", .int(hangup.code)), ("hangup_cause_name", .string(hangup.cause)), ("to_number", .string(call.to)),
+        ]))
+    }
+
+    // MARK: Playing a call
+
+    static func hangupCause(for outcome: String) -> (name: String, code: Int) {
+        switch outcome {
+        case "completed": return ("Normal Hangup", 4000)
+        case "busy": return ("Busy Line", 3010)
+        case "no-answer": return ("No Answer", 3000)
+        case "timeout": return ("Ring Timeout Reached", 6010)
+        case "cancel": return ("Canceled", 1000)
+        default: return ("Destination Out Of Service", 2010)
+        }
+    }
+
+    private func play(_ call: SimulatedCall) async {
+        if let delay = call.startDelay { try? await Task.sleep(for: delay) }
+        guard await state.start(call.requestUUID) else { return }
+        try? await Task.sleep(for: .milliseconds(configuration.ringMilliseconds))
+        await state.setState(call.requestUUID, "ringing")
+        await callback(call, url: call.ringURL, fields: [("CallStatus", "ringing"), ("Event", "Ring")])
+        var duration = 0
+        if call.outcome == "completed" {
+            await state.setState(call.requestUUID, "in-progress")
+            let xml = await callback(call, url: call.answerURL, fields: [("CallStatus", "in-progress"), ("Event", "StartApp")])
+            await state.setAnswer(call.requestUUID, xml: xml)
+            try? await Task.sleep(for: .milliseconds(configuration.talkMilliseconds))
+            duration = max(1, (configuration.talkMilliseconds + 999) / 1000)
+        }
+        let cause = Self.hangupCause(for: call.outcome)
+        await state.finish(call.requestUUID, cause: cause.name, code: cause.code, duration: duration)
+        await callback(call, url: call.hangupURL, fields: [
+            ("CallStatus", call.outcome), ("Event", "Hangup"), ("HangupCause", cause.name), ("HangupCauseName", cause.name),
+            ("HangupCauseCode", String(cause.code)), ("HangupSource", "Callee"), ("Duration", String(duration)), ("BillDuration", String(duration)),
+        ])
+    }
+
+    /// Sends one signed callback, retrying on failure like Plivo; returns the response body.
+    @discardableResult
+    private func callback(_ call: SimulatedCall, url: String?, fields: [(String, String)]) async -> String? {
+        guard let url, let target = URL(string: url) else { return nil }
+        if Double.random(in: 0..<1) < (await state.faults.dropCallbacks) { return nil }
+        let parameters = fields + [
+            ("CallUUID", call.callUUID), ("RequestUUID", call.requestUUID), ("ALegUUID", call.callUUID), ("ALegRequestUUID", call.requestUUID),
+            ("From", call.from), ("To", call.to), ("Direction", "outbound"),
+        ]
+        for attempt in 0...configuration.callbackRetries {
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(500 * attempt)) }
+            let nonce = String((0..<20).map { _ in Character(String(Int.random(in: 0...9))) })
+            var request = URLRequest(url: target)
+            request.httpMethod = "POST"
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.setValue(PlivoSignature.v3(url: url, method: "POST", parameters: parameters, nonce: nonce, authToken: configuration.authToken),
+                             forHTTPHeaderField: "X-Plivo-Signature-V3")
+            request.setValue(nonce, forHTTPHeaderField: "X-Plivo-Signature-V3-Nonce")
+            request.setValue(PlivoSignature.v2(url: url, nonce: nonce, authToken: configuration.authToken), forHTTPHeaderField: "X-Plivo-Signature-V2")
+            request.setValue(nonce, forHTTPHeaderField: "X-Plivo-Signature-V2-Nonce")
+            request.httpBody = Data(FormEncoding.encodePairs(parameters).utf8)
+            if let (body, status) = try? await send(request), (200..<300).contains(status) {
+                await state.delivered(call.requestUUID, fields.first(where: { $0.0 == "Event" })?.1 ?? "")
+                return String(decoding: body, as: UTF8.self)
+            }
+        }
+        logger.warning("callback_undelivered", ["url": url])
+        return nil
+    }
+
+    private func send(_ request: URLRequest) async throws -> (Data, Int) {
+        try await withCheckedThrowingContinuation { continuation in
+            session.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: error)
+                } else {
+                    continuation.resume(returning: (data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0))
+                }
+            }.resume()
+        }
+    }
+}
+
+/// A call the simulator was asked to make.
+struct SimulatedCall: Sendable {
+    let requestUUID: String
+    let callUUID: String
+    let from: String
+    let to: String
+    let answerURL: String
+    let hangupURL: String?
+    let ringURL: String?
+    let receivedAt: Double
+    let outcome: String
+    let queued: Bool
+    let startDelay: Duration?
+    var state = "queued"
+    var answerXML: String?
+    var hangup: (cause: String, code: Int, duration: Int)?
+    var canceled = false
+    var deliveredEvents: [String] = []
+}
+
+actor SimulatorState {
+    private var calls: [SimulatedCall] = []
+    private var index: [String: Int] = [:]
+    private(set) var faults: Faults
+    private let callsPerSecond: Double
+    private var nextStart: ContinuousClock.Instant?
+
+    init(faults: Faults, callsPerSecond: Double) {
+        self.faults = faults
+        self.callsPerSecond = callsPerSecond
+    }
+
+    func setFaults(_ faults: Faults) { self.faults = faults }
+
+    func record(fields: [String: String], outcome: String) -> SimulatedCall {
+        let now = ContinuousClock.now
+        var delay: Duration?
+        if callsPerSecond > 0 {
+            let start = max(now, nextStart ?? now)
+            nextStart = start + .nanoseconds(Int64(1e9 / callsPerSecond))
+            if start > now { delay = start - now }
+        }
+        let call = SimulatedCall(
+            requestUUID: UUID().uuidString.lowercased(), callUUID: UUID().uuidString.lowercased(),
+            from: fields["from"] ?? "", to: fields["to"] ?? "", answerURL: fields["answer_url"] ?? "",
+            hangupURL: fields["hangup_url"], ringURL: fields["ring_url"], receivedAt: Date().timeIntervalSince1970,
+            outcome: outcome, queued: delay != nil, startDelay: delay
+        )
+        index[call.requestUUID] = calls.count
+        index[call.callUUID] = calls.count
+        calls.append(call)
+        return call
+    }
+
+    func call(_ uuid: String) -> SimulatedCall? { index[uuid].map { calls[$0] } }
+
+    func cancel(_ uuid: String) -> Bool {
+        guard let position = index[uuid], calls[position].state == "queued" else { return false }
+        calls[position].canceled = true
+        calls[position].state = "cancel"
+        return true
+    }
+
+    func start(_ uuid: String) -> Bool {
+        guard let position = index[uuid] else { return false }
+        return !calls[position].canceled
+    }
+
+    func setState(_ uuid: String, _ state: String) {
+        guard let position = index[uuid] else { return }
+        calls[position].state = state
+    }
+
+    func setAnswer(_ uuid: String, xml: String?) {
+        guard let position = index[uuid] else { return }
+        calls[position].answerXML = xml
+    }
+
+    func finish(_ uuid: String, cause: String, code: Int, duration: Int) {
+        guard let position = index[uuid] else { return }
+        calls[position].hangup = (cause, code, duration)
+        calls[position].state = calls[position].outcome
+    }
+
+    func delivered(_ uuid: String, _ event: String) {
+        guard let position = index[uuid] else { return }
+        calls[position].deliveredEvents.append(event)
+    }
+
+    func report() -> JSONValue {
+        .object([
+            ("count", .int(calls.count)),
+            ("calls", .array(calls.map { call in
+                .object([
+                    ("request_uuid", .string(call.requestUUID)), ("call_uuid", .string(call.callUUID)),
+                    ("from", .string(call.from)), ("to", .string(call.to)), ("answer_url", .string(call.answerURL)),
+                    ("received_at", .number(String(format: "%.6f", call.receivedAt))), ("outcome", .string(call.outcome)),
+                    ("state", .string(call.state)), ("answer_xml", call.answerXML.map(JSONValue.string) ?? .null),
+                    ("events", .array(call.deliveredEvents.map(JSONValue.string))),
+                ])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,350 @@
+// Messages of the dialing side: campaign lifecycle, DNC, Plivo callbacks, and the dialers.
+
+// MARK: Lifecycle (gateway → manager)
+
+public struct StartCampaign: RPCMessage {
+    public static let type = "campaign.start"
+    public typealias Reply = StartResult
+
+    public var account: String
+    public var campaignID: String
+
+    public init(account: String, campaignID: String) {
+        self.account = account
+        self.campaignID = campaignID
+    }
+}
+
+public struct StartResult: Codable, Sendable, Equatable {
+    /// Contacts queued for dialing by this start.
+    public var queued: Int
+    public var skippedDNC: Int
+
+    public init(queued: Int, skippedDNC: Int) {
+        self.queued = queued
+        self.skippedDNC = skippedDNC
+    }
+}
+
+/// Answered once no call of the campaign can still be placed.
+public struct PauseCampaign: RPCMessage {
+    public static let type = "campaign.pause"
+    public typealias Reply = Empty
+
+    public var account: String
+    public var campaignID: String
+
+    public init(account: String, campaignID: String) {
+        self.account = account
+        self.campaignID = campaignID
+    }
+}
+
+public struct ResumeCampaign: RPCMessage {
+    public static let type = "campaign.resume"
+    public typealias Reply = Empty
+
+    public var account: String
+    public var campaignID: String
+
+    public init(account: String, campaignID: String) {
+        self.account = account
+        self.campaignID = campaignID
+    }
+}
+
+// MARK: Do-Not-Call (gateway → manager)
+
+/// Answered once no dialer can call these numbers any more.
+public struct AddDNC: RPCMessage {
+    public static let type = "dnc.add"
+    public typealias Reply = DNCAddResult
+
+    public var account: String
+    public var numbers: [String]
+
+    public init(account: String, numbers: [String]) {
+        self.account = account
+        self.numbers = numbers
+    }
+}
+
+public struct DNCAddResult: Codable, Sendable, Equatable {
+    public var added: Int
+    public var alreadyListed: Int
+
+    public init(added: Int, alreadyListed: Int) {
+        self.added = added
+        self.alreadyListed = alreadyListed
+    }
+}
+
+/// In number order; `after` is the last number of the previous page.
+public struct ListDNC: RPCMessage {
+    public static let type = "dnc.list"
+    public typealias Reply = DNCPage
+
+    public var account: String
+    public var limit: Int
+    public var after: String?
+
+    public init(account: String, limit: Int, after: String?) {
+        self.account = account
+        self.limit = limit
+        self.after = after
+    }
+}
+
+public struct DNCEntry: Codable, Sendable, Equatable {
+    public var phoneNumber: String
+    public var createdAt: Int64
+
+    public init(phoneNumber: String, createdAt: Int64) {
+        self.phoneNumber = phoneNumber
+        self.createdAt = createdAt
+    }
+}
+
+public struct DNCPage: Codable, Sendable {
+    public var entries: [DNCEntry]
+    public var nextAfter: String?
+
+    public init(entries: [DNCEntry], nextAfter: String?) {
+        self.entries = entries
+        self.nextAfter = nextAfter
+    }
+}
+
+public struct RemoveDNC: RPCMessage {
+    public static let type = "dnc.remove"
+    public typealias Reply = Empty
+
+    public var account: String
+    public var number: String
+
+    public init(account: String, number: String) {
+        self.account = account
+        self.number = number
+    }
+}
+
+// MARK: Plivo callbacks (gateway → manager)
+
+public enum CallEventKind: String, Codable, Sendable {
+    case ring, answer, hangup
+}
+
+/// A verified Plivo callback about one call attempt.
+public struct CallEvent: Codable, Sendable, Equatable {
+    public var kind: CallEventKind
+    public var contactID: String
+    public var attempt: Int64
+    public var callUUID: String?
+    public var requestUUID: String?
+    public var callStatus: String?
+    public var hangupCause: String?
+    public var hangupCauseCode: Int?
+    public var durationSeconds: Int?
+    public var billDurationSeconds: Int?
+
+    public init(kind: CallEventKind, contactID: String, attempt: Int64, callUUID: String? = nil, requestUUID: String? = nil,
+                callStatus: String? = nil, hangupCause: String? = nil, hangupCauseCode: Int? = nil,
+                durationSeconds: Int? = nil, billDurationSeconds: Int? = nil) {
+        self.kind = kind
+        self.contactID = contactID
+        self.attempt = attempt
+        self.callUUID = callUUID
+        self.requestUUID = requestUUID
+        self.callStatus = callStatus
+        self.hangupCause = hangupCause
+        self.hangupCauseCode = hangupCauseCode
+        self.durationSeconds = durationSeconds
+        self.billDurationSeconds = billDurationSeconds
+    }
+}
+
+/// Answered after the event is durably recorded (or known to be stale or unknown).
+public struct RecordCallEvent: RPCMessage {
+    public static let type = "call.event"
+    public typealias Reply = CallEventAck
+
+    public var event: CallEvent
+
+    public init(event: CallEvent) {
+        self.event = event
+    }
+}
+
+public struct CallEventAck: Codable, Sendable, Equatable {
+    /// False when the event changed nothing: a duplicate, a late one, or an unknown call.
+    public var applied: Bool
+
+    public init(applied: Bool) {
+        self.applied = applied
+    }
+}
+
+// MARK: Status (gateway → manager)
+
+public struct GetDispatchStatus: RPCMessage {
+    public static let type = "dispatch.status"
+    public typealias Reply = DispatchStatus
+
+    public init() {}
+}
+
+public struct DispatchStatus: Codable, Sendable, Equatable {
+    public var dialers: [String]
+    public var liveCalls: Int
+    public var offeredCalls: Int
+
+    public init(dialers: [String], liveCalls: Int, offeredCalls: Int) {
+        self.dialers = dialers
+        self.liveCalls = liveCalls
+        self.offeredCalls = offeredCalls
+    }
+}
+
+// MARK: Dialers (dialer ⇄ manager)
+
+/// A dialer's first message after hello: how many Plivo requests it runs at once.
+public struct RegisterDialer: RPCMessage {
+    public static let type = "dialer.register"
+    public typealias Reply = DialerRegistration
+
+    public var name: String
+    public var slots: Int
+
+    public init(name: String, slots: Int) {
+        self.name = name
+        self.slots = slots
+    }
+}
+
+/// The whole Do-Not-Call list, grouped by account; changes follow as `DNCUpdate`.
+public struct DialerRegistration: Codable, Sendable {
+    public var dnc: [DNCUpdate]
+
+    public init(dnc: [DNCUpdate]) {
+        self.dnc = dnc
+    }
+}
+
+/// Manager → dialer: numbers that joined or left an account's Do-Not-Call list.
+public struct DNCUpdate: RPCMessage {
+    public static let type = "dialer.dnc"
+    public typealias Reply = Empty
+
+    public var account: String
+    public var added: [String]
+    public var removed: [String]
+
+    public init(account: String, added: [String], removed: [String]) {
+        self.account = account
+        self.added = added
+        self.removed = removed
+    }
+}
+
+/// Manager → dialer: an offer to place one call. The dialer must `BeginCall` within the lease
+/// and place the call only if told to go.
+public struct PlaceCall: RPCMessage {
+    public static let type = "dialer.place"
+    public typealias Reply = Empty
+
+    public var attempt: Int64
+    public var account: String
+    public var campaignID: String
+    public var contactID: String
+    public var agentID: String
+    public var from: String
+    public var to: String
+    public var leaseMilliseconds: Int
+
+    public init(attempt: Int64, account: String, campaignID: String, contactID: String, agentID: String, from: String, to: String, leaseMilliseconds: Int) {
+        self.attempt = attempt
+        self.account = account
+        self.campaignID = campaignID
+        self.contactID = contactID
+        self.agentID = agentID
+        self.from = from
+        self.to = to
+        self.leaseMilliseconds = leaseMilliseconds
+    }
+}
+
+/// Dialer → manager: "I am about to send this call to Plivo". The manager's durable answer is
+/// the point after which the call may exist; before it, the offer can safely be given to another.
+public struct BeginCall: RPCMessage {
+    public static let type = "dialer.begin"
+    public typealias Reply = BeginCallReply
+
+    public var attempt: Int64
+
+    public init(attempt: Int64) {
+        self.attempt = attempt
+    }
+}
+
+public struct BeginCallReply: Codable, Sendable, Equatable {
+    public var go: Bool
+    public var reason: String?
+
+    public init(go: Bool, reason: String? = nil) {
+        self.go = go
+        self.reason = reason
+    }
+}
+
+/// How a begun placement ended, from the dialer's side of Plivo's API.
+public enum PlacementOutcome: Codable, Sendable, Equatable {
+    /// Plivo answered 2xx.
+    case accepted(requestUUID: String)
+    /// Plivo refused the call (4xx other than auth and rate limiting): surely not placed.
+    case refused(httpStatus: Int, message: String)
+    /// Surely not placed and worth retrying later (429, connection refused).
+    case notPlaced(reason: String, retryAfterMilliseconds: Int)
+    /// Plivo refused our credentials (401/403): surely not placed.
+    case authRejected(httpStatus: Int, message: String)
+    /// The request may have reached Plivo (timeout, 5xx, dropped connection): never retried blindly.
+    case uncertain(reason: String)
+    /// The dialer's own Do-Not-Call check stopped it.
+    case skippedDNC
+}
+
+/// Dialer → manager; sent until acknowledged, across reconnects.
+public struct ReportPlacement: RPCMessage {
+    public static let type = "dialer.report"
+    public typealias Reply = Empty
+
+    public var attempt: Int64
+    public var contactID: String
+    public var outcome: PlacementOutcome
+
+    public init(attempt: Int64, contactID: String, outcome: PlacementOutcome) {
+        self.attempt = attempt
+        self.contactID = contactID
+        self.outcome = outcome
+    }
+}
+
+/// Manager → dialer: ask Plivo what became of a call whose outcome is overdue.
+public struct LookupCall: RPCMessage {
+    public static let type = "dialer.lookup"
+    public typealias Reply = CallLookup
+
+    public var callUUID: String?
+    public var requestUUID: String?
+
+    public init(callUUID: String?, requestUUID: String?) {
+        self.callUUID = callUUID
+        self.requestUUID = requestUUID
+    }
+}
+
+public enum CallLookup: Codable, Sendable, Equatable {
+    case live
+    case ended(callStatus: String, hangupCause: String?, hangupCauseCode: Int?, durationSeconds: Int?)
+    case notFound
+    case unavailable(reason: String)
+}
