@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["JSON", "SQLite"],
+            dependencies: ["JSON", "SQLite", "Plivo"],
             swiftSettings: settings
         ),
     ]

@@ -17,7 +17,8 @@ public final class DialerService: Service, @unchecked Sendable {
     public init(configuration: DialerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        plivo = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: configuration.slots)
+        plivo = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: configuration.slots,
+                            userAgent: "rymi-dialer/\(configuration.name)")
         var router = RPCRouter()
         router.on(PlaceCall.self) { [unowned self] offer, _ in
             guard await state.admit() else { throw RemoteError(.unavailable, "dialer is shutting down") }

@@ -15,7 +15,8 @@ public struct GatewayConfiguration: Sendable {
     /// Verifies Plivo's callback signatures; without it every callback is refused.
     public var plivoAuthToken: String?
     /// The base URL Plivo calls back on; signatures cover it, so it must be what Plivo used.
-    public var publicURL: String
+    /// Unset, it is `http://` and the address the gateway bound.
+    public var publicURL: String?
     /// Where answered calls are streamed to the agent; without it callees hear a greeting.
     public var agentStreamURL: String?
 
@@ -32,11 +33,13 @@ public struct GatewayConfiguration: Sendable {
         idleTimeout = try environment.seconds("RYMI_HTTP_IDLE_TIMEOUT", default: 75, range: 0.1...3600)
         logLevel = try environment.logLevel()
         plivoAuthToken = environment.string("PLIVO_AUTH_TOKEN")
-        publicURL = environment.string("RYMI_PUBLIC_URL") ?? "http://127.0.0.1:8080"
-        guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
-            throw ConfigurationError("RYMI_PUBLIC_URL", "'\(publicURL)' is not an http(s) base URL")
+        if var publicURL = environment.string("RYMI_PUBLIC_URL") {
+            guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
+                throw ConfigurationError("RYMI_PUBLIC_URL", "'\(publicURL)' is not an http(s) base URL")
+            }
+            if publicURL.hasSuffix("/") { publicURL.removeLast() }
+            self.publicURL = publicURL
         }
-        if publicURL.hasSuffix("/") { publicURL.removeLast() }
         agentStreamURL = environment.string("RYMI_AGENT_STREAM_URL")
         if let stream = agentStreamURL, !(stream.hasPrefix("wss://") || stream.hasPrefix("ws://")) {
             throw ConfigurationError("RYMI_AGENT_STREAM_URL", "'\(stream)' is not a ws:// or wss:// URL")

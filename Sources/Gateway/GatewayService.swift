@@ -16,25 +16,29 @@ public final class GatewayService: Service {
         self.logger = logger
         let manager = RPCClient(address: configuration.managerAddress, role: "gateway", name: "gateway-\(getpid())", logger: logger)
         self.manager = manager
-        var router = Router()
-        let campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
-        campaigns.register(in: &router)
-        DialingAPI(campaigns: campaigns).register(in: &router)
-        var callbackRouter = Router()
-        PlivoCallbacks(manager: manager, authToken: configuration.plivoAuthToken, publicURL: configuration.publicURL,
-                       agentStreamURL: configuration.agentStreamURL, logger: logger).register(in: &callbackRouter)
-        if configuration.plivoAuthToken == nil {
-            logger.warning("callbacks_disabled", ["reason": "PLIVO_AUTH_TOKEN is not set, so no callback can be verified"])
-        }
-        let frontDoor = FrontDoor(router: router, callbackRouter: callbackRouter, apiKeys: configuration.apiKeys, manager: manager, logger: logger)
+        // The server binds first, so an unset RYMI_PUBLIC_URL can default to the bound address;
+        // it serves nothing until `run`, by which time the front door is in place.
+        let frontDoor = FrontDoorSlot()
         var httpConfiguration = HTTPServerConfiguration()
         httpConfiguration.limits = HTTPLimits(maxBodyBytes: configuration.maxBodyBytes)
         httpConfiguration.headTimeout = configuration.headTimeout
         httpConfiguration.idleTimeout = configuration.idleTimeout
         http = try HTTPServer(address: configuration.httpAddress, configuration: httpConfiguration, logger: logger) { request in
-            await frontDoor.handle(request)
+            await frontDoor.value!.handle(request)
         }
-        logger.info("listening", ["addr": http.localAddress.description, "manager": configuration.managerAddress.description])
+        var router = Router()
+        let campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
+        campaigns.register(in: &router)
+        DialingAPI(campaigns: campaigns).register(in: &router)
+        var callbackRouter = Router()
+        let publicURL = configuration.publicURL ?? "http://\(http.localAddress)"
+        PlivoCallbacks(manager: manager, authToken: configuration.plivoAuthToken, publicURL: publicURL,
+                       agentStreamURL: configuration.agentStreamURL, logger: logger).register(in: &callbackRouter)
+        if configuration.plivoAuthToken == nil {
+            logger.warning("callbacks_disabled", ["reason": "PLIVO_AUTH_TOKEN is not set, so no callback can be verified"])
+        }
+        frontDoor.value = FrontDoor(router: router, callbackRouter: callbackRouter, apiKeys: configuration.apiKeys, manager: manager, logger: logger)
+        logger.info("listening", ["addr": http.localAddress.description, "manager": configuration.managerAddress.description, "public_url": publicURL])
     }
 
     public func run() async throws {
@@ -49,6 +53,11 @@ public final class GatewayService: Service {
         await http.shutdown()
         await manager.shutdown()
     }
+}
+
+/// Holds the front door from construction until the server runs; written once, then only read.
+final class FrontDoorSlot: @unchecked Sendable {
+    var value: FrontDoor?
 }
 
 /// Everything every request goes through: request id, health, authentication, routing, and

@@ -37,6 +37,8 @@ actor Dispatcher {
         let name: String
         let slots: Int
         var outstanding = 0
+        /// When it last got an offer (a count, not a time), to take turns among equally free dialers.
+        var lastOffer = 0
 
         init(peer: RPCPeer, name: String, slots: Int) {
             self.peer = peer
@@ -109,6 +111,7 @@ actor Dispatcher {
     private var order: [Int64] = []
     private var rotation = 0
     private var nextAttempt: Int64 = 1
+    private var offerCount = 0
     private var nextSlot: ContinuousClock.Instant?
     private var backoffUntil: ContinuousClock.Instant?
     private var wakeAt: ContinuousClock.Instant?
@@ -216,9 +219,12 @@ actor Dispatcher {
         }
     }
 
+    /// The dialer with the most free slots; among equals, the one that waited longest.
     private func freestDialer() -> ObjectIdentifier? {
-        dialers.filter { $0.value.outstanding < $0.value.slots }
-            .max { ($0.value.slots - $0.value.outstanding) < ($1.value.slots - $1.value.outstanding) }?.key
+        dialers.filter { $0.value.outstanding < $0.value.slots }.max { a, b in
+            let freeA = a.value.slots - a.value.outstanding, freeB = b.value.slots - b.value.outstanding
+            return freeA == freeB ? a.value.lastOffer > b.value.lastOffer : freeA < freeB
+        }?.key
     }
 
     /// The next contact, taking campaigns in turn so a big campaign cannot starve a small one.
@@ -262,6 +268,8 @@ actor Dispatcher {
         nextAttempt += 1
         offers[attempt] = Offer(contact: contact, campaign: campaign, dialer: dialerID)
         dialer.outstanding += 1
+        offerCount += 1
+        dialer.lastOffer = offerCount
         let message = PlaceCall(
             attempt: attempt, account: campaign.account, campaignID: campaign.id, contactID: ContactID.format(contact.seq),
             agentID: campaign.agentID, from: campaign.from ?? "", to: contact.phoneNumber, leaseMilliseconds: configuration.leaseMilliseconds

@@ -75,9 +75,12 @@ public struct PlivoClient: Sendable {
     private let session: URLSession
     private let timeout: Double
 
-    public init(account: PlivoAccount, timeout: Double, maxConnections: Int) {
+    private let userAgent: String
+
+    public init(account: PlivoAccount, timeout: Double, maxConnections: Int, userAgent: String) {
         self.account = account
         self.timeout = timeout
+        self.userAgent = userAgent
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
@@ -94,6 +97,7 @@ public struct PlivoClient: Sendable {
         request.httpMethod = "POST"
         request.setValue(account.authorization, forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
         request.httpBody = Data(call.json.serialized())
         let response: (Data, HTTPURLResponse)
         do {

@@ -97,22 +97,26 @@ final class SimulatorEngine: Sendable {
             return Self.plivoError(400, "\(required) parameter is missing")
         }
         let faults = await state.faults
-        if Double.random(in: 0..<1) < faults.http401 { return Self.plivoError(401, "authentication failed") }
-        if Double.random(in: 0..<1) < faults.http429 { return Self.plivoError(429, "too many requests") }
-        if Double.random(in: 0..<1) < faults.http500 { return Self.plivoError(500, "internal server error") }
+        let to = fields["to"] ?? ""
+        let agent = request.header("User-Agent") ?? ""
+        if Double.random(in: 0..<1) < faults.http401 { return await state.logRequest(to: to, agent: agent, Self.plivoError(401, "authentication failed")) }
+        if Double.random(in: 0..<1) < faults.http429 { return await state.logRequest(to: to, agent: agent, Self.plivoError(429, "too many requests")) }
+        if Double.random(in: 0..<1) < faults.http500 { return await state.logRequest(to: to, agent: agent, Self.plivoError(500, "internal server error")) }
 
-        let outcome = chooseOutcome(for: fields["to"] ?? "")
+        let outcome = chooseOutcome(for: to)
         let call = await state.record(fields: fields, outcome: outcome)
         Task { await self.play(call) }
 
-        if Double.random(in: 0..<1) < faults.http500AfterFiring { return Self.plivoError(500, "internal server error") }
+        if Double.random(in: 0..<1) < faults.http500AfterFiring { return await state.logRequest(to: to, agent: agent, Self.plivoError(500, "internal server error")) }
         if Double.random(in: 0..<1) < faults.slow { try? await Task.sleep(for: .milliseconds(faults.slowMilliseconds)) }
-        if Double.random(in: 0..<1) < faults.malformed { return HTTPResponse(status: 201, headers: [("Content-Type", "text/html")], body: Array("<html>oops".utf8)) }
-        return .json(201, .object([
+        if Double.random(in: 0..<1) < faults.malformed {
+            return await state.logRequest(to: to, agent: agent, HTTPResponse(status: 201, headers: [("Content-Type", "text/html")], body: Array("<html>oops".utf8)))
+        }
+        return await state.logRequest(to: to, agent: agent, .json(201, .object([
             ("message", .string(call.queued ? "call queued" : "call fired")),
             ("request_uuid", .string(call.requestUUID)),
             ("api_id", .string(UUID().uuidString.lowercased())),
-        ]))
+        ])))
     }
 
     /// The same number always ends the same way, so tests can predict exact counts.
@@ -246,6 +250,8 @@ struct SimulatedCall: Sendable {
 
 actor SimulatorState {
     private var calls: [SimulatedCall] = []
+    /// Every call request with its answer, in arrival order: what "never twice" is checked on.
+    private var requests: [(to: String, agent: String, status: Int, at: Double)] = []
     private var index: [String: Int] = [:]
     private(set) var faults: Faults
     private let callsPerSecond: Double
@@ -257,6 +263,11 @@ actor SimulatorState {
     }
 
     func setFaults(_ faults: Faults) { self.faults = faults }
+
+    func logRequest(to: String, agent: String, _ response: HTTPResponse) -> HTTPResponse {
+        requests.append((to, agent, response.status, Date().timeIntervalSince1970))
+        return response
+    }
 
     func record(fields: [String: String], outcome: String) -> SimulatedCall {
         let now = ContinuousClock.now
@@ -316,6 +327,10 @@ actor SimulatorState {
     func report() -> JSONValue {
         .object([
             ("count", .int(calls.count)),
+            ("requests", .array(requests.map { request in
+                .object([("to", .string(request.to)), ("user_agent", .string(request.agent)), ("status", .int(request.status)),
+                         ("at", .number(String(format: "%.6f", request.at)))])
+            })),
             ("calls", .array(calls.map { call in
                 .object([
                     ("request_uuid", .string(call.requestUUID)), ("call_uuid", .string(call.callUUID)),
