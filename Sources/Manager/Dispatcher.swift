@@ -8,8 +8,11 @@ struct DispatchConfiguration: Sendable {
     /// Call requests per second across all dialers; 0 turns pacing off.
     var callsPerSecond: Double = 2
     var maxConcurrentCalls = 50
-    /// How long a dialer may take from an offer to sending it to Plivo.
-    var leaseMilliseconds = 2000
+    /// How long a dialer may take from an offer to sending it to Plivo: time for a commit, plus
+    /// a few pacing slots, since "go" answers wait for their slot.
+    var leaseMilliseconds: Int {
+        2000 + (callsPerSecond > 0 ? Int(3000 * Self.pacingMargin / callsPerSecond) : 0)
+    }
     /// A begun placement unreported for this long is treated as possibly placed.
     var placementTimeout: Double = 30
     /// A call with no news for this long is looked up on Plivo.
@@ -113,6 +116,7 @@ actor Dispatcher {
     private var nextAttempt: Int64 = 1
     private var offerCount = 0
     private var nextSlot: ContinuousClock.Instant?
+    private var lastGo: ContinuousClock.Instant?
     private var backoffUntil: ContinuousClock.Instant?
     private var wakeAt: ContinuousClock.Instant?
     private var lastLookup: [Int64: ContinuousClock.Instant] = [:]
@@ -323,6 +327,14 @@ actor Dispatcher {
             contact: offer.contact.seq, campaign: offer.campaign.seq, account: offer.campaign.account, number: offer.contact.phoneNumber,
             dialer: dialerID, started: started, leaseEnds: started + .milliseconds(configuration.leaseMilliseconds)
         )
+        // Offers are paced, but commits take varying time; spacing the "go" answers themselves
+        // keeps the requests reaching Plivo evenly spaced.
+        if let interval = configuration.interval {
+            let now = clock.now
+            let sendAt = max(now, (lastGo ?? now - interval) + interval)
+            lastGo = sendAt
+            if sendAt > now { try? await Task.sleep(until: sendAt, clock: .continuous) }
+        }
         return BeginCallReply(go: true)
     }
 

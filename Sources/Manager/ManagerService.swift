@@ -167,7 +167,7 @@ public final class ManagerService: Service {
 
     public func run() async throws {
         try await dispatcher.start()
-        logger.info("listening", ["addr": server.localAddress.description])
+        logger.announce("listening", ["addr": server.localAddress.description])
         try await server.run()
     }
 

@@ -20,7 +20,7 @@ public final class PlivoSimulator: Service {
         http = try HTTPServer(address: configuration.address, configuration: httpConfiguration, logger: logger) { request in
             await engine.handle(request)
         }
-        logger.info("listening", ["addr": http.localAddress.description, "auth_id": configuration.authID])
+        logger.announce("listening", ["addr": http.localAddress.description, "auth_id": configuration.authID])
     }
 
     public func run() async throws { try await http.run() }

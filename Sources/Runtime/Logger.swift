@@ -38,6 +38,15 @@ public struct Logger: Sendable {
 
     public func log(_ level: Level, _ event: String, _ metadata: KeyValuePairs<String, String> = [:]) {
         guard level >= minimumLevel else { return }
+        write(level, event, metadata)
+    }
+
+    /// Logged whatever the level: facts operators and scripts rely on, such as the bound address.
+    public func announce(_ event: String, _ metadata: KeyValuePairs<String, String> = [:]) {
+        write(.info, event, metadata)
+    }
+
+    private func write(_ level: Level, _ event: String, _ metadata: KeyValuePairs<String, String>) {
         var members: [(key: String, value: JSONValue)] = [
             ("ts", .string(Timestamp.rfc3339(millisecondsSinceEpoch: Timestamp.nowMilliseconds()))),
             ("level", .string(level.name)),

@@ -1,0 +1,116 @@
+"""Starts the real executables on loopback for benchmarks, and small HTTP helpers (stdlib only)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+BIN = os.environ.get("RYMI_BIN_DIR", os.path.join(os.path.dirname(__file__), "..", ".build", "release"))
+KEY = "key_bench_0123456789abcdef"
+AUTH_ID = "MABENCHACCOUNT000001"
+AUTH_TOKEN = "bench_token_0123456789"
+
+
+class Process:
+    def __init__(self, name, env, log_dir):
+        self.name = name
+        self.log_path = os.path.join(log_dir, name + ".log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([os.path.join(BIN, name)], env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def port(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(self.log_path) as f:
+                for line in f:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue
+                    if event.get("event") == "listening":
+                        return int(event["addr"].rsplit(":", 1)[1])
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} did not start; see {self.log_path}")
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Stack:
+    """sim (optional) + manager + gateway + dialers, on ephemeral ports."""
+
+    def __init__(self, dialers=1, manager_env=None, sim_env=None, gateway_env=None, simulator=True):
+        self.dir = tempfile.mkdtemp(prefix="rymi-bench-")
+        self.processes = []
+        self.sim_port = None
+        if simulator:
+            sim = self.start("rymi-plivo-sim", {"RYMI_SIM_ADDR": "127.0.0.1:0", "PLIVO_AUTH_ID": AUTH_ID, "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
+                                                "RYMI_LOG_LEVEL": "warning", **(sim_env or {})}, wait_listening=True)
+            self.sim_port = sim
+        self.manager = self.start("rymi-manager", {"RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": self.dir, **(manager_env or {})}, wait_listening=True)
+        self.gateway_port = self.start("rymi-gateway", {"RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_MANAGER_ADDR": f"127.0.0.1:{self.manager}",
+                                                         "RYMI_API_KEYS": f"bench:{KEY}", "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
+                                                         "RYMI_LOG_LEVEL": "warning", **(gateway_env or {})}, wait_listening=True)
+        for index in range(dialers):
+            self.add_dialer(index)
+        time.sleep(0.5)
+
+    def start(self, name, env, wait_listening=False):
+        process = Process(name, {"RYMI_LOG_LEVEL": "info", **env}, self.dir)
+        self.processes.append(process)
+        if wait_listening:
+            # Services log "listening" at info; others may be quieter.
+            return process.port()
+        return process
+
+    def add_dialer(self, index):
+        return self.start("rymi-dialer", {"RYMI_MANAGER_ADDR": f"127.0.0.1:{self.manager}", "PLIVO_AUTH_ID": AUTH_ID, "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
+                                          "PLIVO_API_URL": f"http://127.0.0.1:{self.sim_port}", "RYMI_PUBLIC_URL": f"http://127.0.0.1:{self.gateway_port}",
+                                          "RYMI_DIALER_NAME": f"bench-{index}"})
+
+    def process(self, name):
+        return next(p for p in self.processes if p.name == name)
+
+    def api(self, method, path, body=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(f"http://127.0.0.1:{self.gateway_port}/v1{path}", data=data, method=method,
+                                         headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read())
+
+    def sim_calls(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.sim_port}/sim/calls", timeout=60) as response:
+            return json.loads(response.read())
+
+    def wait_completed(self, campaign, timeout=600):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            state = self.api("GET", f"/campaigns/{campaign}")
+            if state["status"] == "completed":
+                return state
+            time.sleep(0.2)
+        raise RuntimeError(f"campaign {campaign} did not complete: {state}")
+
+    def stop(self):
+        for process in reversed(self.processes):
+            process.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def numbers(count, prefix="1555"):
+    return [f"{prefix}{i:07d}" for i in range(count)]
+
+
+def upload_body(phones):
+    return json.dumps({"contacts": [{"phone_number": p, "variables": {"name": f"Customer {i}", "plan": "Gold"}} for i, p in enumerate(phones)]}).encode()
