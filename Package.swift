@@ -62,7 +62,7 @@ let package = Package(
         // Tests.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: settings),
-        .testTarget(name: "PlivoTests", dependencies: ["Plivo", "JSON"], swiftSettings: settings),
+        .testTarget(name: "PlivoTests", dependencies: ["Plivo", "JSON"], exclude: ["Fixtures"], swiftSettings: settings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: settings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON"], swiftSettings: settings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),

@@ -13,6 +13,8 @@ public struct DialerConfiguration: Sendable {
     public var ringTimeout: Int
     public var timeLimit: Int
     public var logLevel: Logger.Level
+    /// Where the dialer notes that it is alive and connected, for `--health-check`.
+    public var statusFile: String
 
     public init(environment: Environment) throws(ConfigurationError) {
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
@@ -38,5 +40,10 @@ public struct DialerConfiguration: Sendable {
         ringTimeout = try environment.integer("RYMI_RING_TIMEOUT", default: 45, range: 5...120)
         timeLimit = try environment.integer("RYMI_CALL_TIME_LIMIT", default: 3600, range: 60...14_400)
         logLevel = try environment.logLevel()
+        statusFile = Self.statusFile(environment)
+    }
+
+    public static func statusFile(_ environment: Environment) -> String {
+        environment.string("RYMI_STATUS_FILE") ?? "/tmp/rymi-dialer.status"
     }
 }

@@ -39,6 +39,7 @@ public final class DialerService: Service, @unchecked Sendable {
         logger.info("dialer_starting", ["name": configuration.name, "manager": configuration.managerAddress.description,
                                         "plivo": configuration.plivo.apiURL, "slots": "\(configuration.slots)"])
         Task { await self.retryReportsForever() }
+        Task { await self.writeStatusForever() }
         try await client.run()
     }
 
@@ -147,6 +148,30 @@ public final class DialerService: Service, @unchecked Sendable {
             try? await Task.sleep(for: .seconds(1))
             await flushReports()
         }
+    }
+
+    // MARK: Health
+
+    /// Every 2 s: `<now> <connected 0|1> <last time connected>`, read by `--health-check`.
+    private func writeStatusForever() async {
+        // Starting up counts as connected, so a new dialer gets the same minute as a disconnected one.
+        var lastConnected = Int(Date().timeIntervalSince1970)
+        while true {
+            let now = Int(Date().timeIntervalSince1970)
+            let connected = client.isConnected
+            if connected { lastConnected = now }
+            try? "\(now) \(connected ? 1 : 0) \(lastConnected)\n".write(toFile: configuration.statusFile, atomically: true, encoding: .utf8)
+            try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    /// Healthy while the status is fresh and the manager was reachable within the last minute.
+    public static func healthCheck(statusFile: String) -> Bool {
+        guard let text = try? String(contentsOfFile: statusFile, encoding: .utf8) else { return false }
+        let fields = text.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard fields.count == 3 else { return false }
+        let now = Int(Date().timeIntervalSince1970)
+        return now - fields[0] < 15 && now - fields[2] < 60
     }
 
     // MARK: Lookups

@@ -54,9 +54,15 @@ public struct Environment: Sendable {
         self.values = values
     }
 
+    /// The variable's value; or, when only `NAME_FILE` is set, that file's contents (how Docker
+    /// secrets arrive), without the trailing newline.
     public func string(_ name: String) -> String? {
-        guard let value = values[name], !value.isEmpty else { return nil }
-        return value
+        if let value = values[name], !value.isEmpty { return value }
+        guard let path = values[name + "_FILE"], !path.isEmpty,
+              let contents = try? String(contentsOfFile: path, encoding: .utf8)
+        else { return nil }
+        let trimmed = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
     }
 
     public func address(_ name: String, default fallback: String) throws(ConfigurationError) -> HostPort {

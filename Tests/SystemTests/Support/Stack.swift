@@ -105,6 +105,7 @@ final class Stack: @unchecked Sendable {
             "RYMI_MANAGER_ADDR": "127.0.0.1:\(managerPort)", "PLIVO_AUTH_ID": PlivoTestAccount.authID,
             "PLIVO_AUTH_TOKEN": PlivoTestAccount.authToken, "PLIVO_API_URL": "http://127.0.0.1:\(simulatorClient.port)",
             "RYMI_PUBLIC_URL": "http://127.0.0.1:\(client.port)", "RYMI_DIALER_NAME": name ?? "dialer-\(dialers.count + 1)",
+            "RYMI_STATUS_FILE": dataDirectory.appendingPathComponent("dialer-\(dialers.count + 1).status").path,
         ].merging(options.dialer) { $1 })
         _ = try await dialer.waitForEvent("dialer_registered")
         dialers.append(dialer)
