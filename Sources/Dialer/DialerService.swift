@@ -20,13 +20,14 @@ public final class DialerService: Service, @unchecked Sendable {
         plivo = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: configuration.slots,
                             userAgent: "rymi-dialer/\(configuration.name)")
         var router = RPCRouter()
-        router.on(PlaceCall.self) { [unowned self] offer, _ in
+        router.on(PlaceCall.self) { [unowned self] offer, context in
             guard await state.admit() else { throw RemoteError(.unavailable, "dialer is shutting down") }
-            Task { await self.place(offer, received: ContinuousClock.now) }
+            Task { await self.place(offer, received: ContinuousClock.now, requestID: context.requestID ?? "") }
             return Empty()
         }
-        router.on(DNCUpdate.self) { [unowned self] update, _ in
+        router.on(DNCUpdate.self) { [unowned self] update, context in
             await state.apply(update)
+            self.logger.info("dnc_updated", ["request_id": context.requestID ?? "", "added": "\(update.added.count)", "removed": "\(update.removed.count)"])
             return Empty()
         }
         router.on(LookupCall.self) { [unowned self] lookup, _ in await self.lookup(lookup) }
@@ -69,7 +70,7 @@ public final class DialerService: Service, @unchecked Sendable {
 
     // MARK: Placing calls
 
-    private func place(_ offer: PlaceCall, received: ContinuousClock.Instant) async {
+    private func place(_ offer: PlaceCall, received: ContinuousClock.Instant, requestID: String) async {
         defer { Task { await state.placementEnded() } }
         let lease = Duration.milliseconds(offer.leaseMilliseconds)
         let begin: BeginCallReply
@@ -90,7 +91,7 @@ public final class DialerService: Service, @unchecked Sendable {
             return
         }
         if await state.isListed(account: offer.account, number: offer.to) {
-            logger.info("dnc_skipped", ["contact": offer.contactID])
+            logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
             await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
             return
         }
@@ -103,8 +104,10 @@ public final class DialerService: Service, @unchecked Sendable {
         case .retryLater(let reason, let after): outcome = .notPlaced(reason: reason, retryAfterMilliseconds: after)
         case .uncertain(let reason): outcome = .uncertain(reason: reason)
         }
-        if case .accepted = outcome {} else {
-            logger.warning("placement_not_accepted", ["contact": offer.contactID, "outcome": "\(outcome)"])
+        if case .accepted = outcome {
+            logger.debug("call_placed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
+        } else {
+            logger.warning("placement_not_accepted", ["request_id": requestID, "contact": offer.contactID, "outcome": "\(outcome)"])
         }
         await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: outcome))
     }
@@ -133,12 +136,12 @@ public final class DialerService: Service, @unchecked Sendable {
     }
 
     private func flushReports() async {
-        for report in await state.unreported() {
+        for report in await state.takeUnsent() {
             do {
                 _ = try await client.call(report, timeout: 10)
                 await state.acknowledged(report.attempt)
             } catch {
-                return
+                await state.unsent(report.attempt)
             }
         }
     }
@@ -216,7 +219,21 @@ actor DialerState {
     var busy: Bool { placing > 0 || !reports.isEmpty }
     var unreportedCount: Int { reports.count }
 
+    /// Reports being sent right now, so two flushes never send the same one at once.
+    private var sending: Set<Int64> = []
+
     func queue(_ report: ReportPlacement) { reports[report.attempt] = report }
-    func unreported() -> [ReportPlacement] { reports.values.sorted { $0.attempt < $1.attempt } }
-    func acknowledged(_ attempt: Int64) { reports.removeValue(forKey: attempt) }
+
+    func takeUnsent() -> [ReportPlacement] {
+        let unsent = reports.values.filter { !sending.contains($0.attempt) }.sorted { $0.attempt < $1.attempt }
+        sending.formUnion(unsent.map(\.attempt))
+        return unsent
+    }
+
+    func acknowledged(_ attempt: Int64) {
+        reports.removeValue(forKey: attempt)
+        sending.remove(attempt)
+    }
+
+    func unsent(_ attempt: Int64) { sending.remove(attempt) }
 }

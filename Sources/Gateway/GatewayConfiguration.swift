@@ -19,6 +19,8 @@ public struct GatewayConfiguration: Sendable {
     public var publicURL: String?
     /// Where answered calls are streamed to the agent; without it callees hear a greeting.
     public var agentStreamURL: String?
+    /// When set, `/metrics` needs it as a Bearer token.
+    public var metricsToken: String?
 
     public init(environment: Environment) throws(ConfigurationError) {
         httpAddress = try environment.address("RYMI_HTTP_ADDR", default: "127.0.0.1:8080")
@@ -40,6 +42,7 @@ public struct GatewayConfiguration: Sendable {
             if publicURL.hasSuffix("/") { publicURL.removeLast() }
             self.publicURL = publicURL
         }
+        metricsToken = environment.string("RYMI_METRICS_TOKEN")
         agentStreamURL = environment.string("RYMI_AGENT_STREAM_URL")
         if let stream = agentStreamURL, !(stream.hasPrefix("wss://") || stream.hasPrefix("ws://")) {
             throw ConfigurationError("RYMI_AGENT_STREAM_URL", "'\(stream)' is not a ws:// or wss:// URL")

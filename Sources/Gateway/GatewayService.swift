@@ -31,13 +31,16 @@ public final class GatewayService: Service {
         campaigns.register(in: &router)
         DialingAPI(campaigns: campaigns).register(in: &router)
         var callbackRouter = Router()
+        let metrics = GatewayMetrics()
         let publicURL = configuration.publicURL ?? "http://\(http.localAddress)"
         PlivoCallbacks(manager: manager, authToken: configuration.plivoAuthToken, publicURL: publicURL,
-                       agentStreamURL: configuration.agentStreamURL, logger: logger).register(in: &callbackRouter)
+                       agentStreamURL: configuration.agentStreamURL, signatureFailures: metrics.signatureFailures,
+                       logger: logger).register(in: &callbackRouter)
         if configuration.plivoAuthToken == nil {
             logger.warning("callbacks_disabled", ["reason": "PLIVO_AUTH_TOKEN is not set, so no callback can be verified"])
         }
-        frontDoor.value = FrontDoor(router: router, callbackRouter: callbackRouter, apiKeys: configuration.apiKeys, manager: manager, logger: logger)
+        frontDoor.value = FrontDoor(router: router, callbackRouter: callbackRouter, apiKeys: configuration.apiKeys, manager: manager,
+                                    metrics: metrics, metricsToken: configuration.metricsToken, logger: logger)
         logger.announce("listening", ["addr": http.localAddress.description, "manager": configuration.managerAddress.description, "public_url": publicURL])
     }
 
@@ -67,12 +70,26 @@ struct FrontDoor: Sendable {
     let callbackRouter: Router
     let apiKeys: APIKeys
     let manager: RPCClient
+    let metrics: GatewayMetrics
+    let metricsToken: String?
     let logger: Logger
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let started = ContinuousClock.now
         let requestID = Self.requestID(request)
         var response = await respond(request, requestID: requestID)
         response.headers.append(("X-Request-Id", requestID))
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let route = router.pattern(for: request.path) ?? callbackRouter.pattern(for: request.path)
+            ?? (["/healthz", "/readyz", "/metrics"].contains(String(request.path)) ? String(request.path) : "unmatched")
+        metrics.requests.increment(["method": request.method, "route": route, "status": String(response.status)])
+        metrics.latency.observe(seconds, ["route": route])
+        let level: Logger.Level = response.status >= 500 ? .error : .info
+        logger.log(level, "http_request", [
+            "request_id": requestID, "method": request.method, "route": route, "status": String(response.status),
+            "duration_ms": String(format: "%.2f", seconds * 1000),
+        ])
         return response
     }
 
@@ -83,6 +100,9 @@ struct FrontDoor: Sendable {
         }
         if path == "/readyz", request.method == "GET" || request.method == "HEAD" {
             return await readiness()
+        }
+        if path == "/metrics", request.method == "GET" {
+            return await metricsResponse(request)
         }
         do {
             if path.hasPrefix("/callbacks/") {
@@ -108,12 +128,25 @@ struct FrontDoor: Sendable {
         case .methodNotAllowed(let allowed):
             throw APIError(405, "method_not_allowed", "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))",
                            headers: [("Allow", allowed.joined(separator: ", "))])
-        case .found(let handler, let parameters):
+        case .found(let handler, let parameters, _):
             guard let query = parseQuery(request.query) else {
                 throw APIError(400, "bad_request", "the query string is malformed or repeats a parameter")
             }
             return try await handler(RequestContext(request: request, account: account, parameters: parameters, query: query, requestID: requestID))
         }
+    }
+
+    /// The gateway's metrics and, when it answers, the manager's.
+    private func metricsResponse(_ request: HTTPRequest) async -> HTTPResponse {
+        if let token = metricsToken, request.header("Authorization") != "Bearer \(token)" {
+            return APIError(401, "unauthorized", "metrics need Authorization: Bearer <RYMI_METRICS_TOKEN>",
+                            headers: [("WWW-Authenticate", "Bearer realm=\"rymi-metrics\"")]).response
+        }
+        var text = metrics.registry.render()
+        let managerText = try? await manager.call(GetMetrics(), timeout: 2).text
+        text += MetricsRegistry.gaugeText("rymi_manager_up", help: "Whether the manager answered this scrape.", [([:], managerText == nil ? 0 : 1)])
+        text += managerText ?? ""
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: Array(text.utf8))
     }
 
     /// Ready when the manager answers; reports the dialers connected to it.

@@ -17,6 +17,7 @@ struct PlivoCallbacks: Sendable {
     let authToken: String?
     let publicURL: String
     let agentStreamURL: String?
+    let signatureFailures: Counter
     let logger: Logger
 
     func register(in router: inout Router) {
@@ -85,6 +86,7 @@ struct PlivoCallbacks: Sendable {
             verified = false
         }
         guard verified else {
+            signatureFailures.increment()
             logger.warning("callback_signature_rejected", ["path": String(request.path)])
             throw APIError(403, "invalid_signature", "the callback's Plivo signature does not verify")
         }

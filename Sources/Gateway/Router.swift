@@ -15,12 +15,13 @@ typealias RouteHandler = @Sendable (RequestContext) async throws -> HTTPResponse
 struct Router: Sendable {
     struct Route: Sendable {
         let method: String
+        let pattern: String
         let segments: [String]
         let handler: RouteHandler
     }
 
     enum Match {
-        case found(RouteHandler, parameters: [String])
+        case found(RouteHandler, parameters: [String], pattern: String)
         case methodNotAllowed(allowed: [String])
         case notFound
     }
@@ -28,7 +29,13 @@ struct Router: Sendable {
     private var routes: [Route] = []
 
     mutating func add(_ method: String, _ pattern: String, _ handler: @escaping RouteHandler) {
-        routes.append(Route(method: method, segments: pattern.split(separator: "/").map(String.init), handler: handler))
+        routes.append(Route(method: method, pattern: pattern, segments: pattern.split(separator: "/").map(String.init), handler: handler))
+    }
+
+    /// The route pattern a path belongs to (any method), for metrics; nil when none.
+    func pattern(for path: Substring) -> String? {
+        guard let segments = Self.segments(of: path) else { return nil }
+        return routes.first { Self.capture($0.segments, segments) != nil }?.pattern
     }
 
     func match(method: String, path: Substring) -> Match {
@@ -38,7 +45,7 @@ struct Router: Sendable {
             guard let parameters = Self.capture(route.segments, segments) else { continue }
             // HEAD is GET without the body (RFC 9110 §9.3.2).
             if route.method == method || (method == "HEAD" && route.method == "GET") {
-                return .found(route.handler, parameters: parameters)
+                return .found(route.handler, parameters: parameters, pattern: route.pattern)
             }
             allowed.append(route.method)
             if route.method == "GET" { allowed.append("HEAD") }

@@ -68,6 +68,8 @@ actor Dispatcher {
 
     final class CampaignQueue {
         let campaign: DispatchCampaign
+        /// The request that started or resumed it, carried to the dialers for tracing.
+        var requestID: String?
         var contacts: [QueuedContact] = []
         var head = 0
         var loadedUpTo: Int64 = 0
@@ -105,6 +107,7 @@ actor Dispatcher {
     private let store: Store
     private let configuration: DispatchConfiguration
     private let logger: Logger
+    private let metrics: ManagerMetrics
     private let clock = ContinuousClock()
     private var dialers: [ObjectIdentifier: Dialer] = [:]
     private var offers: [Int64: Offer] = [:]
@@ -124,6 +127,7 @@ actor Dispatcher {
 
     init(store: Store, configuration: DispatchConfiguration, logger: Logger) {
         self.store = store
+        self.metrics = store.metrics
         self.configuration = configuration
         self.logger = logger
     }
@@ -148,11 +152,23 @@ actor Dispatcher {
         DispatchStatus(dialers: dialers.values.map(\.name).sorted(), liveCalls: liveCalls, offeredCalls: offers.count)
     }
 
+    /// Gauges, in Prometheus text format.
+    func gaugeText() -> String {
+        MetricsRegistry.gaugeText("rymi_live_calls", help: "Calls placed and not yet hung up (counts against RYMI_MAX_CONCURRENT_CALLS).", [([:], Double(liveCalls))])
+            + MetricsRegistry.gaugeText("rymi_offered_calls", help: "Calls offered to dialers and not yet begun.", [([:], Double(offers.count))])
+            + MetricsRegistry.gaugeText("rymi_connected_dialers", help: "Dialers registered with the manager.", [([:], Double(dialers.count))])
+            + MetricsRegistry.gaugeText("rymi_queue_depth", help: "Contacts loaded and waiting to be offered, per running campaign total.",
+                                        [([:], Double(queues.values.reduce(0) { $0 + $1.count }))])
+            + MetricsRegistry.gaugeText("rymi_running_campaigns", help: "Campaigns being dialed.", [([:], Double(order.count))])
+    }
+
     // MARK: Campaigns
 
-    func enqueue(_ campaign: DispatchCampaign) {
+    func enqueue(_ campaign: DispatchCampaign, requestID: String? = nil) {
         guard queues[campaign.seq] == nil else { return }
-        queues[campaign.seq] = CampaignQueue(campaign: campaign)
+        let queue = CampaignQueue(campaign: campaign)
+        queue.requestID = requestID
+        queues[campaign.seq] = queue
         order.append(campaign.seq)
         pump()
     }
@@ -214,7 +230,7 @@ actor Dispatcher {
                 return
             }
             guard let (queue, contact) = nextContact() else { return }
-            offer(contact, from: queue.campaign, to: dialer)
+            offer(contact, from: queue.campaign, to: dialer, requestID: queue.requestID)
             if let interval = configuration.interval {
                 // Keep the cadence while keeping up; after a pause, start afresh rather than burst.
                 let base = nextSlot.map { now - $0 < interval ? $0 : now } ?? now
@@ -266,11 +282,12 @@ actor Dispatcher {
         pump()
     }
 
-    private func offer(_ contact: QueuedContact, from campaign: DispatchCampaign, to dialerID: ObjectIdentifier) {
+    private func offer(_ contact: QueuedContact, from campaign: DispatchCampaign, to dialerID: ObjectIdentifier, requestID: String?) {
         guard let dialer = dialers[dialerID] else { return }
         let attempt = nextAttempt
         nextAttempt += 1
         offers[attempt] = Offer(contact: contact, campaign: campaign, dialer: dialerID)
+        metrics.offers.increment()
         dialer.outstanding += 1
         offerCount += 1
         dialer.lastOffer = offerCount
@@ -281,7 +298,7 @@ actor Dispatcher {
         let peer = dialer.peer
         Task {
             do {
-                _ = try await peer.call(message, timeout: Double(configuration.leaseMilliseconds) / 1000)
+                _ = try await peer.call(message, requestID: requestID, timeout: Double(configuration.leaseMilliseconds) / 1000)
             } catch {
                 await self.withdraw(attempt, requeue: true)
             }
@@ -340,6 +357,8 @@ actor Dispatcher {
 
     func report(_ report: ReportPlacement) async throws {
         let effect = try await store.applyPlacement(report)
+        // Reports are re-sent until acknowledged; only the first one counts.
+        if effect.applied { metrics.placements.increment(["outcome": report.outcome.label]) }
         if let placement = begun.removeValue(forKey: report.attempt) {
             dialers[placement.dialer]?.outstanding -= 1
         }
@@ -457,5 +476,19 @@ actor Dispatcher {
             logger.error("reconcile_failed", ["contact": ContactID.format(call.contactSeq), "error": "\(error)"])
         }
         pump()
+    }
+}
+
+extension PlacementOutcome {
+    /// The outcome's name as a metric label.
+    var label: String {
+        switch self {
+        case .accepted: return "accepted"
+        case .refused: return "refused"
+        case .notPlaced: return "not_placed"
+        case .authRejected: return "auth_rejected"
+        case .uncertain: return "uncertain"
+        case .skippedDNC: return "skipped_dnc"
+        }
     }
 }

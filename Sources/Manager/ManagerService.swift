@@ -104,10 +104,11 @@ public final class ManagerService: Service {
         router.on(GetContact.self) { request, _ in try await guarded(logger) { try await store.contact(request) } }
 
         // Lifecycle.
-        router.on(StartCampaign.self) { request, _ in
+        router.on(StartCampaign.self) { request, context in
             let started = try await guarded(logger) { try await store.startCampaign(request) }
-            if !started.completed { await dispatcher.enqueue(started.campaign) }
-            logger.info("campaign_started", ["campaign": request.campaignID, "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
+            if !started.completed { await dispatcher.enqueue(started.campaign, requestID: context.requestID) }
+            logger.info("campaign_started", ["request_id": context.requestID ?? "", "campaign": request.campaignID,
+                                             "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
             return started.result
         }
         router.on(PauseCampaign.self) { request, _ in
@@ -117,18 +118,19 @@ public final class ManagerService: Service {
             await dispatcher.waitForBegunPlacements { $0.campaign == seq }
             return Empty()
         }
-        router.on(ResumeCampaign.self) { request, _ in
+        router.on(ResumeCampaign.self) { request, context in
             let resumed = try await guarded(logger) { try await store.resumeCampaign(request) }
-            if !resumed.completed { await dispatcher.enqueue(resumed.campaign) }
+            if !resumed.completed { await dispatcher.enqueue(resumed.campaign, requestID: context.requestID) }
+            logger.info("campaign_resumed", ["request_id": context.requestID ?? "", "campaign": request.campaignID])
             return Empty()
         }
 
         // Do-Not-Call.
-        router.on(AddDNC.self) { request, _ in
+        router.on(AddDNC.self) { request, context in
             let (result, added) = try await guarded(logger) { try await store.addDNC(request) }
             if !added.isEmpty {
                 let update = DNCUpdate(account: request.account, added: added, removed: [])
-                for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update) } }
+                for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update, requestID: context.requestID) } }
             }
             let numbers = Set(request.numbers)
             let account = request.account
@@ -137,16 +139,17 @@ public final class ManagerService: Service {
             return result
         }
         router.on(ListDNC.self) { request, _ in try await guarded(logger) { try await store.listDNC(request) } }
-        router.on(RemoveDNC.self) { request, _ in
+        router.on(RemoveDNC.self) { request, context in
             try await guarded(logger) { try await store.removeDNC(request) }
             let update = DNCUpdate(account: request.account, added: [], removed: [request.number])
-            for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update) } }
+            for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update, requestID: context.requestID) } }
             return Empty()
         }
 
         // Plivo callbacks and status.
         router.on(RecordCallEvent.self) { request, _ in try await guarded(logger) { try await dispatcher.callEvent(request.event) } }
         router.on(GetDispatchStatus.self) { _, _ in await dispatcher.status }
+        router.on(GetMetrics.self) { _, _ in MetricsText(text: store.metrics.registry.render() + (await dispatcher.gaugeText())) }
 
         // Dialers.
         router.on(RegisterDialer.self) { request, context in

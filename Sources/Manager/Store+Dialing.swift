@@ -275,6 +275,7 @@ extension Store {
             """).bind(1, to.rawValue).bind(2, reason).bind(3, detail).bind(4, to == .skippedDNC ? nil : now as Int64?)
             .bind(5, now).bind(6, now).bind(7, contact).run()
         try moveCounts(campaign: campaign, from: from, to: to, now: now)
+        metrics.results.increment(["status": to.rawValue, "reason": reason ?? ""])
         effect.applied = true
         effect.releasedSlot = true
         if try completeIfDone(campaign, now: now) { effect.completedCampaign = campaign }

@@ -14,9 +14,12 @@ actor Store {
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     let database: Database
     private var inTransaction = false
+    private var transactionStarted = ContinuousClock.now
     private var commitWaiters: [CheckedContinuation<Void, any Error>] = []
+    let metrics: ManagerMetrics
 
-    init(path: String) throws {
+    init(path: String, metrics: ManagerMetrics = ManagerMetrics()) throws {
+        self.metrics = metrics
         executor = QueueExecutor(label: "rymi.store")
         database = try Database(path: path)
         try database.execute("""
@@ -38,6 +41,7 @@ actor Store {
         if !inTransaction {
             try database.execute("BEGIN IMMEDIATE")
             inTransaction = true
+            transactionStarted = ContinuousClock.now
             Task { await self.commit() }
         }
         try database.execute("SAVEPOINT mutation")
@@ -60,6 +64,9 @@ actor Store {
         inTransaction = false
         do {
             try database.execute("COMMIT")
+            let elapsed = ContinuousClock.now - transactionStarted
+            metrics.commitSeconds.observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            metrics.commitBatch.observe(Double(waiters.count))
             waiters.forEach { $0.resume() }
         } catch {
             try? database.execute("ROLLBACK")

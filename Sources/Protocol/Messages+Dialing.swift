@@ -205,6 +205,22 @@ public struct DispatchStatus: Codable, Sendable, Equatable {
     }
 }
 
+/// The manager's metrics in Prometheus text format, for the gateway's `/metrics`.
+public struct GetMetrics: RPCMessage {
+    public static let type = "metrics.get"
+    public typealias Reply = MetricsText
+
+    public init() {}
+}
+
+public struct MetricsText: Codable, Sendable {
+    public var text: String
+
+    public init(text: String) {
+        self.text = text
+    }
+}
+
 // MARK: Dialers (dialer ⇄ manager)
 
 /// A dialer's first message after hello: how many Plivo requests it runs at once.

@@ -71,7 +71,7 @@ import Testing
     }()
 
     @Test func capturesDecodedParameters() {
-        guard case .found(_, let parameters) = router.match(method: "GET", path: "/v1/dnc/%2B1555") else {
+        guard case .found(_, let parameters, _) = router.match(method: "GET", path: "/v1/dnc/%2B1555") else {
             Issue.record("no match")
             return
         }

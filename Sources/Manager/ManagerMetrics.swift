@@ -1,0 +1,19 @@
+import Runtime
+
+/// What the manager counts: placements, call results, commits.
+struct ManagerMetrics: Sendable {
+    let registry = MetricsRegistry()
+    let offers: Counter
+    let placements: Counter
+    let results: Counter
+    let commitSeconds: Histogram
+    let commitBatch: Histogram
+
+    init() {
+        offers = registry.counter("rymi_call_offers_total", help: "Calls offered to dialers.")
+        placements = registry.counter("rymi_call_placements_total", help: "Plivo call requests by outcome (accepted, refused, not_placed, auth_rejected, uncertain, skipped_dnc).")
+        results = registry.counter("rymi_call_results_total", help: "Contacts reaching a final status, by status and failure reason.")
+        commitSeconds = registry.histogram("rymi_sqlite_commit_seconds", help: "Latency of SQLite write transactions (group commits).")
+        commitBatch = registry.histogram("rymi_sqlite_commit_writes", help: "Writes sharing one SQLite commit.", buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500])
+    }
+}
