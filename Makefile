@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release
 
-.PHONY: build debug run test clean
+.PHONY: build debug run test compose-check clean
 
 ## Release binaries into .build/release/.
 build:
@@ -15,10 +15,20 @@ debug:
 run: build
 	RYMI_BIN_DIR=$(RELEASE_BIN) scripts/run.sh
 
-## Unit and system tests (system tests start the real executables on ephemeral ports).
-test:
+## Unit and system tests (system tests start the real executables on ephemeral ports). The
+## multi-host test measures pacing across a namespace network, so it runs alone, after the rest.
+test: compose-check
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest
+	$(SWIFT) test --skip-build --disable-xctest --skip MultiHostTests
+	$(SWIFT) test --skip-build --disable-xctest --filter MultiHostTests
+
+## Validates compose/docker-compose.yml (no Docker engine is needed, only the compose CLI).
+compose-check:
+	@if command -v docker-compose >/dev/null 2>&1; then \
+		PLIVO_AUTH_ID=MA00000000000000CHECK docker-compose -f compose/docker-compose.yml config -q && echo "compose: docker-compose.yml is valid"; \
+	else \
+		echo "compose: skipped, docker-compose is not installed (.ci/run installs it)"; \
+	fi
 
 clean:
 	rm -rf .build

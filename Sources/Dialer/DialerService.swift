@@ -57,6 +57,11 @@ public final class DialerService: Service, @unchecked Sendable {
     }
 
     private func registered(on peer: RPCPeer) async {
+        switch await plivo.warmUp() {
+        case 200?: break
+        case let status?: logger.error("plivo_account_check_failed", ["status": "\(status)", "hint": "check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN"])
+        case nil: logger.warning("plivo_unreachable", ["url": configuration.plivo.apiURL])
+        }
         do {
             let registration = try await peer.call(RegisterDialer(name: configuration.name, slots: configuration.slots))
             for update in registration.dnc { await state.apply(update) }

@@ -98,6 +98,8 @@ public struct PlivoClient: Sendable {
         request.setValue(account.authorization, forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
+        // When we sent it (ms since the epoch): lets a receiver tell our pacing from network delay.
+        request.setValue(String(Int64(Date().timeIntervalSince1970 * 1000)), forHTTPHeaderField: "X-Rymi-Sent-At")
         request.httpBody = Data(call.json.serialized())
         let response: (Data, HTTPURLResponse)
         do {
@@ -122,6 +124,12 @@ public struct PlivoClient: Sendable {
         default:
             return .uncertain(reason: "Plivo answered HTTP \(http.statusCode)")
         }
+    }
+
+    /// Reads the account (`GET /v1/Account/{id}/`): checks the credentials and opens a connection
+    /// before the first call needs one. Returns the HTTP status, or nil when Plivo is unreachable.
+    public func warmUp() async -> Int? {
+        try? await get("\(account.apiURL)/v1/Account/\(account.authID)/").1.statusCode
     }
 
     /// Live calls first, then the call record of ended ones.

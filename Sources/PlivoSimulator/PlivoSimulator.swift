@@ -62,10 +62,17 @@ final class SimulatorEngine: Sendable {
         default:
             break
         }
-        guard parts.count >= 4, parts[0] == "v1", parts[1] == "Account" else { return Self.plivoError(404, "not found") }
+        guard parts.count >= 3, parts[0] == "v1", parts[1] == "Account" else { return Self.plivoError(404, "not found") }
         guard parts[2] == configuration.authID, request.header("Authorization") == Self.basic(configuration) else {
             return Self.plivoError(401, "authentication failed")
         }
+        if parts.count == 3, request.method == "GET" {
+            return .json(200, .object([
+                ("account_type", .string("standard")), ("auth_id", .string(configuration.authID)), ("name", .string("Rymi simulator")),
+                ("resource_uri", .string("/v1/Account/\(configuration.authID)/")),
+            ]))
+        }
+        guard parts.count >= 4 else { return Self.plivoError(404, "not found") }
         switch (request.method, parts.count, parts[3]) {
         case ("POST", 4, "Call"): return await createCall(request)
         case ("GET", 5, "Call"): return await getCall(parts[4], live: request.query?.contains("status=live") == true)
@@ -104,7 +111,8 @@ final class SimulatorEngine: Sendable {
         if Double.random(in: 0..<1) < faults.http500 { return await state.logRequest(to: to, agent: agent, Self.plivoError(500, "internal server error")) }
 
         let outcome = chooseOutcome(for: to)
-        let call = await state.record(fields: fields, outcome: outcome)
+        let sentAt = request.header("X-Rymi-Sent-At").flatMap(Double.init).map { $0 / 1000 }
+        let call = await state.record(fields: fields, outcome: outcome, sentAt: sentAt)
         Task { await self.play(call) }
 
         if Double.random(in: 0..<1) < faults.http500AfterFiring { return await state.logRequest(to: to, agent: agent, Self.plivoError(500, "internal server error")) }
@@ -238,6 +246,8 @@ struct SimulatedCall: Sendable {
     let hangupURL: String?
     let ringURL: String?
     let receivedAt: Double
+    /// When the client says it sent the request, if it says.
+    let sentAt: Double?
     let outcome: String
     let queued: Bool
     let startDelay: Duration?
@@ -269,7 +279,7 @@ actor SimulatorState {
         return response
     }
 
-    func record(fields: [String: String], outcome: String) -> SimulatedCall {
+    func record(fields: [String: String], outcome: String, sentAt: Double?) -> SimulatedCall {
         let now = ContinuousClock.now
         var delay: Duration?
         if callsPerSecond > 0 {
@@ -281,7 +291,7 @@ actor SimulatorState {
             requestUUID: UUID().uuidString.lowercased(), callUUID: UUID().uuidString.lowercased(),
             from: fields["from"] ?? "", to: fields["to"] ?? "", answerURL: fields["answer_url"] ?? "",
             hangupURL: fields["hangup_url"], ringURL: fields["ring_url"], receivedAt: Date().timeIntervalSince1970,
-            outcome: outcome, queued: delay != nil, startDelay: delay
+            sentAt: sentAt, outcome: outcome, queued: delay != nil, startDelay: delay
         )
         index[call.requestUUID] = calls.count
         index[call.callUUID] = calls.count
@@ -335,7 +345,8 @@ actor SimulatorState {
                 .object([
                     ("request_uuid", .string(call.requestUUID)), ("call_uuid", .string(call.callUUID)),
                     ("from", .string(call.from)), ("to", .string(call.to)), ("answer_url", .string(call.answerURL)),
-                    ("received_at", .number(String(format: "%.6f", call.receivedAt))), ("outcome", .string(call.outcome)),
+                    ("received_at", .number(String(format: "%.6f", call.receivedAt))),
+                    ("sent_at", call.sentAt.map { .number(String(format: "%.3f", $0)) } ?? .null), ("outcome", .string(call.outcome)),
                     ("state", .string(call.state)), ("answer_xml", call.answerXML.map(JSONValue.string) ?? .null),
                     ("events", .array(call.deliveredEvents.map(JSONValue.string))),
                 ])

@@ -58,7 +58,9 @@ public final class RPCClient: Service, @unchecked Sendable {
                 logger.info("rpc_connected", ["addr": address.description])
                 backoff = 0.05
                 await onConnect(peer)
+                let heartbeat = Task { await Self.heartbeat(peer, logger: logger, address: address) }
                 for await _ in closed.stream {}
+                heartbeat.cancel()
                 lock.withLock { if self.peer === peer { self.peer = nil } }
                 logger.warning("rpc_disconnected", ["addr": address.description])
             } catch {
@@ -67,6 +69,26 @@ public final class RPCClient: Service, @unchecked Sendable {
             guard !lock.withLock({ stopping }) else { break }
             try? await Task.sleep(nanoseconds: UInt64(backoff * 1_000_000_000))
             backoff = min(backoff * 2, 2)
+        }
+    }
+
+    /// Pings every second; three missed answers in a row mean the link is gone (a cut cable sends
+    /// no reset), so the connection is closed and the run loop reconnects.
+    static func heartbeat(_ peer: RPCPeer, logger: Logger, address: HostPort) async {
+        var missed = 0
+        while !Task.isCancelled, !peer.isClosed {
+            try? await Task.sleep(for: .seconds(1))
+            do {
+                _ = try await peer.call(Ping(), timeout: 2)
+                missed = 0
+            } catch {
+                missed += 1
+                if missed >= 3 {
+                    logger.warning("rpc_heartbeat_lost", ["addr": address.description])
+                    peer.close()
+                    return
+                }
+            }
         }
     }
 

@@ -28,12 +28,16 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     private var splitter = LineSplitter(maxLineBytes: WireProtocol.maxLineBytes)
     private let decoder = JSONDecoder()
     private var sweeper: (any DispatchSourceTimer)?
+    private var lastReceived = DispatchTime.now()
+    /// Closes the connection when the peer sends nothing for this long (clients ping every second).
+    private let idleTimeout: Double?
     /// Set by the side that accepted the connection, from the peer's hello.
     public private(set) var remoteRole: String?
     public private(set) var remoteName: String?
 
     /// - Parameter requiresHello: refuse every request until the peer has sent `hello`.
-    public init(stream: StreamConnection, router: RPCRouter, localRole: String, requiresHello: Bool, logger: Logger) {
+    public init(stream: StreamConnection, router: RPCRouter, localRole: String, requiresHello: Bool, idleTimeout: Double? = nil, logger: Logger) {
+        self.idleTimeout = idleTimeout
         self.stream = stream
         self.router = router
         self.localRole = localRole
@@ -61,7 +65,10 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         ))
         stream.queue.async { [self] in
             let timer = DispatchSource.makeTimerSource(queue: stream.queue)
-            timer.setEventHandler { [weak self] in self?.expireOverdueCalls() }
+            timer.setEventHandler { [weak self] in
+                self?.expireOverdueCalls()
+                self?.closeIfIdle()
+            }
             timer.schedule(deadline: .now() + 1, repeating: 1, leeway: .milliseconds(100))
             timer.resume()
             sweeper = timer
@@ -116,7 +123,14 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
 
     // MARK: Incoming
 
+    private func closeIfIdle() {
+        guard let idleTimeout, DispatchTime.now().uptimeNanoseconds - lastReceived.uptimeNanoseconds > UInt64(idleTimeout * 1e9) else { return }
+        logger.warning("rpc_peer_idle", ["peer": remoteName ?? "unknown", "seconds": "\(idleTimeout)"])
+        stream.close(reason: .timedOut)
+    }
+
     private func received(_ bytes: [UInt8]) {
+        lastReceived = DispatchTime.now()
         splitter.append(bytes)
         while let item = splitter.next() {
             switch item {

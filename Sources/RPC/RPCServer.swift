@@ -24,7 +24,8 @@ public final class RPCServer: Service, @unchecked Sendable {
 
     public func run() async throws {
         listener.start { [self] fd in
-            let peer = RPCPeer(stream: StreamConnection(fd: fd), router: router, localRole: role, requiresHello: true, logger: logger)
+            let peer = RPCPeer(stream: StreamConnection(fd: fd), router: router, localRole: role, requiresHello: true,
+                               idleTimeout: Self.idleTimeout, logger: logger)
             let key = ObjectIdentifier(peer)
             lock.withLock { peers[key] = peer }
             peer.onClose { [weak self] in
@@ -35,6 +36,9 @@ public final class RPCServer: Service, @unchecked Sendable {
         }
         for await _ in stopped.stream { break }
     }
+
+    /// Clients ping every second; ten silent seconds mean the peer or its link is gone.
+    static let idleTimeout = 10.0
 
     public var connectedPeers: [RPCPeer] { lock.withLock { Array(peers.values) } }
 

@@ -18,10 +18,16 @@ struct HTTPResult: Sendable {
 /// tests control every byte: well-formed requests, and malformed ones a library would refuse to send.
 struct HTTPClient: Sendable {
     let port: Int
+    var host = "127.0.0.1"
+
+    init(port: Int, host: String = "127.0.0.1") {
+        self.port = port
+        self.host = host
+    }
 
     func request(_ method: String, _ path: String, key: String? = Keys.acme, json: String? = nil,
                  headers: [(String, String)] = []) async throws -> HTTPResult {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         if let key { head += "Authorization: Bearer \(key)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         let body = json.map { Array($0.utf8) } ?? []
@@ -42,19 +48,20 @@ struct HTTPClient: Sendable {
 
     func rawExchange(_ bytes: [UInt8], timeout: Double = 30) async throws -> [UInt8] {
         let port = self.port
+        let host = self.host
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try HTTPClient.blockingExchange(port: port, bytes: bytes, timeout: timeout) })
+                continuation.resume(with: Result { try HTTPClient.blockingExchange(host: host, port: port, bytes: bytes, timeout: timeout) })
             }
         }
     }
 
-    static func connect(port: Int, timeout: Double) throws -> Int32 {
+    static func connect(host: String = "127.0.0.1", port: Int, timeout: Double) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -67,8 +74,8 @@ struct HTTPClient: Sendable {
         return fd
     }
 
-    static func blockingExchange(port: Int, bytes: [UInt8], timeout: Double) throws -> [UInt8] {
-        let fd = try connect(port: port, timeout: timeout)
+    static func blockingExchange(host: String, port: Int, bytes: [UInt8], timeout: Double) throws -> [UInt8] {
+        let fd = try connect(host: host, port: port, timeout: timeout)
         defer { close(fd) }
         var offset = 0
         while offset < bytes.count {

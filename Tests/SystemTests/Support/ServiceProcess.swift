@@ -23,9 +23,16 @@ final class ServiceProcess: @unchecked Sendable {
     private var partial = Data()
     private var stderrText = ""
 
-    init(_ name: String, environment: [String: String]) throws {
+    /// - Parameter namespace: run inside this network namespace (`ip netns exec`, which execs, so
+    ///   the process id is the service's own).
+    init(_ name: String, environment: [String: String], namespace: String? = nil) throws {
         self.name = name
-        process.executableURL = binDirectory.appendingPathComponent(name)
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: NetworkLab.ip)
+            process.arguments = ["netns", "exec", namespace, binDirectory.appendingPathComponent(name).path]
+        } else {
+            process.executableURL = binDirectory.appendingPathComponent(name)
+        }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
