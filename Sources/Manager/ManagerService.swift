@@ -67,6 +67,21 @@ public final class ManagerService: Service {
         }
     }
 
+    /// Writes a consistent copy of the live database to `destination` (SQLite's `VACUUM INTO`,
+    /// safe while the manager runs: WAL readers do not block the writer).
+    public static func backup(configuration: ManagerConfiguration, to destination: String) throws {
+        guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
+            throw ConfigurationError("RYMI_DATA_DIR", "no database at \(configuration.databasePath)")
+        }
+        guard !FileManager.default.fileExists(atPath: destination) else {
+            throw ConfigurationError("--backup", "\(destination) exists; choose a new file")
+        }
+        let database = try Database(path: configuration.databasePath)
+        try database.execute("PRAGMA busy_timeout = 10000")
+        let quoted = destination.replacingOccurrences(of: "'", with: "''")
+        try database.execute("VACUUM INTO '\(quoted)'")
+    }
+
     /// Turns storage failures into errors the gateway can answer with.
     static func guarded<T: Sendable>(_ logger: Logger, _ body: () async throws -> T) async throws -> T {
         do {

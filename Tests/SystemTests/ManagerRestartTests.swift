@@ -64,3 +64,30 @@ import Testing
         #expect(count == .int(acknowledged))
     }
 }
+
+@Suite struct BackupTests {
+    @Test func onlineBackupRestoresEverything() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(500), to: id)
+        let copy = temporaryDirectory("backup").appendingPathComponent("rymi.sqlite")
+        let backup = Process()
+        backup.executableURL = binDirectory.appendingPathComponent("rymi-manager")
+        backup.arguments = ["--backup", copy.path]
+        backup.environment = ProcessInfo.processInfo.environment.merging(["RYMI_DATA_DIR": stack.dataDirectory.path]) { $1 }
+        try backup.run()
+        backup.waitUntilExit()
+        #expect(backup.terminationStatus == 0)
+        // Restore: a new manager on the copy serves the same campaign.
+        let restored = try ServiceProcess("rymi-manager", environment: ["RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": copy.deletingLastPathComponent().path])
+        defer { restored.stop() }
+        let port = try await restored.listeningPort()
+        let gateway = try ServiceProcess("rymi-gateway", environment: ["RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_MANAGER_ADDR": "127.0.0.1:\(port)", "RYMI_API_KEYS": Keys.all])
+        defer { gateway.stop() }
+        let client = HTTPClient(port: try await gateway.listeningPort())
+        _ = try await gateway.waitForEvent("rpc_connected")
+        let campaign = try await client.request("GET", "/v1/campaigns/\(id)")
+        #expect(campaign.json?["contact_counts"]?["total"] == .int(500))
+    }
+}
