@@ -19,6 +19,9 @@ public struct GatewayConfiguration: Sendable {
     public var publicURL: String?
     /// Where answered calls are streamed to the agent; without it callees hear a greeting.
     public var agentStreamURL: String?
+    /// Requests per second per account (0 = unlimited), and how many may come at once.
+    public var rateLimit: Double
+    public var rateBurst: Double
     /// When set, `/metrics` needs it as a Bearer token.
     public var metricsToken: String?
 
@@ -43,6 +46,8 @@ public struct GatewayConfiguration: Sendable {
             self.publicURL = publicURL
         }
         metricsToken = environment.string("RYMI_METRICS_TOKEN")
+        rateLimit = try environment.seconds("RYMI_RATE_LIMIT", default: 200, range: 0...1_000_000)
+        rateBurst = try environment.seconds("RYMI_RATE_BURST", default: max(1, rateLimit * 2), range: 1...10_000_000)
         agentStreamURL = environment.string("RYMI_AGENT_STREAM_URL")
         if let stream = agentStreamURL, !(stream.hasPrefix("wss://") || stream.hasPrefix("ws://")) {
             throw ConfigurationError("RYMI_AGENT_STREAM_URL", "'\(stream)' is not a ws:// or wss:// URL")

@@ -40,7 +40,9 @@ public final class GatewayService: Service {
             logger.warning("callbacks_disabled", ["reason": "PLIVO_AUTH_TOKEN is not set, so no callback can be verified"])
         }
         frontDoor.value = FrontDoor(router: router, callbackRouter: callbackRouter, apiKeys: configuration.apiKeys, manager: manager,
-                                    metrics: metrics, metricsToken: configuration.metricsToken, logger: logger)
+                                    metrics: metrics, metricsToken: configuration.metricsToken,
+                                    rateLimiter: configuration.rateLimit > 0 ? RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst) : nil,
+                                    logger: logger)
         logger.announce("listening", ["addr": http.localAddress.description, "manager": configuration.managerAddress.description, "public_url": publicURL])
     }
 
@@ -72,6 +74,7 @@ struct FrontDoor: Sendable {
     let manager: RPCClient
     let metrics: GatewayMetrics
     let metricsToken: String?
+    let rateLimiter: RateLimiter?
     let logger: Logger
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
@@ -112,7 +115,12 @@ struct FrontDoor: Sendable {
             guard path == "/v1" || path.hasPrefix("/v1/") else {
                 throw APIError.notFound("no route for \(request.method) \(path)")
             }
-            return try await route(request, in: router, account: try authenticate(request), requestID: requestID)
+            let account = try authenticate(request)
+            if let wait = rateLimiter?.admit(account) {
+                throw APIError(429, "rate_limited", "too many requests for this API key; retry after the delay in Retry-After",
+                               headers: [("Retry-After", String(max(1, Int(wait.rounded(.up)))))])
+            }
+            return try await route(request, in: router, account: account, requestID: requestID)
         } catch let error as APIError {
             return error.response
         } catch {
