@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release
 
-.PHONY: build debug run test compose-check clean
+.PHONY: build debug run test compose-check fuzz soak clean
 
 ## Release binaries into .build/release/.
 build:
@@ -15,12 +15,14 @@ debug:
 run: build
 	RYMI_BIN_DIR=$(RELEASE_BIN) scripts/run.sh
 
-## Unit and system tests (system tests start the real executables on ephemeral ports). The
-## multi-host test measures pacing across a namespace network, so it runs alone, after the rest.
+## Unit and system tests (system tests start the real executables on ephemeral ports), the
+## multi-host test alone (it measures pacing across a namespace network), and 10 s per fuzz target.
 test: compose-check
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest --skip MultiHostTests
-	$(SWIFT) test --skip-build --disable-xctest --filter MultiHostTests
+	SWIFT=$(SWIFT) scripts/test.sh
+
+## The fuzz targets for longer (FUZZ_SECONDS each, default 300).
+fuzz:
+	scripts/fuzz.sh $${FUZZ_SECONDS:-300}
 
 ## Validates compose/docker-compose.yml (no Docker engine is needed, only the compose CLI).
 compose-check:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Everything `make test` runs, with one summary line at the end: the unit and system tests, the
+# multi-host test alone (it measures pacing), and a short run of each fuzz target.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+swift=${SWIFT:-swift}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+failed=0
+$swift build --build-tests || exit 1
+$swift test --skip-build --disable-xctest --skip MultiHostTests 2>&1 | tee -a "$log" || failed=1
+$swift test --skip-build --disable-xctest --filter MultiHostTests 2>&1 | tee -a "$log" || failed=1
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}" 2>&1 | tee -a "$log" || failed=1
+
+# Swift Testing closes each run with "Test run with N tests in M suites passed|failed …".
+tests=$(grep -Eo 'Test run with [0-9]+ tests?' "$log" | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
+issues=$(grep -Eo 'failed after [0-9.]+ seconds with [0-9]+ issues?' "$log" | grep -Eo '[0-9]+ issues?' | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
+fuzzed=$(grep -c '^fuzz .*no crash' "$log")
+fuzz_failed=$(grep -c '^fuzz .*FAILED' "$log")
+passed=$(( ${tests:-0} + fuzzed ))
+if [ "$failed" -ne 0 ]; then
+  echo "summary: $(( passed - ${issues:-0} - fuzz_failed )) passed, $(( ${issues:-1} + fuzz_failed )) failed"
+  exit 1
+fi
+echo "summary: $passed passed, 0 failed"
