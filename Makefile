@@ -32,5 +32,9 @@ compose-check:
 		echo "compose: skipped, docker-compose is not installed (.ci/run installs it)"; \
 	fi
 
+## Ten minutes of mixed API traffic and a running campaign (SOAK_SECONDS to change); release build.
+soak: build
+	cd bench && RYMI_BIN_DIR=../.build/release python3 soak.py
+
 clean:
 	rm -rf .build
