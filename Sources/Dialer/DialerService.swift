@@ -11,6 +11,8 @@ public final class DialerService: Service, @unchecked Sendable {
     private let configuration: DialerConfiguration
     private let logger: Logger
     private let plivo: PlivoClient
+    /// Lookups get their own connections, so a slow one never queues a call request behind it.
+    private let lookups: PlivoClient
     private let state = DialerState()
     private var client: RPCClient!
 
@@ -19,6 +21,8 @@ public final class DialerService: Service, @unchecked Sendable {
         self.logger = logger
         plivo = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: configuration.slots,
                             userAgent: "rymi-dialer/\(configuration.name)")
+        lookups = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: 4,
+                              userAgent: "rymi-dialer/\(configuration.name)")
         var router = RPCRouter()
         router.on(PlaceCall.self) { [unowned self] offer, context in
             guard await state.admit() else { throw RemoteError(.unavailable, "dialer is shutting down") }
@@ -89,15 +93,15 @@ public final class DialerService: Service, @unchecked Sendable {
             return
         }
         guard begin.go else { return }
+        if await state.isListed(account: offer.account, number: offer.to) {
+            logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
+            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
+            return
+        }
         // A dialer that stalled past its lease must not call: the manager may have moved on.
         guard ContinuousClock.now - received < lease else {
             await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
                                          outcome: .notPlaced(reason: "lease expired before sending", retryAfterMilliseconds: 0)))
-            return
-        }
-        if await state.isListed(account: offer.account, number: offer.to) {
-            logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
-            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
             return
         }
         let result = await plivo.placeCall(callRequest(for: offer))
@@ -186,7 +190,7 @@ public final class DialerService: Service, @unchecked Sendable {
 
     private func lookup(_ request: LookupCall) async -> CallLookup {
         guard let uuid = request.callUUID ?? request.requestUUID else { return .notFound }
-        switch await plivo.lookup(callUUID: uuid) {
+        switch await lookups.lookup(callUUID: uuid) {
         case .live: return .live
         case let .ended(status, cause, code, duration): return .ended(callStatus: status, hangupCause: cause, hangupCauseCode: code, durationSeconds: duration)
         case .notFound: return .notFound

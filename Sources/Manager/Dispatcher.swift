@@ -53,10 +53,14 @@ actor Dispatcher {
         }
     }
 
+    /// Each registration gets a new number: a reconnecting dialer is a new dialer, and nothing
+    /// owed to the old connection is counted against the new one.
+    typealias DialerID = Int
+
     struct Offer {
         let contact: QueuedContact
         let campaign: DispatchCampaign
-        let dialer: ObjectIdentifier
+        let dialer: DialerID
     }
 
     struct Begun {
@@ -64,7 +68,7 @@ actor Dispatcher {
         let campaign: Int64
         let account: String
         let number: String
-        let dialer: ObjectIdentifier
+        let dialer: DialerID
         let started: ContinuousClock.Instant
         let leaseEnds: ContinuousClock.Instant
     }
@@ -78,6 +82,8 @@ actor Dispatcher {
         var loadedUpTo: Int64 = 0
         var loading = false
         var exhausted = false
+        /// Bumped by every upload, so a load that started before one does not mark the queue exhausted.
+        var uploads = 0
 
         init(campaign: DispatchCampaign) {
             self.campaign = campaign
@@ -112,7 +118,12 @@ actor Dispatcher {
     private let logger: Logger
     private let metrics: ManagerMetrics
     private let clock = ContinuousClock()
-    private var dialers: [ObjectIdentifier: Dialer] = [:]
+    private var dialers: [DialerID: Dialer] = [:]
+    private var dialerIDs: [ObjectIdentifier: DialerID] = [:]
+    private var registrations = 0
+    /// The newest status change applied per campaign, so status changes applied out of order
+    /// cannot leave a paused campaign queued or a running one unqueued.
+    private var versions: [Int64: Int64] = [:]
     private var offers: [Int64: Offer] = [:]
     private var begun: [Int64: Begun] = [:]
     private var liveCalls = 0
@@ -137,12 +148,13 @@ actor Dispatcher {
 
     /// Rebuilds the in-memory view from the database and starts the periodic reconciliation.
     func start() async throws {
+        try await store.restartPlacementClocks()
         liveCalls = try await store.inFlightCount()
         let persisted = try await store.maxAttempt()
         // Attempt ids never repeat across restarts, even for offers that were never persisted.
         nextAttempt = max(persisted + 1, Timestamp.nowMilliseconds() * 1000)
         for campaign in try await store.runningCampaigns() {
-            enqueue(campaign)
+            await sync(campaign.seq)
         }
         logger.info("dispatcher_started", [
             "running_campaigns": "\(order.count)", "live_calls": "\(liveCalls)",
@@ -167,32 +179,61 @@ actor Dispatcher {
 
     // MARK: Campaigns
 
-    func enqueue(_ campaign: DispatchCampaign, requestID: String? = nil) {
-        guard queues[campaign.seq] == nil else { return }
-        let queue = CampaignQueue(campaign: campaign)
-        queue.requestID = requestID
-        queues[campaign.seq] = queue
-        order.append(campaign.seq)
-        pump()
+    /// Brings the campaign's queue in line with its status in the database: queued while running,
+    /// gone otherwise. Called after every status change, in whatever order they finish.
+    func sync(_ seq: Int64, requestID: String? = nil) async {
+        let state: (campaign: DispatchCampaign, running: Bool, version: Int64)?
+        do {
+            state = try await store.dispatchState(seq)
+        } catch {
+            logger.error("dispatch_sync_failed", ["campaign_seq": "\(seq)", "error": "\(error)"])
+            return
+        }
+        guard let (campaign, running, version) = state else {
+            remove(campaign: seq)
+            return
+        }
+        guard version > versions[seq] ?? -1 else { return }
+        versions[seq] = version
+        if running {
+            if let queue = queues[seq] {
+                // Resumed: everything pending is eligible again.
+                queue.loadedUpTo = 0
+                queue.exhausted = false
+                queue.uploads += 1
+                if let requestID { queue.requestID = requestID }
+            } else {
+                let queue = CampaignQueue(campaign: campaign)
+                queue.requestID = requestID
+                queues[seq] = queue
+                order.append(seq)
+            }
+            pump()
+        } else {
+            remove(campaign: seq)
+        }
     }
 
     /// New contacts in a running campaign: look for them the next time its queue runs low.
     func contactsAdded(campaign: Int64) {
         guard let queue = queues[campaign] else { return }
         queue.exhausted = false
+        queue.uploads += 1
         pump()
     }
 
-    func remove(campaign: Int64) {
+    private func remove(campaign: Int64) {
         guard queues.removeValue(forKey: campaign) != nil else { return }
         order.removeAll { $0 == campaign }
         rotation = order.isEmpty ? 0 : rotation % order.count
     }
 
-    /// Waits (at most one lease) until no begun placement matching `predicate` can still reach Plivo.
+    /// Waits until every begun placement matching `predicate` has been reported: a request still
+    /// on its way to Plivo could otherwise arrive after the caller's answer. Bounded by the
+    /// placement timeout, after which such a placement counts as possibly placed anyway.
     func waitForBegunPlacements(matching predicate: @Sendable (Begun) -> Bool) async {
-        let deadline = clock.now + .milliseconds(configuration.leaseMilliseconds + 100)
-        while clock.now < deadline, begun.values.contains(where: { predicate($0) && $0.leaseEnds > clock.now }) {
+        let deadline = clock.now + .seconds(configuration.placementTimeout)
+        while clock.now < deadline, begun.values.contains(where: predicate) {
             try? await Task.sleep(for: .milliseconds(5))
         }
     }
@@ -200,14 +241,15 @@ actor Dispatcher {
     // MARK: Dialers
 
     func register(_ peer: RPCPeer, name: String, slots: Int) {
-        dialers[ObjectIdentifier(peer)] = Dialer(peer: peer, name: name, slots: max(1, slots))
+        registrations += 1
+        dialerIDs[ObjectIdentifier(peer)] = registrations
+        dialers[registrations] = Dialer(peer: peer, name: name, slots: max(1, slots))
         logger.info("dialer_registered", ["dialer": name, "slots": "\(slots)", "dialers": "\(dialers.count)"])
         pump()
     }
 
     func unregister(_ peer: RPCPeer) {
-        let id = ObjectIdentifier(peer)
-        guard let dialer = dialers.removeValue(forKey: id) else { return }
+        guard let id = dialerIDs.removeValue(forKey: ObjectIdentifier(peer)), let dialer = dialers.removeValue(forKey: id) else { return }
         logger.warning("dialer_lost", ["dialer": dialer.name, "dialers": "\(dialers.count)"])
         for (attempt, offer) in offers where offer.dialer == id {
             withdraw(attempt, requeue: true)
@@ -243,7 +285,7 @@ actor Dispatcher {
     }
 
     /// The dialer with the most free slots; among equals, the one that waited longest.
-    private func freestDialer() -> ObjectIdentifier? {
+    private func freestDialer() -> DialerID? {
         let now = clock.now
         return dialers.filter { $0.value.outstanding < $0.value.slots && ($0.value.suspendedUntil.map { $0 <= now } ?? true) }.max { a, b in
             let freeA = a.value.slots - a.value.outstanding, freeB = b.value.slots - b.value.outstanding
@@ -269,24 +311,29 @@ actor Dispatcher {
         queue.loading = true
         let seq = queue.campaign.seq
         let after = queue.loadedUpTo
+        let uploads = queue.uploads
         Task {
             let batch = (try? await store.pendingContacts(campaign: seq, after: after, limit: DispatchConfiguration.refillBatch)) ?? []
-            self.refilled(seq, batch)
+            self.refilled(queue, batch, from: after, uploads: uploads)
         }
     }
 
-    private func refilled(_ campaign: Int64, _ batch: [QueuedContact]) {
-        guard let queue = queues[campaign] else { return }
+    private func refilled(_ queue: CampaignQueue, _ batch: [QueuedContact], from after: Int64, uploads: Int) {
         queue.loading = false
+        // The queue was replaced, or rewound by a resume, while this load ran: its result is stale.
+        guard queues[queue.campaign.seq] === queue, queue.loadedUpTo == after else {
+            pump()
+            return
+        }
         // Contacts already offered (retries pushed back, offers in flight) are not queued twice.
         let inFlight = Set(offers.values.map(\.contact.seq)).union(begun.values.map(\.contact))
         queue.contacts.append(contentsOf: batch.filter { !inFlight.contains($0.seq) })
         if let last = batch.last { queue.loadedUpTo = last.seq }
-        if batch.count < DispatchConfiguration.refillBatch { queue.exhausted = true }
+        if batch.count < DispatchConfiguration.refillBatch, queue.uploads == uploads { queue.exhausted = true }
         pump()
     }
 
-    private func offer(_ contact: QueuedContact, from campaign: DispatchCampaign, to dialerID: ObjectIdentifier, requestID: String?) {
+    private func offer(_ contact: QueuedContact, from campaign: DispatchCampaign, to dialerID: DialerID, requestID: String?) {
         guard let dialer = dialers[dialerID] else { return }
         let attempt = nextAttempt
         nextAttempt += 1
@@ -311,7 +358,7 @@ actor Dispatcher {
     }
 
     /// Stops offering to a dialer that did not answer in time, for a while.
-    private func suspend(_ dialerID: ObjectIdentifier) {
+    private func suspend(_ dialerID: DialerID) {
         guard let dialer = dialers[dialerID] else { return }
         let until = clock.now + Self.suspension
         if dialer.suspendedUntil.map({ $0 < clock.now }) ?? true {
@@ -333,8 +380,7 @@ actor Dispatcher {
 
     /// A dialer asks to place an offered call; the answer is durable before it is given.
     func begin(_ attempt: Int64, from peer: RPCPeer) async throws -> BeginCallReply {
-        let dialerID = ObjectIdentifier(peer)
-        guard let offer = offers[attempt], offer.dialer == dialerID else {
+        guard let dialerID = dialerIDs[ObjectIdentifier(peer)], let offer = offers[attempt], offer.dialer == dialerID else {
             return BeginCallReply(go: false, reason: "no such offer (expired or withdrawn)")
         }
         offers.removeValue(forKey: attempt)
@@ -355,6 +401,8 @@ actor Dispatcher {
             liveCalls -= 1
             dialers[dialerID]?.outstanding -= 1
             if case .doNotCall(let effect) = verdict { apply(effect) }
+            // The database says the campaign is not running: whatever queued it was stale.
+            if verdict == .campaignNotRunning { Task { await self.sync(offer.campaign.seq) } }
             pump()
             return BeginCallReply(go: false, reason: "\(verdict)")
         }
@@ -398,11 +446,11 @@ actor Dispatcher {
     private func apply(_ effect: DispatchEffect) {
         if effect.releasedSlot { liveCalls = max(0, liveCalls - 1) }
         if let campaign = effect.completedCampaign {
-            remove(campaign: campaign)
+            Task { await self.sync(campaign) }
             logger.info("campaign_completed", ["campaign_seq": "\(campaign)"])
         }
         if let campaign = effect.pausedCampaign {
-            remove(campaign: campaign)
+            Task { await self.sync(campaign) }
             logger.error("campaign_paused_by_system", ["campaign_seq": "\(campaign)", "reason": "plivo_auth_failed"])
         }
         if let contact = effect.retry, let campaign = effect.retryCampaign {
@@ -448,6 +496,7 @@ actor Dispatcher {
         let horizon = min(configuration.placementTimeout, configuration.outcomeCheckAfter)
         guard let overdue = try? await store.overdueCalls(lastEventBefore: nowMilliseconds - Int64(horizon * 1000)) else { return }
         let tracked = Set(begun.keys)
+        var lookups: [(OverdueCall, Double)] = []
         for call in overdue where !tracked.contains(call.attempt) {
             let silentFor = Double(nowMilliseconds - call.lastEventAt) / 1000
             if call.callState == "placing" {
@@ -457,9 +506,19 @@ actor Dispatcher {
             guard silentFor > configuration.outcomeCheckAfter else { continue }
             if let last = lastLookup[call.contactSeq], now - last < .seconds(configuration.outcomeCheckAfter) { continue }
             lastLookup[call.contactSeq] = now
-            await resolve(call, silentFor: silentFor)
+            lookups.append((call, silentFor))
         }
+        // Several at once, so one slow answer from Plivo does not hold up the rest.
+        await withTaskGroup(of: Void.self) { group in
+            for (index, (call, silentFor)) in lookups.enumerated() {
+                if index >= Self.parallelLookups { await group.next() }
+                group.addTask { await self.resolve(call, silentFor: silentFor) }
+            }
+        }
+        lastLookup = lastLookup.filter { now - $0.value < .seconds(configuration.outcomeTimeout + configuration.outcomeCheckAfter) }
     }
+
+    static let parallelLookups = 16
 
     /// Asks Plivo (through a dialer) what became of a call, and records the answer.
     private func resolve(_ call: OverdueCall, silentFor: Double) async {

@@ -121,21 +121,21 @@ public final class ManagerService: Service {
         // Lifecycle.
         router.on(StartCampaign.self) { request, context in
             let started = try await guarded(logger) { try await store.startCampaign(request) }
-            if !started.completed { await dispatcher.enqueue(started.campaign, requestID: context.requestID) }
+            await dispatcher.sync(started.campaign.seq, requestID: context.requestID)
             logger.info("campaign_started", ["request_id": context.requestID ?? "", "campaign": request.campaignID,
                                              "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
             return started.result
         }
         router.on(PauseCampaign.self) { request, _ in
             let seq = try await guarded(logger) { try await store.pauseCampaign(request) }
-            await dispatcher.remove(campaign: seq)
+            await dispatcher.sync(seq)
             // No call of this campaign may reach Plivo after the answer.
             await dispatcher.waitForBegunPlacements { $0.campaign == seq }
             return Empty()
         }
         router.on(ResumeCampaign.self) { request, context in
             let resumed = try await guarded(logger) { try await store.resumeCampaign(request) }
-            if !resumed.completed { await dispatcher.enqueue(resumed.campaign, requestID: context.requestID) }
+            await dispatcher.sync(resumed.campaign.seq, requestID: context.requestID)
             logger.info("campaign_resumed", ["request_id": context.requestID ?? "", "campaign": request.campaignID])
             return Empty()
         }

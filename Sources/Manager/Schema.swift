@@ -61,6 +61,67 @@ enum Schema {
                 PRIMARY KEY (account, phone_number)
             ) WITHOUT ROWID;
             """),
+        // Positions are never reused (AUTOINCREMENT), so a stale id can never name a newer row;
+        // status_version orders status changes for the dispatcher.
+        (3, """
+            CREATE TABLE campaigns_v3 (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                account TEXT NOT NULL,
+                name TEXT NOT NULL,
+                agent_id TEXT NOT NULL,
+                call_from_number TEXT,
+                status TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                pending_count INTEGER NOT NULL DEFAULT 0,
+                dialed_count INTEGER NOT NULL DEFAULT 0,
+                completed_count INTEGER NOT NULL DEFAULT 0,
+                failed_count INTEGER NOT NULL DEFAULT 0,
+                skipped_dnc_count INTEGER NOT NULL DEFAULT 0,
+                paused_reason TEXT,
+                status_version INTEGER NOT NULL DEFAULT 0
+            );
+            INSERT INTO campaigns_v3 (seq, id, account, name, agent_id, call_from_number, status, created_at, updated_at, pending_count,
+                dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason)
+            SELECT seq, id, account, name, agent_id, call_from_number, status, created_at, updated_at, pending_count,
+                dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason FROM campaigns;
+            CREATE TABLE contacts_v3 (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                campaign_seq INTEGER NOT NULL,
+                phone_number TEXT NOT NULL,
+                variables TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                attempt INTEGER,
+                call_state TEXT,
+                request_uuid TEXT,
+                call_uuid TEXT,
+                failure_reason TEXT,
+                failure_detail TEXT,
+                hangup_cause TEXT,
+                hangup_cause_code INTEGER,
+                dialed_at INTEGER,
+                answered_at INTEGER,
+                ended_at INTEGER,
+                duration INTEGER,
+                bill_duration INTEGER,
+                last_event_at INTEGER,
+                UNIQUE (campaign_seq, phone_number)
+            );
+            INSERT INTO contacts_v3 SELECT seq, campaign_seq, phone_number, variables, status, created_at, updated_at, attempt, call_state,
+                request_uuid, call_uuid, failure_reason, failure_detail, hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at,
+                duration, bill_duration, last_event_at FROM contacts;
+            DROP TABLE contacts;
+            DROP TABLE campaigns;
+            ALTER TABLE campaigns_v3 RENAME TO campaigns;
+            ALTER TABLE contacts_v3 RENAME TO contacts;
+            CREATE INDEX campaigns_by_account ON campaigns(account, seq);
+            CREATE INDEX contacts_by_campaign ON contacts(campaign_seq);
+            CREATE INDEX contacts_by_campaign_status ON contacts(campaign_seq, status);
+            CREATE INDEX contacts_in_flight ON contacts(call_state) WHERE call_state IS NOT NULL;
+            """),
     ]
 
     /// Brings the database to the newest version, refusing files that are not ours.

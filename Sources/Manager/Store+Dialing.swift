@@ -76,7 +76,7 @@ extension Store {
     /// A running campaign with nothing pending or dialed is completed.
     func completeIfDone(_ campaign: Int64, now: Int64) throws -> Bool {
         try database.cached("""
-            UPDATE campaigns SET status = 'completed', paused_reason = NULL, updated_at = ?
+            UPDATE campaigns SET status = 'completed', paused_reason = NULL, updated_at = ?, status_version = status_version + 1
             WHERE seq = ? AND status = 'running' AND pending_count = 0 AND dialed_count = 0
             """).bind(1, now).bind(2, campaign).run()
         return database.changes == 1
@@ -101,7 +101,7 @@ extension Store {
                 """).bind(1, now).bind(2, seq).bind(3, request.account).run()
             let skipped = database.changes
             try moveCounts(campaign: seq, from: .pending, to: .skippedDNC, count: skipped, now: now)
-            try database.cached("UPDATE campaigns SET status = 'running', paused_reason = NULL, updated_at = ? WHERE seq = ?")
+            try database.cached("UPDATE campaigns SET status = 'running', paused_reason = NULL, updated_at = ?, status_version = status_version + 1 WHERE seq = ?")
                 .bind(1, now).bind(2, seq).run()
             let completed = try completeIfDone(seq, now: now)
             let campaign = DispatchCampaign(seq: seq, id: record.id, account: request.account, agentID: record.agentID, from: from)
@@ -115,7 +115,7 @@ extension Store {
             guard record.status == .running else {
                 throw RemoteError(.conflict, "only a running campaign can be paused; this one is \(record.status.rawValue)")
             }
-            try database.cached("UPDATE campaigns SET status = 'paused', updated_at = ? WHERE seq = ?")
+            try database.cached("UPDATE campaigns SET status = 'paused', updated_at = ?, status_version = status_version + 1 WHERE seq = ?")
                 .bind(1, Timestamp.nowMilliseconds()).bind(2, seq).run()
             return seq
         }
@@ -131,7 +131,7 @@ extension Store {
                 throw RemoteError(.conflict, "the campaign has no call_from_number; set one with PUT before resuming")
             }
             let now = Timestamp.nowMilliseconds()
-            try database.cached("UPDATE campaigns SET status = 'running', paused_reason = NULL, updated_at = ? WHERE seq = ?")
+            try database.cached("UPDATE campaigns SET status = 'running', paused_reason = NULL, updated_at = ?, status_version = status_version + 1 WHERE seq = ?")
                 .bind(1, now).bind(2, seq).run()
             let completed = try completeIfDone(seq, now: now)
             return (DispatchCampaign(seq: seq, id: record.id, account: request.account, agentID: record.agentID, from: from), completed)
@@ -147,6 +147,25 @@ extension Store {
                 campaigns.append(DispatchCampaign(seq: row.int64(0), id: row.string(1), account: row.string(2), agentID: row.string(3), from: row.optionalString(4)))
             }
         return campaigns
+    }
+
+    /// A campaign's status now, with the version of its last status change (nil if it is gone).
+    func dispatchState(_ seq: Int64) throws -> (campaign: DispatchCampaign, running: Bool, version: Int64)? {
+        let statement = try database.cached("SELECT seq, id, account, agent_id, call_from_number, status, status_version FROM campaigns WHERE seq = ?")
+        statement.bind(1, seq)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        let campaign = DispatchCampaign(seq: statement.int64(0), id: statement.string(1), account: statement.string(2),
+                                        agentID: statement.string(3), from: statement.optionalString(4))
+        return (campaign, statement.string(5) == CampaignStatus.running.rawValue, statement.int64(6))
+    }
+
+    /// After a restart, placements in flight get a fresh clock, so their dialers have time to
+    /// reconnect and report before they count as possibly placed.
+    func restartPlacementClocks() async throws {
+        try await mutate {
+            try database.cached("UPDATE contacts SET last_event_at = ? WHERE call_state = 'placing'").bind(1, Timestamp.nowMilliseconds()).run()
+        }
     }
 
     /// Pending contacts with no call in flight, in upload order, after position `after`.
@@ -204,12 +223,13 @@ extension Store {
     }
 
     /// The current state of the contact a call attempt belongs to; nil when the attempt is stale.
-    private func attemptRow(contact: Int64, attempt: Int64) throws -> (campaign: Int64, status: ContactStatus, callState: String?, phone: String)? {
-        let statement = try database.cached("SELECT campaign_seq, status, call_state, phone_number FROM contacts WHERE seq = ? AND attempt = ?")
+    private func attemptRow(contact: Int64, attempt: Int64) throws -> (campaign: Int64, status: ContactStatus, callState: String?, phone: String, heard: Bool)? {
+        let statement = try database.cached("SELECT campaign_seq, status, call_state, phone_number, call_uuid IS NOT NULL FROM contacts WHERE seq = ? AND attempt = ?")
         statement.bind(1, contact).bind(2, attempt)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
-        return (statement.int64(0), ContactStatus(rawValue: statement.string(1)) ?? .pending, statement.optionalString(2), statement.string(3))
+        return (statement.int64(0), ContactStatus(rawValue: statement.string(1)) ?? .pending, statement.optionalString(2), statement.string(3),
+                statement.int(4) == 1)
     }
 
     func applyPlacement(_ report: ReportPlacement) async throws -> DispatchEffect {
@@ -218,42 +238,48 @@ extension Store {
                 return DispatchEffect()
             }
             let now = Timestamp.nowMilliseconds()
-            guard row.callState == "placing" else {
+            // A placement given up on as possibly placed, with no callback since, still takes the
+            // dialer's late word for what happened.
+            let presumed = row.callState == "uncertain" && !row.heard && row.status == .dialed
+            guard row.callState == "placing" || presumed else {
                 // A callback got here first; only fill in what it could not know.
-                if case .accepted(let uuid) = report.outcome {
+                if case .accepted(let uuid) = report.outcome, !uuid.isEmpty {
                     try database.cached("UPDATE contacts SET request_uuid = coalesce(request_uuid, ?) WHERE seq = ?").bind(1, uuid).bind(2, contact).run()
                 }
                 return DispatchEffect()
             }
+            let from = row.status
             var effect = DispatchEffect(applied: true)
             switch report.outcome {
             case .accepted(let uuid):
                 try database.cached("""
-                    UPDATE contacts SET status = 'dialed', call_state = 'live', request_uuid = ?, dialed_at = ?, last_event_at = ?, updated_at = ?
-                    WHERE seq = ?
-                    """).bind(1, uuid).bind(2, now).bind(3, now).bind(4, now).bind(5, contact).run()
-                try moveCounts(campaign: row.campaign, from: .pending, to: .dialed, now: now)
+                    UPDATE contacts SET status = 'dialed', call_state = 'live', request_uuid = ?, failure_detail = NULL,
+                    dialed_at = coalesce(dialed_at, ?), last_event_at = ?, updated_at = ? WHERE seq = ?
+                    """).bind(1, uuid.isEmpty ? nil : uuid).bind(2, now).bind(3, now).bind(4, now).bind(5, contact).run()
+                try moveCounts(campaign: row.campaign, from: from, to: .dialed, now: now)
             case .uncertain(let reason):
+                guard !presumed else { return DispatchEffect() }
                 try database.cached("""
                     UPDATE contacts SET status = 'dialed', call_state = 'uncertain', failure_detail = ?, dialed_at = ?, last_event_at = ?, updated_at = ?
                     WHERE seq = ?
                     """).bind(1, reason).bind(2, now).bind(3, now).bind(4, now).bind(5, contact).run()
                 try moveCounts(campaign: row.campaign, from: .pending, to: .dialed, now: now)
             case .refused(let status, let message):
-                try finish(contact: contact, campaign: row.campaign, from: .pending, to: .failed, reason: "plivo_rejected",
+                try finish(contact: contact, campaign: row.campaign, from: from, to: .failed, reason: "plivo_rejected",
                            detail: "HTTP \(status): \(message)", now: now, effect: &effect)
             case .skippedDNC:
-                try finish(contact: contact, campaign: row.campaign, from: .pending, to: .skippedDNC, reason: nil, detail: nil, now: now, effect: &effect)
+                try finish(contact: contact, campaign: row.campaign, from: from, to: .skippedDNC, reason: nil, detail: nil, now: now, effect: &effect)
             case .notPlaced:
-                try releaseToPending(contact: contact, now: now)
+                try releaseToPending(contact: contact, campaign: row.campaign, from: from, now: now)
                 effect.releasedSlot = true
                 effect.retry = QueuedContact(seq: contact, phoneNumber: row.phone)
                 effect.retryCampaign = row.campaign
             case .authRejected(let status, _):
-                try releaseToPending(contact: contact, now: now)
+                try releaseToPending(contact: contact, campaign: row.campaign, from: from, now: now)
                 effect.releasedSlot = true
                 try database.cached("""
-                    UPDATE campaigns SET status = 'paused', paused_reason = ?, updated_at = ? WHERE seq = ? AND status = 'running'
+                    UPDATE campaigns SET status = 'paused', paused_reason = ?, updated_at = ?, status_version = status_version + 1
+                    WHERE seq = ? AND status = 'running'
                     """).bind(1, "plivo_auth_failed: Plivo answered HTTP \(status); check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, then resume")
                     .bind(2, now).bind(3, row.campaign).run()
                 if database.changes == 1 { effect.pausedCampaign = row.campaign }
@@ -262,8 +288,11 @@ extension Store {
         }
     }
 
-    private func releaseToPending(contact: Int64, now: Int64) throws {
-        try database.cached("UPDATE contacts SET call_state = NULL, updated_at = ? WHERE seq = ?").bind(1, now).bind(2, contact).run()
+    private func releaseToPending(contact: Int64, campaign: Int64, from: ContactStatus, now: Int64) throws {
+        try database.cached("""
+            UPDATE contacts SET status = 'pending', call_state = NULL, failure_detail = NULL, dialed_at = NULL, updated_at = ? WHERE seq = ?
+            """).bind(1, now).bind(2, contact).run()
+        try moveCounts(campaign: campaign, from: from, to: .pending, now: now)
     }
 
     /// Moves a contact to a final status, releasing its call slot and completing the campaign if done.
@@ -337,7 +366,7 @@ extension Store {
         var calls: [OverdueCall] = []
         try database.cached("""
             SELECT seq, attempt, call_state, request_uuid, call_uuid, last_event_at FROM contacts INDEXED BY contacts_in_flight
-            WHERE call_state IS NOT NULL AND last_event_at < ? LIMIT ?
+            WHERE call_state IS NOT NULL AND last_event_at < ? ORDER BY last_event_at LIMIT ?
             """).bind(1, cutoff).bind(2, limit)
             .forEachRow { row in
                 calls.append(OverdueCall(contactSeq: row.int64(0), attempt: row.int64(1), callState: row.string(2),

@@ -14,6 +14,8 @@ actor Store {
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     let database: Database
     private var inTransaction = false
+    /// Which transaction a scheduled commit belongs to; one abandoned by SQLite is not committed.
+    private var transactionGeneration = 0
     private var transactionStarted = ContinuousClock.now
     private var commitWaiters: [CheckedContinuation<Void, any Error>] = []
     let metrics: ManagerMetrics
@@ -42,7 +44,8 @@ actor Store {
             try database.execute("BEGIN IMMEDIATE")
             inTransaction = true
             transactionStarted = ContinuousClock.now
-            Task { await self.commit() }
+            let generation = transactionGeneration
+            Task { await self.commit(generation: generation) }
         }
         try database.execute("SAVEPOINT mutation")
         let result: T
@@ -52,16 +55,31 @@ actor Store {
         } catch {
             try? database.execute("ROLLBACK TO mutation")
             try? database.execute("RELEASE mutation")
+            if database.isAutocommit {
+                // SQLite rolled the whole transaction back by itself (disk full, I/O error): the
+                // writes batched with this one are gone too, so their callers must hear it now.
+                abandonTransaction(error)
+            }
             throw error
         }
         try await withCheckedThrowingContinuation { commitWaiters.append($0) }
         return result
     }
 
-    private func commit() {
+    private func abandonTransaction(_ error: any Error) {
         let waiters = commitWaiters
         commitWaiters = []
         inTransaction = false
+        transactionGeneration += 1
+        waiters.forEach { $0.resume(throwing: error) }
+    }
+
+    private func commit(generation: Int) {
+        guard generation == transactionGeneration, inTransaction else { return }
+        let waiters = commitWaiters
+        commitWaiters = []
+        inTransaction = false
+        transactionGeneration += 1
         do {
             try database.execute("COMMIT")
             let elapsed = ContinuousClock.now - transactionStarted
@@ -163,6 +181,13 @@ actor Store {
             let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
             guard record.status != .running else {
                 throw RemoteError(.conflict, "a running campaign cannot be deleted; pause it first")
+            }
+            let inFlight = try database.cached("SELECT count(*) FROM contacts WHERE campaign_seq = ? AND call_state IS NOT NULL")
+            inFlight.bind(1, seq)
+            let calls = try inFlight.step() ? inFlight.int(0) : 0
+            inFlight.reset()
+            guard calls == 0 else {
+                throw RemoteError(.conflict, "\(calls) calls of this campaign are still in progress; delete it once they have ended")
             }
             try database.cached("DELETE FROM contacts WHERE campaign_seq = ?").bind(1, seq).run()
             try database.cached("DELETE FROM campaigns WHERE seq = ?").bind(1, seq).run()

@@ -58,11 +58,15 @@ public final class Database {
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
+    /// True when no transaction is open (also after SQLite rolled one back on its own).
+    public var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// A single integer from a query such as a PRAGMA.
     public func integer(_ sql: String) throws(SQLiteError) -> Int64? {
         let statement = try cached(sql)
+        // Reset at once: a statement left mid-read would lock tables against later DDL.
+        defer { statement.reset() }
         guard try statement.step() else { return nil }
         return statement.int64(0)
     }
