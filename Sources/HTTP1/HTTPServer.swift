@@ -170,6 +170,10 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func complete(_ request: HTTPRequest, _ response: HTTPResponse) {
         busy = false
+        if response.resetsConnection {
+            stream.reset()
+            return
+        }
         let keepAlive = request.wantsKeepAlive && !draining && response.header("Connection")?.lowercased() != "close"
         stream.write(response.serialized(version: request.version, keepAlive: keepAlive, includeBody: request.method != "HEAD"))
         guard keepAlive else {

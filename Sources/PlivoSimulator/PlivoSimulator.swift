@@ -116,6 +116,11 @@ final class SimulatorEngine: Sendable {
         Task { await self.play(call) }
 
         if Double.random(in: 0..<1) < faults.http500AfterFiring { return await state.logRequest(to: to, agent: agent, Self.plivoError(500, "internal server error")) }
+        if Double.random(in: 0..<1) < faults.reset {
+            var reset = HTTPResponse(status: 0)
+            reset.resetsConnection = true
+            return await state.logRequest(to: to, agent: agent, reset)
+        }
         if Double.random(in: 0..<1) < faults.slow { try? await Task.sleep(for: .milliseconds(faults.slowMilliseconds)) }
         if Double.random(in: 0..<1) < faults.malformed {
             return await state.logRequest(to: to, agent: agent, HTTPResponse(status: 201, headers: [("Content-Type", "text/html")], body: Array("<html>oops".utf8)))

@@ -63,6 +63,8 @@ public struct Faults: Sendable, Equatable {
     public var slowMilliseconds = 2000
     /// Places the call and answers 200 with a body that is not JSON.
     public var malformed = 0.0
+    /// Places the call, then resets the connection instead of answering.
+    public var reset = 0.0
     /// Drops every callback (so outcomes must be looked up).
     public var dropCallbacks = 0.0
 
@@ -82,6 +84,7 @@ public struct Faults: Sendable, Equatable {
             case "slow": slow = value
             case "slow_ms": slowMilliseconds = Int(value)
             case "malformed": malformed = value
+            case "reset": reset = value
             case "drop_callbacks": dropCallbacks = value
             default: throw ConfigurationError(variable, "unknown fault '\(pieces[0])'")
             }

@@ -185,6 +185,14 @@ public final class StreamConnection: @unchecked Sendable {
         }
     }
 
+    /// Closes with a TCP reset, discarding anything unsent (SO_LINGER 0).
+    public func reset() {
+        guard !isClosed else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(reason: .localClose)
+    }
+
     public func close(reason: CloseReason = .localClose) {
         guard !isClosed else { return }
         isClosed = true

@@ -150,9 +150,10 @@ import Testing
         #expect(final["contact_counts"]?["pending"] == .int(0) && final["contact_counts"]?["dialed"] == .int(0))
     }
 
-    @Test func plivoTimeoutsAndMalformedAnswersAreNeverRetried() async throws {
-        // slow: Plivo places the call but answers after the dialer's timeout; malformed: 2xx without JSON.
-        let stack = try await Stack.start(.dialing(cps: 100, simulator: ["RYMI_SIM_FAULTS": "slow=0.5,slow_ms=3000,malformed=0.5"]))
+    @Test func plivoTimeoutsResetsAndMalformedAnswersAreNeverRetried() async throws {
+        // slow: Plivo places the call but answers after the dialer's timeout; malformed: 2xx without
+        // JSON; reset: placed, then the connection is reset instead of answered.
+        let stack = try await Stack.start(.dialing(cps: 100, simulator: ["RYMI_SIM_FAULTS": "slow=0.3,slow_ms=3000,malformed=0.3,reset=0.3"]))
         defer { stack.stop() }
         let id = try await stack.createCampaign()
         try await stack.upload(phoneNumbers(20), to: id)

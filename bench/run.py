@@ -1,0 +1,205 @@
+"""make bench: every performance target with our figure beside it, measured in one run.
+
+Release binaries, load generators on the same 2-core box. Prints one table at the end (and each
+figure as it is measured). Needs wrk (make bench installs it) and builds the Hummingbird
+reference in bench/hummingbird when it can."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from stack import KEY, Stack, numbers, upload_body
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+results = []
+
+
+def report(what, target, figure, ok):
+    results.append((what, target, figure, "yes" if ok is True else ("no" if ok is False else ok)))
+    print(f"  {what}: {figure}  (target {target})", flush=True)
+
+
+def wrk(url, seconds=10, connections=64, header=None):
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if header:
+        command[1:1] = ["-H", header]
+    output = subprocess.run(command, capture_output=True, text=True).stdout
+    rate = float(next(line.split()[1] for line in output.splitlines() if line.startswith("Requests/sec")))
+    def percentile(label):
+        line = next(line for line in output.splitlines() if line.strip().startswith(label))
+        value = line.split()[1]
+        return float(value[:-2]) if value.endswith("ms") else float(value[:-2]) / 1000 if value.endswith("us") else float(value[:-1]) * 1000
+    errors = sum(int(part) for line in output.splitlines() if "Non-2xx" in line for part in line.split()[-1:])
+    return rate, percentile("50%"), percentile("99%"), errors
+
+
+def hummingbird_reference():
+    """Builds and starts the Hummingbird server; returns (process, port) or None."""
+    build = subprocess.run(["swift", "build", "-c", "release", "--package-path", os.path.join(ROOT, "hummingbird"),
+                            "--scratch-path", os.path.join(ROOT, "..", ".build-bench-hummingbird")],
+                           capture_output=True, text=True)
+    if build.returncode != 0:
+        print("  hummingbird reference did not build:", build.stderr[-300:])
+        return None
+    binary = os.path.join(ROOT, "..", ".build-bench-hummingbird", "release", "hb-reference")
+    process = subprocess.Popen([binary], env={**os.environ, "HB_PORT": "18181"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    return process, 18181
+
+
+def http_layer():
+    print("HTTP layer", flush=True)
+    stack = Stack(dialers=0, simulator=False, gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
+    reference = hummingbird_reference()
+    try:
+        ours = wrk(f"http://127.0.0.1:{stack.gateway_port}/healthz")
+        rss = stack.process("rymi-gateway").rss_kib() / 1024
+        if reference:
+            theirs = wrk("http://127.0.0.1:18181/healthz")
+            ratio = ours[0] / theirs[0]
+            report("GET /healthz, wrk -c64", "≥ 1.0× Hummingbird, p99 ≤ 5 ms",
+                   f"{ours[0]:,.0f} req/s, p99 {ours[2]:.2f} ms; Hummingbird {theirs[0]:,.0f} req/s, p99 {theirs[2]:.2f} ms: {ratio:.2f}×",
+                   ratio >= 1.0 and ours[2] <= 5)
+        else:
+            report("GET /healthz, wrk -c64", "≥ 1.0× Hummingbird, p99 ≤ 5 ms", f"{ours[0]:,.0f} req/s, p99 {ours[2]:.2f} ms (no reference)", ours[2] <= 5)
+        campaign = stack.api("POST", "/campaigns", {"name": "bench", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+        get = wrk(f"http://127.0.0.1:{stack.gateway_port}/v1/campaigns/{campaign}", header=f"Authorization: Bearer {KEY}")
+        report("GET /v1/campaigns/:id end to end, -c64", "≥ 20,000 req/s, p99 ≤ 10 ms", f"{get[0]:,.0f} req/s, p99 {get[2]:.2f} ms",
+               get[0] >= 20000 and get[2] <= 10)
+        rss = max(rss, stack.process("rymi-gateway").rss_kib() / 1024)
+        # 1000 idle keep-alive connections held open while the same load runs again.
+        idle = []
+        for _ in range(1000):
+            connection = socket.create_connection(("127.0.0.1", stack.gateway_port))
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            connection.recv(4096)
+            idle.append(connection)
+        with_idle = wrk(f"http://127.0.0.1:{stack.gateway_port}/healthz")
+        change = (with_idle[1] - ours[1]) / ours[1] * 100
+        report("1,000 idle keep-alive connections", "latency unchanged (±10%)",
+               f"p50 {ours[1]:.3f} → {with_idle[1]:.3f} ms ({change:+.1f}%), {with_idle[0]:,.0f} req/s", abs(change) <= 10)
+        rss = max(rss, stack.process("rymi-gateway").rss_kib() / 1024)
+        for connection in idle:
+            connection.close()
+        return rss
+    finally:
+        if reference:
+            reference[0].kill()
+        stack.stop()
+
+
+def data_path():
+    print("Uploads, start, paging", flush=True)
+    stack = Stack(dialers=0, simulator=False, gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
+    try:
+        manager = stack.process("rymi-manager")
+        growth = []
+        for size in (10_000, 100_000):
+            campaign = stack.api("POST", "/campaigns", {"name": f"up {size}", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+            body = upload_body(numbers(size, prefix=f"1{size // 1000:03d}"))
+            started = time.perf_counter()
+            stack.api("POST", f"/campaigns/{campaign}/contacts", raw=body)
+            elapsed = time.perf_counter() - started
+            growth.append(f"{size:,}: {elapsed:.2f} s, manager {manager.rss_kib() / 1024:.0f} MB")
+            if size == 100_000:
+                report("upload of 100,000 contacts in one request", "≤ 1.0 s", f"{elapsed:.2f} s ({len(body) / 1e6:.1f} MB)", elapsed <= 1.0)
+        big = stack.api("POST", "/campaigns", {"name": "million", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+        started = time.perf_counter()
+        for batch in range(10):
+            stack.api("POST", f"/campaigns/{big}/contacts", raw=upload_body(numbers(100_000, prefix=f"12{batch}")))
+        elapsed = time.perf_counter() - started
+        report("upload throughput, 10 × 100,000 into one campaign", "≥ 150,000 contacts/s", f"{1_000_000 / elapsed:,.0f} contacts/s",
+               1_000_000 / elapsed >= 150_000)
+        growth.append(f"1,000,000: {elapsed:.2f} s, manager {manager.rss_kib() / 1024:.0f} MB")
+        report("upload time and manager RSS as campaigns grow", "(how the cost grows)", "; ".join(growth), "info")
+        # Paging 1M contacts.
+        started, pages, slowest, first = time.perf_counter(), 0, 0.0, None
+        cursor = None
+        while True:
+            page_started = time.perf_counter()
+            page = stack.api("GET", f"/campaigns/{big}/contacts?limit=1000" + (f"&cursor={cursor}" if cursor else ""))
+            took = time.perf_counter() - page_started
+            first = first or took
+            slowest = max(slowest, took)
+            pages += 1
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        elapsed = time.perf_counter() - started
+        rate = pages * 1000 / elapsed
+        report("paging 1,000,000 contacts, limit 1,000", "≥ 200,000 contacts/s, flat",
+               f"{rate:,.0f} contacts/s; first page {first * 1000:.1f} ms, slowest {slowest * 1000:.1f} ms over {pages} pages", rate >= 200_000)
+        # Start with a 100k-number DNC list.
+        stack.api("POST", "/dnc", raw=json.dumps({"phone_numbers": [f"1120{i:07d}" for i in range(100_000)]}).encode())
+        started = time.perf_counter()
+        answer = stack.api("POST", f"/campaigns/{big}/start")
+        elapsed = time.perf_counter() - started
+        report("start of a 1,000,000-contact campaign, 100,000-number DNC list", "≤ 2 s",
+               f"{elapsed:.2f} s ({answer['contacts_dialed']:,} queued, {answer['contacts_skipped_dnc']:,} skipped)", elapsed <= 2)
+        return manager.rss_kib() / 1024
+    finally:
+        stack.stop()
+
+
+def dispatch():
+    print("Dispatch pipeline (CPS off)", flush=True)
+    figures, rss = [], 0
+    for dialers in (1, 2, 4):
+        stack = Stack(dialers=dialers, manager_env={"RYMI_DIAL_CPS": "0", "RYMI_MAX_CONCURRENT_CALLS": "2000", "RYMI_LOG_LEVEL": "warning"},
+                      sim_env={"RYMI_SIM_RING_MS": "0", "RYMI_SIM_TALK_MS": "0", "RYMI_SIM_OUTCOMES": "completed=1", "RYMI_LOG_LEVEL": "warning"},
+                      gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
+        try:
+            count = 3000
+            campaign = stack.api("POST", "/campaigns", {"name": "dispatch", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+            stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
+            started = time.perf_counter()
+            stack.api("POST", f"/campaigns/{campaign}/start")
+            stack.wait_completed(campaign, timeout=600)
+            rate = count / (time.perf_counter() - started)
+            figures.append((dialers, rate))
+            rss = max(rss, max(p.rss_kib() for p in stack.processes if p.name == "rymi-dialer") / 1024)
+        finally:
+            stack.stop()
+    best = max(rate for _, rate in figures)
+    report("dispatch, CPS limit off, instant simulator", "≥ 1,000 calls/s placed and resolved",
+           ", ".join(f"{d} dialer{'s' if d > 1 else ''}: {r:,.0f} calls/s" for d, r in figures), best >= 1000)
+    return rss
+
+
+def pacing():
+    print("Pacing (60 s each, in parallel)", flush=True)
+    sys.path.insert(0, ROOT)
+    from pacing import measure
+    outcomes = {}
+    threads = [threading.Thread(target=lambda c=cps: outcomes.__setitem__(c, measure(c, 60))) for cps in (2, 10, 100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ok = all(abs(outcomes[c][1] - c) / c <= 0.02 and outcomes[c][2] <= c for c in outcomes)
+    report("pacing over 60 s", "within ±2%, no 1-s window over the limit",
+           "; ".join(f"{c} CPS: {outcomes[c][1]:.3f} ({(outcomes[c][1] - c) / c * 100:+.2f}%), busiest second {outcomes[c][2]}" for c in (2, 10, 100)), ok)
+
+
+def main():
+    started = time.time()
+    gateway_rss = http_layer()
+    manager_rss = data_path()
+    dialer_rss = dispatch()
+    report("RSS: gateway under load / manager with a 1M campaign / dialer", "≤ 40 / ≤ 150 / ≤ 40 MB",
+           f"{gateway_rss:.0f} / {manager_rss:.0f} / {dialer_rss:.0f} MB", gateway_rss <= 40 and manager_rss <= 150 and dialer_rss <= 40)
+    if "--quick" not in sys.argv:
+        pacing()
+    width = max(len(r[0]) for r in results)
+    print(f"\n{'what'.ljust(width)} | target | ours | met")
+    for what, target, figure, ok in results:
+        print(f"{what.ljust(width)} | {target} | {figure} | {ok}")
+    print(f"\nbench: {len(results)} rows in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
