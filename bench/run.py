@@ -39,7 +39,7 @@ def wrk(url, seconds=10, connections=64, header=None):
 
 def hummingbird_reference():
     """Builds and starts the Hummingbird server; returns (process, port) or None."""
-    build = subprocess.run(["swift", "build", "-c", "release", "--package-path", os.path.join(ROOT, "hummingbird"),
+    build = subprocess.run(["swift", "build", "-c", "release", "--package-path", os.path.join(ROOT, "hb-reference"),
                             "--scratch-path", os.path.join(ROOT, "..", ".build-bench-hummingbird")],
                            capture_output=True, text=True)
     if build.returncode != 0:

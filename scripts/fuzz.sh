@@ -3,7 +3,7 @@
 # runs each for the given number of seconds (default 300). Prints one line per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-300}
+seconds=${1:-${FUZZ_SECONDS:-300}}
 out=.build/fuzz
 mkdir -p "$out"
 
