@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release
 
-.PHONY: build debug run test compose-check fuzz soak clean
+.PHONY: build debug run test compose-check fuzz soak bench clean
 
 ## Release binaries into .build/release/.
 build:
@@ -35,6 +35,11 @@ compose-check:
 ## Ten minutes of mixed API traffic and a running campaign (SOAK_SECONDS to change); release build.
 soak: build
 	cd bench && RYMI_BIN_DIR=../.build/release python3 soak.py
+
+## Every performance target with our figure beside it, in one table (release build, ~10 minutes).
+bench: build
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	cd bench && RYMI_BIN_DIR=../.build/release python3 run.py
 
 clean:
 	rm -rf .build

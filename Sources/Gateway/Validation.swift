@@ -92,8 +92,9 @@ struct ObjectReader {
         }
     }
 
-    /// A string of 1...maxLength characters, not only whitespace; nil (and an error) otherwise.
-    mutating func text(_ key: String, required: Bool, maxLength: Int) -> String? {
+    /// The member as a string: nil when absent (an error if required) or of another type (an error).
+    /// An optional member may be `null`, which counts as absent.
+    mutating func string(_ key: String, required: Bool) -> String? {
         guard let value = value(key), value != .null || required else {
             if required { fail(key, "is required") }
             return nil
@@ -102,6 +103,12 @@ struct ObjectReader {
             fail(key, "must be a string, not \(value.typeName)")
             return nil
         }
+        return string
+    }
+
+    /// A string of 1...maxLength characters, not only whitespace; nil (and an error) otherwise.
+    mutating func text(_ key: String, required: Bool, maxLength: Int) -> String? {
+        guard let string = string(key, required: required) else { return nil }
         guard string.contains(where: { !$0.isWhitespace }) else {
             fail(key, "must not be empty")
             return nil
@@ -118,14 +125,7 @@ struct ObjectReader {
     }
 
     mutating func phoneNumber(_ key: String, required: Bool) -> String? {
-        guard let value = value(key), value != .null || required else {
-            if required { fail(key, "is required") }
-            return nil
-        }
-        guard let string = value.stringValue else {
-            fail(key, "must be a string, not \(value.typeName)")
-            return nil
-        }
+        guard let string = string(key, required: required) else { return nil }
         switch PhoneNumber.normalize(string) {
         case .success(let number): return number
         case .failure(let reason):

@@ -172,17 +172,7 @@ public struct PlivoClient: Sendable {
     }
 
     private func send(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
-        try await withCheckedThrowingContinuation { continuation in
-            session.dataTask(with: request) { data, response, error in
-                if let error {
-                    continuation.resume(throwing: error)
-                } else if let http = response as? HTTPURLResponse {
-                    continuation.resume(returning: (data ?? Data(), http))
-                } else {
-                    continuation.resume(throwing: URLError(.badServerResponse))
-                }
-            }.resume()
-        }
+        try await session.httpResponse(for: request)
     }
 
     /// Transport failures: only those that prove the request never left are safe to retry.
@@ -193,6 +183,24 @@ public struct PlivoClient: Sendable {
             return .retryLater(reason: "cannot reach Plivo: \(urlError.code.rawValue)", afterMilliseconds: 1000)
         default:
             return .uncertain(reason: "request outcome unknown: URLError \(urlError.code.rawValue)")
+        }
+    }
+}
+
+extension URLSession {
+    /// One request, its body and HTTP response, through a data task (the async variant is not on
+    /// every Linux Foundation).
+    public func httpResponse(for request: URLRequest) async throws -> (Data, HTTPURLResponse) {
+        try await withCheckedThrowingContinuation { continuation in
+            dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: error)
+                } else if let http = response as? HTTPURLResponse {
+                    continuation.resume(returning: (data ?? Data(), http))
+                } else {
+                    continuation.resume(throwing: URLError(.badServerResponse))
+                }
+            }.resume()
         }
     }
 }

@@ -219,25 +219,13 @@ final class SimulatorEngine: Sendable {
             request.setValue(PlivoSignature.v2(url: url, nonce: nonce, authToken: configuration.authToken), forHTTPHeaderField: "X-Plivo-Signature-V2")
             request.setValue(nonce, forHTTPHeaderField: "X-Plivo-Signature-V2-Nonce")
             request.httpBody = Data(FormEncoding.encodePairs(parameters).utf8)
-            if let (body, status) = try? await send(request), (200..<300).contains(status) {
+            if let (body, response) = try? await session.httpResponse(for: request), (200..<300).contains(response.statusCode) {
                 await state.delivered(call.requestUUID, fields.first(where: { $0.0 == "Event" })?.1 ?? "")
                 return String(decoding: body, as: UTF8.self)
             }
         }
         logger.warning("callback_undelivered", ["url": url])
         return nil
-    }
-
-    private func send(_ request: URLRequest) async throws -> (Data, Int) {
-        try await withCheckedThrowingContinuation { continuation in
-            session.dataTask(with: request) { data, response, error in
-                if let error {
-                    continuation.resume(throwing: error)
-                } else {
-                    continuation.resume(returning: (data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0))
-                }
-            }.resume()
-        }
     }
 }
 
