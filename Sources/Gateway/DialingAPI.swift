@@ -81,8 +81,10 @@ struct DialingAPI: Sendable {
         // Numbers are digits, so the last number of a page is its position.
         let (limit, cursor) = try campaigns.pagination(context.query, allowed: ["limit", "cursor"], cursorKind: "dnc")
         let page = try await campaigns.ask(ListDNC(account: context.account, limit: limit, after: cursor.map(String.init)), context)
+        // `phone_numbers` mirrors the POST body; `entries` adds when each number was listed.
         return .json(200, .object([
-            ("phone_numbers", .array(page.entries.map { entry in
+            ("phone_numbers", .array(page.entries.map { .string($0.phoneNumber) })),
+            ("entries", .array(page.entries.map { entry in
                 .object([("phone_number", .string(entry.phoneNumber)), ("created_at", Render.time(entry.createdAt))])
             })),
             ("next_cursor", Cursor.encode(kind: "dnc", position: page.nextAfter.flatMap { Int64($0) })),

@@ -23,7 +23,8 @@ public final class GatewayService: Service {
         httpConfiguration.limits = HTTPLimits(maxBodyBytes: configuration.maxBodyBytes)
         httpConfiguration.headTimeout = configuration.headTimeout
         httpConfiguration.idleTimeout = configuration.idleTimeout
-        http = try HTTPServer(address: configuration.httpAddress, configuration: httpConfiguration, logger: logger) { request in
+        http = try HTTPServer(address: configuration.httpAddress, configuration: httpConfiguration, logger: logger,
+                              immediate: { request in frontDoor.value!.handleImmediately(request) }) { request in
             await frontDoor.value!.handle(request)
         }
         var router = Router()
@@ -77,10 +78,25 @@ struct FrontDoor: Sendable {
     let rateLimiter: RateLimiter?
     let logger: Logger
 
+    /// Liveness needs nothing but this process, so it is answered on the connection's queue.
+    func handleImmediately(_ request: HTTPRequest) -> HTTPResponse? {
+        guard request.path == "/healthz", request.method == "GET" || request.method == "HEAD" else { return nil }
+        let started = ContinuousClock.now
+        let requestID = Self.requestID(request)
+        return finish(request, Self.alive, requestID: requestID, started: started)
+    }
+
+    static let alive = HTTPResponse.json(200, .object([("status", .string("ok"))]))
+
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let started = ContinuousClock.now
         let requestID = Self.requestID(request)
-        var response = await respond(request, requestID: requestID)
+        return finish(request, await respond(request, requestID: requestID), requestID: requestID, started: started)
+    }
+
+    /// Tags, counts and logs every response.
+    private func finish(_ request: HTTPRequest, _ response: HTTPResponse, requestID: String, started: ContinuousClock.Instant) -> HTTPResponse {
+        var response = response
         response.headers.append(("X-Request-Id", requestID))
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -98,9 +114,6 @@ struct FrontDoor: Sendable {
 
     private func respond(_ request: HTTPRequest, requestID: String) async -> HTTPResponse {
         let path = request.path
-        if path == "/healthz", request.method == "GET" || request.method == "HEAD" {
-            return .json(200, .object([("status", .string("ok"))]))
-        }
         if path == "/readyz", request.method == "GET" || request.method == "HEAD" {
             return await readiness()
         }

@@ -4,6 +4,9 @@ import Runtime
 import Transport
 
 public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
+/// Answers what it can at once, on the connection's own queue (no task, no hop); nil passes the
+/// request on to the async handler. For cheap answers that need no other process.
+public typealias HTTPImmediateHandler = @Sendable (HTTPRequest) -> HTTPResponse?
 
 /// Timeouts and limits of the HTTP server; defaults suit a public API.
 public struct HTTPServerConfiguration: Sendable {
@@ -27,13 +30,16 @@ public final class HTTPServer: Service, @unchecked Sendable {
     private let listener: TCPListener
     private let configuration: HTTPServerConfiguration
     private let handler: HTTPHandler
+    private let immediate: HTTPImmediateHandler?
     private let logger: Logger
     private let lock = NSLock()
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private var draining = false
     private let stopped = AsyncStream<Void>.makeStream()
 
-    public init(address: HostPort, configuration: HTTPServerConfiguration = HTTPServerConfiguration(), logger: Logger, handler: @escaping HTTPHandler) throws {
+    public init(address: HostPort, configuration: HTTPServerConfiguration = HTTPServerConfiguration(), logger: Logger,
+                immediate: HTTPImmediateHandler? = nil, handler: @escaping HTTPHandler) throws {
+        self.immediate = immediate
         listener = try TCPListener(address: address)
         localAddress = listener.localAddress
         self.configuration = configuration
@@ -50,7 +56,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
 
     private func accept(_ fd: Int32) {
         let stream = StreamConnection(fd: fd)
-        let connection = HTTPConnection(stream: stream, configuration: configuration, handler: handler) { [weak self] connection in
+        let connection = HTTPConnection(stream: stream, configuration: configuration, immediate: immediate, handler: handler) { [weak self] connection in
             self?.forget(connection)
         }
         let admitted = lock.withLock { () -> Bool in
@@ -92,13 +98,16 @@ final class HTTPConnection: @unchecked Sendable {
     private let stream: StreamConnection
     private let configuration: HTTPServerConfiguration
     private let handler: HTTPHandler
+    private let immediate: HTTPImmediateHandler?
     private let onClose: (HTTPConnection) -> Void
     private var parser: HTTPRequestParser
     private var busy = false
     private var draining = false
     private var headDeadlineArmed = false
 
-    init(stream: StreamConnection, configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler, onClose: @escaping (HTTPConnection) -> Void) {
+    init(stream: StreamConnection, configuration: HTTPServerConfiguration, immediate: HTTPImmediateHandler?, handler: @escaping HTTPHandler,
+         onClose: @escaping (HTTPConnection) -> Void) {
+        self.immediate = immediate
         self.stream = stream
         self.configuration = configuration
         self.handler = handler
@@ -161,6 +170,10 @@ final class HTTPConnection: @unchecked Sendable {
         busy = true
         headDeadlineArmed = false
         stream.setDeadline(nil)
+        if let response = immediate?(request) {
+            complete(request, response)
+            return
+        }
         let handler = self.handler
         Task { [self] in
             let response = await handler(request)
