@@ -105,10 +105,12 @@ struct FrontDoor: Sendable {
         metrics.requests.increment(["method": request.method, "route": route, "status": String(response.status)])
         metrics.latency.observe(seconds, ["route": route])
         let level: Logger.Level = response.status >= 500 ? .error : .info
-        logger.log(level, "http_request", [
-            "request_id": requestID, "method": request.method, "route": route, "status": String(response.status),
-            "duration_ms": String(format: "%.2f", seconds * 1000),
-        ])
+        if level >= logger.minimumLevel {
+            logger.log(level, "http_request", [
+                "request_id": requestID, "method": request.method, "route": route, "status": String(response.status),
+                "duration_ms": String(Double(Int(seconds * 100_000)) / 100),
+            ])
+        }
         return response
     }
 
@@ -201,6 +203,9 @@ struct FrontDoor: Sendable {
            given.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
             return given
         }
-        return "req_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+        var random = SystemRandomNumberGenerator()
+        let high = String(random.next() as UInt64, radix: 16)
+        let low = String(random.next() as UInt32, radix: 16)
+        return "req_" + String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 8 - low.count) + low
     }
 }

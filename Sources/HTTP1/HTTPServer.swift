@@ -36,6 +36,10 @@ public final class HTTPServer: Service, @unchecked Sendable {
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private var draining = false
     private let stopped = AsyncStream<Void>.makeStream()
+    /// Connections are spread over one serial queue per core, like event loops: a connection's
+    /// work stays on one thread, instead of waking a new one for every read.
+    private let loops = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { DispatchQueue(label: "rymi.http.loop\($0)") }
+    private var accepted = 0
 
     public init(address: HostPort, configuration: HTTPServerConfiguration = HTTPServerConfiguration(), logger: Logger,
                 immediate: HTTPImmediateHandler? = nil, handler: @escaping HTTPHandler) throws {
@@ -55,7 +59,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
     }
 
     private func accept(_ fd: Int32) {
-        let stream = StreamConnection(fd: fd)
+        accepted &+= 1
+        let stream = StreamConnection(fd: fd, target: loops[accepted % loops.count])
         let connection = HTTPConnection(stream: stream, configuration: configuration, immediate: immediate, handler: handler) { [weak self] connection in
             self?.forget(connection)
         }
