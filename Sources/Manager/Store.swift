@@ -19,6 +19,7 @@ actor Store {
     private var transactionStarted = ContinuousClock.now
     private var commitWaiters: [CheckedContinuation<Void, any Error>] = []
     let metrics: ManagerMetrics
+    static let commitWindow = Duration.milliseconds(1)
 
     init(path: String, metrics: ManagerMetrics = ManagerMetrics()) throws {
         self.metrics = metrics
@@ -45,7 +46,11 @@ actor Store {
             inTransaction = true
             transactionStarted = ContinuousClock.now
             let generation = transactionGeneration
-            Task { await self.commit(generation: generation) }
+            Task {
+                // A moment for more writes to join this commit: under load many share one fsync.
+                try? await Task.sleep(for: Store.commitWindow)
+                await self.commit(generation: generation)
+            }
         }
         try database.execute("SAVEPOINT mutation")
         let result: T
