@@ -15,7 +15,9 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-10}" 2>&1 | tee -a "$log" || failed=1
 
 # Swift Testing closes each run with "Test run with N tests in M suites passed|failed …".
 tests=$(grep -Eo 'Test run with [0-9]+ tests?' "$log" | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
-issues=$(grep -Eo 'failed after [0-9.]+ seconds with [0-9]+ issues?' "$log" | grep -Eo '[0-9]+ issues?' | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
+# Failed tests, from each run's closing line ("Test run with N tests … failed after … with M issues"
+# counts issues, not tests, so count the failed test lines instead).
+issues=$(grep -E '^✘ Test .* failed after' "$log" | grep -vc '^✘ Test run with')
 fuzzed=$(grep -c '^fuzz .*no crash' "$log")
 fuzz_failed=$(grep -c '^fuzz .*FAILED' "$log")
 passed=$(( ${tests:-0} + fuzzed ))

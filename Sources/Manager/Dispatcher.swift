@@ -21,12 +21,22 @@ struct DispatchConfiguration: Sendable {
     var outcomeTimeout: Double = 900
     /// Spacing between call requests slightly above 1/CPS: the slack (15 ms in any one-second
     /// window) absorbs jitter between our send and Plivo's receipt, so no window holds more than
-    /// the limit; the achieved rate stays within 1.5% of the setting.
+    /// the limit; the achieved rate stays within 2% of the setting.
     static let pacingMargin = 1.015
     static let refillBatch = 500
 
     var interval: Duration? {
         callsPerSecond > 0 ? .nanoseconds(Int64(1e9 * Self.pacingMargin / callsPerSecond)) : nil
+    }
+
+    /// How many offers may run ahead of the pacing gate.
+    var lookahead: Int { 2 + Int(callsPerSecond / 100) }
+
+    /// The closest two answers may come, when catching up after a late one: half the margin
+    /// above 1/CPS, so even a window of catching up holds no more than the limit, with half the
+    /// slack left for network jitter.
+    var minimumGap: Duration? {
+        callsPerSecond > 0 ? .nanoseconds(Int64(1e9 * (1 + (Self.pacingMargin - 1) / 2) / callsPerSecond)) : nil
     }
 }
 
@@ -132,8 +142,9 @@ actor Dispatcher {
     private var rotation = 0
     private var nextAttempt: Int64 = 1
     private var offerCount = 0
-    private var nextSlot: ContinuousClock.Instant?
     private var lastGo: ContinuousClock.Instant?
+    private var lastActualGo: ContinuousClock.Instant?
+    private var waitingForGo = 0
     private var backoffUntil: ContinuousClock.Instant?
     private var wakeAt: ContinuousClock.Instant?
     private var lastLookup: [Int64: ContinuousClock.Instant] = [:]
@@ -270,17 +281,11 @@ actor Dispatcher {
             return
         }
         while liveCalls + offers.count < configuration.maxConcurrentCalls, let dialer = freestDialer() {
-            if configuration.interval != nil, let slot = nextSlot, slot > now {
-                scheduleWake(at: slot)
-                return
-            }
+            // With pacing, the "go" gate in `begin` sets the rate; offers only need to stay a
+            // few ahead of it, so a begin is waiting when its slot comes and the cadence never slips.
+            if configuration.interval != nil, offers.count + waitingForGo >= configuration.lookahead { return }
             guard let (queue, contact) = nextContact() else { return }
             offer(contact, from: queue.campaign, to: dialer, requestID: queue.requestID)
-            if let interval = configuration.interval {
-                // Keep the cadence while keeping up; after a pause, start afresh rather than burst.
-                let base = nextSlot.map { now - $0 < interval ? $0 : now } ?? now
-                nextSlot = base + interval
-            }
         }
     }
 
@@ -413,10 +418,24 @@ actor Dispatcher {
         // Offers are paced, but commits take varying time; spacing the "go" answers themselves
         // keeps the requests reaching Plivo evenly spaced.
         if let interval = configuration.interval {
+            waitingForGo += 1
+            defer {
+                waitingForGo -= 1
+                pump()
+            }
             let now = clock.now
-            let sendAt = max(now, (lastGo ?? now - interval) + interval)
-            lastGo = sendAt
-            if sendAt > now { try? await Task.sleep(until: sendAt, clock: .continuous) }
+            // Keep the cadence while keeping up (the average rate stays exact); after a lull,
+            // start afresh rather than burst to catch up.
+            let next = (lastGo ?? now - interval) + interval
+            let slot = now - next >= interval ? now : next
+            lastGo = slot
+            if slot > now { try? await Task.sleep(until: slot, clock: .continuous) }
+            // A late wake-up of the previous answer must not squeeze this one after it: never
+            // closer than the minimum gap, counted from when the previous one really went.
+            while let previous = lastActualGo, clock.now < previous + configuration.minimumGap! {
+                try? await Task.sleep(until: previous + configuration.minimumGap!, clock: .continuous)
+            }
+            lastActualGo = clock.now
         }
         return BeginCallReply(go: true)
     }
