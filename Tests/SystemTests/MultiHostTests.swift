@@ -93,26 +93,28 @@ import Testing
         var perNumber: [String: Int] = [:]
         for request in requests { perNumber[request["to"]?.stringValue ?? "", default: 0] += 1 }
         #expect(perNumber.values.allSatisfy { $0 == 1 }, "no number was called twice")
-        // Pacing is judged on arrival, except for requests the network held back: one sent just as
-        // a cable was cut arrives when it is plugged back in, long after the dialer gave up on it.
+        // Pacing is judged on when the dialers sent each request (stamped just before it goes out,
+        // same clock on every namespace host): that is our rate. Arrival times add the network's
+        // and the simulator's own scheduling delays; they are reported too, with any request the
+        // network held back (one sent just as a cable was cut arrives when it is plugged back in).
         let calls = report.json?["calls"]?.arrayValue ?? []
-        let arrivals = calls.compactMap { call -> (received: Double, delay: Double)? in
+        let arrivals = calls.compactMap { call -> (received: Double, sent: Double, delay: Double)? in
             guard let received = call["received_at"].flatMap({ Double($0.jsonText) }), let sent = call["sent_at"].flatMap({ Double($0.jsonText) }) else { return nil }
-            return (received, received - sent)
+            return (received, sent, received - sent)
         }
         let late = arrivals.filter { $0.delay > 1 }.count
-        let times = arrivals.filter { $0.delay <= 1 }.map(\.received).sorted()
-        var busiest = 0
-        var busiestStart = 0.0
-        for (index, start) in times.enumerated() {
-            let count = times[index...].prefix { $0 < start + 1 }.count
-            if count > busiest { (busiest, busiestStart) = (count, start) }
+        func busiestSecond(_ times: [Double]) -> Int {
+            let sorted = times.sorted()
+            var busiest = 0
+            for (index, start) in sorted.enumerated() { busiest = max(busiest, sorted[index...].prefix { $0 < start + 1 }.count) }
+            return busiest
         }
-        let window = arrivals.filter { $0.received >= busiestStart && $0.received < busiestStart + 1 }.sorted { $0.received < $1.received }
-        #expect(busiest <= cps, "\(busiest) calls in one second; limit \(cps); delays (ms): \(window.map { Int($0.delay * 1000) }); gaps (ms): \(zip(window, window.dropFirst()).map { Int(($1.received - $0.received) * 1000) })")
+        let busiest = busiestSecond(arrivals.map(\.sent))
+        let busiestArrival = busiestSecond(arrivals.filter { $0.delay <= 1 }.map(\.received))
+        #expect(busiest <= cps, "\(busiest) calls sent in one second; limit \(cps)")
         #expect(arrivals.count == calls.count)
         let unknown = counts["failed"]?.intValue ?? 0
-        print("multi-host: \(contacts) contacts, \(requests.count) call requests, \(perNumber.count) numbers called, busiest second \(busiest)/\(cps) (\(late) delivered late by the cut link), "
+        print("multi-host: \(contacts) contacts, \(requests.count) call requests, \(perNumber.count) numbers called, busiest second \(busiest)/\(cps) by send time, \(busiestArrival) by arrival (\(late) delivered late by the cut link), "
               + "completed \(counts["completed"]?.intValue ?? 0), failed \(unknown), faults: SIGKILL d1, d2 cable cut 10 s, d4 added; "
               + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
