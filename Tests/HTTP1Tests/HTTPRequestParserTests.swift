@@ -83,6 +83,7 @@ func parseError(_ text: String, limits: HTTPLimits = HTTPLimits()) -> HTTPParseE
         ("GET / HTTP/1.1\r\nHost: a\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nX: a\u{0}b\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nX: a\rInjected: b\r\n\r\n", 400),
         ("GET /\r\n\r\n", 400),
         ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
         ("GET / HTTP/3\r\n\r\n", 505),
