@@ -12,9 +12,12 @@ public struct APIKeys: Sendable {
     }
 
     private let entries: [Entry]
+    /// Accounts whose key is shorter than a guessable length; the gateway warns about them at start.
+    public let weakKeyAccounts: [String]
 
     public init(parsing text: String) throws(ConfigurationError) {
         var entries: [Entry] = []
+        var weak: [String] = []
         for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: ":", maxSplits: 1)
             guard parts.count == 2 else {
@@ -22,9 +25,10 @@ public struct APIKeys: Sendable {
             }
             let account = parts[0].trimmingCharacters(in: " ")
             let key = parts[1].trimmingCharacters(in: " ")
-            guard !account.isEmpty, key.utf8.count >= 16 else {
-                throw ConfigurationError("RYMI_API_KEYS", "entry \(entries.count + 1): the account must be named and the key at least 16 characters")
+            guard !account.isEmpty, !key.isEmpty else {
+                throw ConfigurationError("RYMI_API_KEYS", "entry \(entries.count + 1): both the account and the key must be given")
             }
+            if key.utf8.count < 16 { weak.append(account) }
             let digest = SHA256.hash(Array(key.utf8))
             guard !entries.contains(where: { $0.digest == digest }) else {
                 throw ConfigurationError("RYMI_API_KEYS", "entry \(entries.count + 1) repeats a key")
@@ -33,6 +37,7 @@ public struct APIKeys: Sendable {
         }
         guard !entries.isEmpty else { throw ConfigurationError("RYMI_API_KEYS", "no account:key pair given") }
         self.entries = entries
+        weakKeyAccounts = weak
     }
 
     /// The account a presented key belongs to, or nil.

@@ -37,6 +37,10 @@ public final class GatewayService: Service {
         PlivoCallbacks(manager: manager, authToken: configuration.plivoAuthToken, publicURL: publicURL,
                        agentStreamURL: configuration.agentStreamURL, signatureFailures: metrics.signatureFailures,
                        logger: logger).register(in: &callbackRouter)
+        if !configuration.apiKeys.weakKeyAccounts.isEmpty {
+            logger.warning("weak_api_keys", ["accounts": configuration.apiKeys.weakKeyAccounts.joined(separator: ","),
+                                             "hint": "use keys of at least 16 random characters"])
+        }
         if configuration.plivoAuthToken == nil {
             logger.warning("callbacks_disabled", ["reason": "PLIVO_AUTH_TOKEN is not set, so no callback can be verified"])
         }

@@ -123,7 +123,8 @@ import Testing
         #expect(keys.account(forKey: "key_other_0123456789") == "other")
         #expect(keys.account(forKey: "key_acme_012345678") == nil)
         #expect(throws: (any Error).self) { try APIKeys(parsing: "acme") }
-        #expect(throws: (any Error).self) { try APIKeys(parsing: "acme:short") }
+        #expect(try APIKeys(parsing: "acme:short").weakKeyAccounts == ["acme"])
+        #expect(throws: (any Error).self) { try APIKeys(parsing: "acme:") }
         #expect(throws: (any Error).self) { try APIKeys(parsing: "a:key_acme_0123456789,b:key_acme_0123456789") }
     }
 }
