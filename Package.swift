@@ -61,6 +61,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: settings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: settings),
         .testTarget(name: "PlivoTests", dependencies: ["Plivo", "JSON"], exclude: ["Fixtures"], swiftSettings: settings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: settings),

@@ -1,0 +1,30 @@
+import Runtime
+import Testing
+
+@Suite struct TimestampTests {
+    @Test(arguments: [
+        (Int64(0), "1970-01-01T00:00:00.000Z"),
+        (Int64(1_795_962_707_123), "2026-11-29T14:31:47.123Z"),
+        (Int64(951_782_400_000), "2000-02-29T00:00:00.000Z"),
+        (Int64(-1), "1969-12-31T23:59:59.999Z"),
+        (Int64(253_402_300_799_999), "9999-12-31T23:59:59.999Z"),
+    ])
+    func formatsRFC3339(milliseconds: Int64, text: String) {
+        #expect(Timestamp.rfc3339(millisecondsSinceEpoch: milliseconds) == text)
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func rendersCountersAndHistogramsWithEscapedLabels() {
+        let registry = MetricsRegistry()
+        let counter = registry.counter("c_total", help: "A counter.")
+        counter.increment(["route": #"/a"b\"#])
+        counter.increment(["route": #"/a"b\"#], by: 2)
+        registry.histogram("h_seconds", help: "A histogram.", buckets: [0.1, 1]).observe(0.5)
+        let text = registry.render()
+        #expect(text.contains(#"c_total{route="/a\"b\\"} 3"#))
+        #expect(text.contains(#"h_seconds_bucket{le="0.1"} 0"#))
+        #expect(text.contains(#"h_seconds_bucket{le="1"} 1"#))
+        #expect(text.contains("h_seconds_count 1"))
+    }
+}
