@@ -29,8 +29,9 @@ struct DispatchConfiguration: Sendable {
         callsPerSecond > 0 ? .nanoseconds(Int64(1e9 * Self.pacingMargin / callsPerSecond)) : nil
     }
 
-    /// How many offers may run ahead of the pacing gate.
-    var lookahead: Int { 2 + Int(callsPerSecond / 100) }
+    /// How many offers may run ahead of the pacing gate: enough to cover a quarter second of
+    /// offer-to-begin latency, so a begin is waiting when its slot comes even on a busy machine.
+    var lookahead: Int { 2 + Int((callsPerSecond / 4).rounded(.up)) }
 
     /// The closest two answers may come, when catching up after a late one: half the margin
     /// above 1/CPS, so even a window of catching up holds no more than the limit, with half the
