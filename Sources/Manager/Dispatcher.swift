@@ -438,6 +438,13 @@ actor Dispatcher {
             }
             lastActualGo = clock.now
         }
+        if peer.isClosed {
+            // The dialer went away while this waited for its slot: it never heard "go", so the
+            // call surely was not placed and the contact can be offered again.
+            try? await report(ReportPlacement(attempt: attempt, contactID: ContactID.format(offer.contact.seq),
+                                              outcome: .notPlaced(reason: "dialer gone before its go-ahead", retryAfterMilliseconds: 0)))
+            return BeginCallReply(go: false, reason: "dialer gone")
+        }
         return BeginCallReply(go: true)
     }
 
@@ -448,8 +455,10 @@ actor Dispatcher {
         if let placement = begun.removeValue(forKey: report.attempt) {
             dialers[placement.dialer]?.outstanding -= 1
         }
-        if case .notPlaced(let reason, let retryAfter) = report.outcome {
-            backoffUntil = clock.now + .milliseconds(max(retryAfter, 100))
+        // Plivo said "later" (429, unreachable): everyone waits. A placement that simply did not
+        // happen (lease expired, dialer gone) is offered again at once.
+        if case .notPlaced(let reason, let retryAfter) = report.outcome, retryAfter > 0 {
+            backoffUntil = clock.now + .milliseconds(retryAfter)
             logger.warning("placement_backoff", ["reason": reason, "retry_after_ms": "\(retryAfter)"])
         }
         apply(effect)
