@@ -121,7 +121,7 @@ public final class ManagerService: Service {
         // Lifecycle.
         router.on(StartCampaign.self) { request, context in
             let started = try await guarded(logger) { try await store.startCampaign(request) }
-            await dispatcher.sync(started.campaign.seq, requestID: context.requestID)
+            await dispatcher.sync(started.seq, requestID: context.requestID)
             logger.info("campaign_started", ["request_id": context.requestID ?? "", "campaign": request.campaignID,
                                              "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
             return started.result
@@ -134,8 +134,8 @@ public final class ManagerService: Service {
             return Empty()
         }
         router.on(ResumeCampaign.self) { request, context in
-            let resumed = try await guarded(logger) { try await store.resumeCampaign(request) }
-            await dispatcher.sync(resumed.campaign.seq, requestID: context.requestID)
+            let seq = try await guarded(logger) { try await store.resumeCampaign(request) }
+            await dispatcher.sync(seq, requestID: context.requestID)
             logger.info("campaign_resumed", ["request_id": context.requestID ?? "", "campaign": request.campaignID])
             return Empty()
         }

@@ -84,15 +84,30 @@ extension Store {
 
     // MARK: Lifecycle
 
-    func startCampaign(_ request: StartCampaign) async throws -> (result: StartResult, campaign: DispatchCampaign, completed: Bool) {
+    /// The campaign for a status change from `expected`; 409 from any other status, or when it
+    /// would dial and has no number to dial from.
+    private func campaignChanging(_ account: String, _ id: String, from expected: CampaignStatus, verb: String, dials: Bool) throws -> (seq: Int64, record: CampaignRecord) {
+        let (seq, record) = try campaignRow(account: account, id: id)
+        guard record.status == expected else {
+            throw RemoteError(.conflict, "only a \(expected.rawValue) campaign can be \(verb); this one is \(record.status.rawValue)")
+        }
+        guard !dials || record.callFromNumber != nil else {
+            throw RemoteError(.conflict, "the campaign has no call_from_number; set one with PUT first")
+        }
+        return (seq, record)
+    }
+
+    /// Every status change bumps the version the dispatcher orders them by.
+    private func setStatus(_ seq: Int64, _ status: CampaignStatus, now: Int64) throws {
+        try database.cached("""
+            UPDATE campaigns SET status = ?, paused_reason = CASE WHEN ? = 'running' THEN NULL ELSE paused_reason END,
+            updated_at = ?, status_version = status_version + 1 WHERE seq = ?
+            """).bind(1, status.rawValue).bind(2, status.rawValue).bind(3, now).bind(4, seq).run()
+    }
+
+    func startCampaign(_ request: StartCampaign) async throws -> (result: StartResult, seq: Int64) {
         try await mutate {
-            let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
-            guard record.status == .draft else {
-                throw RemoteError(.conflict, "only a draft campaign can be started; this one is \(record.status.rawValue)")
-            }
-            guard let from = record.callFromNumber else {
-                throw RemoteError(.conflict, "the campaign has no call_from_number; set one with PUT before starting")
-            }
+            let (seq, record) = try campaignChanging(request.account, request.campaignID, from: .draft, verb: "started", dials: true)
             let now = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1
@@ -101,40 +116,27 @@ extension Store {
                 """).bind(1, now).bind(2, seq).bind(3, request.account).run()
             let skipped = database.changes
             try moveCounts(campaign: seq, from: .pending, to: .skippedDNC, count: skipped, now: now)
-            try database.cached("UPDATE campaigns SET status = 'running', paused_reason = NULL, updated_at = ?, status_version = status_version + 1 WHERE seq = ?")
-                .bind(1, now).bind(2, seq).run()
-            let completed = try completeIfDone(seq, now: now)
-            let campaign = DispatchCampaign(seq: seq, id: record.id, account: request.account, agentID: record.agentID, from: from)
-            return (StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped), campaign, completed)
+            try setStatus(seq, .running, now: now)
+            _ = try completeIfDone(seq, now: now)
+            return (StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped), seq)
         }
     }
 
     func pauseCampaign(_ request: PauseCampaign) async throws -> Int64 {
         try await mutate {
-            let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
-            guard record.status == .running else {
-                throw RemoteError(.conflict, "only a running campaign can be paused; this one is \(record.status.rawValue)")
-            }
-            try database.cached("UPDATE campaigns SET status = 'paused', updated_at = ?, status_version = status_version + 1 WHERE seq = ?")
-                .bind(1, Timestamp.nowMilliseconds()).bind(2, seq).run()
+            let (seq, _) = try campaignChanging(request.account, request.campaignID, from: .running, verb: "paused", dials: false)
+            try setStatus(seq, .paused, now: Timestamp.nowMilliseconds())
             return seq
         }
     }
 
-    func resumeCampaign(_ request: ResumeCampaign) async throws -> (campaign: DispatchCampaign, completed: Bool) {
+    func resumeCampaign(_ request: ResumeCampaign) async throws -> Int64 {
         try await mutate {
-            let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
-            guard record.status == .paused else {
-                throw RemoteError(.conflict, "only a paused campaign can be resumed; this one is \(record.status.rawValue)")
-            }
-            guard let from = record.callFromNumber else {
-                throw RemoteError(.conflict, "the campaign has no call_from_number; set one with PUT before resuming")
-            }
+            let (seq, _) = try campaignChanging(request.account, request.campaignID, from: .paused, verb: "resumed", dials: true)
             let now = Timestamp.nowMilliseconds()
-            try database.cached("UPDATE campaigns SET status = 'running', paused_reason = NULL, updated_at = ?, status_version = status_version + 1 WHERE seq = ?")
-                .bind(1, now).bind(2, seq).run()
-            let completed = try completeIfDone(seq, now: now)
-            return (DispatchCampaign(seq: seq, id: record.id, account: request.account, agentID: record.agentID, from: from), completed)
+            try setStatus(seq, .running, now: now)
+            _ = try completeIfDone(seq, now: now)
+            return seq
         }
     }
 

@@ -2,18 +2,13 @@
 
 // MARK: Lifecycle (gateway → manager)
 
-public struct StartCampaign: RPCMessage {
+/// Queues the campaign's pending contacts for dialing.
+public enum StartCampaignKind: CampaignActionKind {
     public static let type = "campaign.start"
     public typealias Reply = StartResult
-
-    public var account: String
-    public var campaignID: String
-
-    public init(account: String, campaignID: String) {
-        self.account = account
-        self.campaignID = campaignID
-    }
 }
+
+public typealias StartCampaign = CampaignAction<StartCampaignKind>
 
 public struct StartResult: Codable, Sendable, Equatable {
     /// Contacts queued for dialing by this start.
@@ -27,31 +22,18 @@ public struct StartResult: Codable, Sendable, Equatable {
 }
 
 /// Answered once no call of the campaign can still be placed.
-public struct PauseCampaign: RPCMessage {
+public enum PauseCampaignKind: CampaignActionKind {
     public static let type = "campaign.pause"
     public typealias Reply = Empty
-
-    public var account: String
-    public var campaignID: String
-
-    public init(account: String, campaignID: String) {
-        self.account = account
-        self.campaignID = campaignID
-    }
 }
 
-public struct ResumeCampaign: RPCMessage {
+public enum ResumeCampaignKind: CampaignActionKind {
     public static let type = "campaign.resume"
     public typealias Reply = Empty
-
-    public var account: String
-    public var campaignID: String
-
-    public init(account: String, campaignID: String) {
-        self.account = account
-        self.campaignID = campaignID
-    }
 }
+
+public typealias PauseCampaign = CampaignAction<PauseCampaignKind>
+public typealias ResumeCampaign = CampaignAction<ResumeCampaignKind>
 
 // MARK: Do-Not-Call (gateway → manager)
 

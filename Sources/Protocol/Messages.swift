@@ -73,18 +73,6 @@ public struct CampaignPage: Codable, Sendable {
     }
 }
 
-public struct GetCampaign: RPCMessage {
-    public static let type = "campaign.get"
-    public typealias Reply = CampaignRecord
-
-    public var account: String
-    public var campaignID: String
-
-    public init(account: String, campaignID: String) {
-        self.account = account
-        self.campaignID = campaignID
-    }
-}
 
 /// Changes only the fields that are set.
 public struct UpdateCampaign: RPCMessage {
@@ -106,9 +94,12 @@ public struct UpdateCampaign: RPCMessage {
     }
 }
 
-public struct DeleteCampaign: RPCMessage {
-    public static let type = "campaign.delete"
-    public typealias Reply = Empty
+
+/// A message that names one campaign of one account and nothing more; its kind gives the wire
+/// type and the reply, so each such message is one line below.
+public struct CampaignAction<Kind: CampaignActionKind>: RPCMessage {
+    public static var type: String { Kind.type }
+    public typealias Reply = Kind.Reply
 
     public var account: String
     public var campaignID: String
@@ -118,6 +109,24 @@ public struct DeleteCampaign: RPCMessage {
         self.campaignID = campaignID
     }
 }
+
+public protocol CampaignActionKind: Sendable {
+    static var type: String { get }
+    associatedtype Reply: Codable, Sendable
+}
+
+public enum GetCampaignKind: CampaignActionKind {
+    public static let type = "campaign.get"
+    public typealias Reply = CampaignRecord
+}
+
+public enum DeleteCampaignKind: CampaignActionKind {
+    public static let type = "campaign.delete"
+    public typealias Reply = Empty
+}
+
+public typealias GetCampaign = CampaignAction<GetCampaignKind>
+public typealias DeleteCampaign = CampaignAction<DeleteCampaignKind>
 
 // MARK: Contacts (gateway → manager)
 
