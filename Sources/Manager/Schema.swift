@@ -122,6 +122,11 @@ enum Schema {
             CREATE INDEX contacts_by_campaign_status ON contacts(campaign_seq, status);
             CREATE INDEX contacts_in_flight ON contacts(call_state) WHERE call_state IS NOT NULL;
             """),
+        // The campaign's status version when a placement began, so a failure reported for it
+        // cannot pause the campaign again after a later resume.
+        (4, """
+            ALTER TABLE contacts ADD COLUMN begun_version INTEGER;
+            """),
     ]
 
     /// Brings the database to the newest version, refusing files that are not ours.

@@ -217,9 +217,10 @@ extension Store {
                 return .doNotCall(effect)
             }
             try database.cached("""
-                UPDATE contacts SET call_state = 'placing', attempt = ?, last_event_at = ?, updated_at = ?
+                UPDATE contacts SET call_state = 'placing', attempt = ?, last_event_at = ?, updated_at = ?,
+                begun_version = (SELECT status_version FROM campaigns WHERE seq = ?)
                 WHERE seq = ? AND status = 'pending' AND call_state IS NULL
-                """).bind(1, attempt).bind(2, now).bind(3, now).bind(4, contact).run()
+                """).bind(1, attempt).bind(2, now).bind(3, now).bind(4, campaign).bind(5, contact).run()
             return database.changes == 1 ? .go : .contactNotPending
         }
     }
@@ -279,11 +280,17 @@ extension Store {
             case .authRejected(let status, _):
                 try releaseToPending(contact: contact, campaign: row.campaign, from: from, now: now)
                 effect.releasedSlot = true
+                // If the campaign runs on (resumed since), the contact is offered again.
+                effect.retry = QueuedContact(seq: contact, phoneNumber: row.phone)
+                effect.retryCampaign = row.campaign
+                // Only if nothing changed the campaign's status since this placement began: a late
+                // refusal from before a resume must not pause the resumed campaign.
                 try database.cached("""
                     UPDATE campaigns SET status = 'paused', paused_reason = ?, updated_at = ?, status_version = status_version + 1
                     WHERE seq = ? AND status = 'running'
+                    AND status_version = (SELECT begun_version FROM contacts WHERE seq = ?)
                     """).bind(1, "plivo_auth_failed: Plivo answered HTTP \(status); check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, then resume")
-                    .bind(2, now).bind(3, row.campaign).run()
+                    .bind(2, now).bind(3, row.campaign).bind(4, contact).run()
                 if database.changes == 1 { effect.pausedCampaign = row.campaign }
             }
             return effect
