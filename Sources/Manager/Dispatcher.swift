@@ -166,7 +166,7 @@ actor Dispatcher {
         // Attempt ids never repeat across restarts, even for offers that were never persisted.
         nextAttempt = max(persisted + 1, Timestamp.nowMilliseconds() * 1000)
         for campaign in try await store.runningCampaigns() {
-            await sync(campaign.seq)
+            await sync(campaign)
         }
         logger.info("dispatcher_started", [
             "running_campaigns": "\(order.count)", "live_calls": "\(liveCalls)",

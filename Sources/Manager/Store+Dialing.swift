@@ -142,12 +142,9 @@ extension Store {
 
     // MARK: Dispatch
 
-    func runningCampaigns() throws -> [DispatchCampaign] {
-        var campaigns: [DispatchCampaign] = []
-        try database.cached("SELECT seq, id, account, agent_id, call_from_number FROM campaigns WHERE status = 'running' ORDER BY seq")
-            .forEachRow { row in
-                campaigns.append(DispatchCampaign(seq: row.int64(0), id: row.string(1), account: row.string(2), agentID: row.string(3), from: row.optionalString(4)))
-            }
+    func runningCampaigns() throws -> [Int64] {
+        var campaigns: [Int64] = []
+        try database.cached("SELECT seq FROM campaigns WHERE status = 'running' ORDER BY seq").forEachRow { campaigns.append($0.int64(0)) }
         return campaigns
     }
 

@@ -49,7 +49,7 @@ actor Store {
             Task {
                 // A moment for more writes to join this commit: under load many share one fsync.
                 try? await Task.sleep(for: Store.commitWindow)
-                await self.commit(generation: generation)
+                self.commit(generation: generation)
             }
         }
         try database.execute("SAVEPOINT mutation")

@@ -40,8 +40,6 @@ public final class RPCServer: Service, @unchecked Sendable {
     /// Clients ping every second; ten silent seconds mean the peer or its link is gone.
     static let idleTimeout = 10.0
 
-    public var connectedPeers: [RPCPeer] { lock.withLock { Array(peers.values) } }
-
     public func shutdown() async {
         listener.stop()
         lock.withLock { Array(peers.values) }.forEach { $0.close() }

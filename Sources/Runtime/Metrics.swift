@@ -1,13 +1,13 @@
 import Foundation
 
-/// Prometheus metrics (text exposition format 0.0.4): counters, gauges and histograms with labels.
+/// Prometheus metrics (text exposition format 0.0.4): counters and histograms with labels, and
+/// gauges rendered from values taken at scrape time (`gaugeText`).
 ///
 /// One registry per process; recording takes a lock for a few nanoseconds, rendering walks it.
 public final class MetricsRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var families: [String: Family] = [:]
     private var order: [String] = []
-    private var gauges: [(name: String, help: String, read: @Sendable () -> [(labels: [String: String], value: Double)])] = []
 
     final class Family {
         let name: String
@@ -46,11 +46,6 @@ public final class MetricsRegistry: @unchecked Sendable {
         return Histogram(registry: self, name: name)
     }
 
-    /// A gauge read when metrics are rendered, so it never goes stale.
-    public func gauge(_ name: String, help: String, read: @escaping @Sendable () -> [(labels: [String: String], value: Double)]) {
-        lock.withLock { gauges.append((name, help, read)) }
-    }
-
     private func register(_ name: String, help: String, type: String, buckets: [Double]) {
         lock.withLock {
             guard families[name] == nil else { return }
@@ -81,9 +76,9 @@ public final class MetricsRegistry: @unchecked Sendable {
 
     /// Everything, in the text exposition format.
     public func render() -> String {
-        let (snapshot, gaugeReaders) = lock.withLock { (order.compactMap { families[$0] }.map { family in
+        let snapshot = lock.withLock { order.compactMap { families[$0] }.map { family in
             (family.name, family.help, family.type, family.buckets, family.series.values.sorted { $0.labels < $1.labels })
-        }, gauges) }
+        } }
         var out = ""
         for (name, help, type, buckets, series) in snapshot {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -98,12 +93,6 @@ public final class MetricsRegistry: @unchecked Sendable {
                 } else {
                     out += "\(name)\(Self.braced(entry.labels)) \(Self.number(entry.value))\n"
                 }
-            }
-        }
-        for gauge in gaugeReaders {
-            out += "# HELP \(gauge.name) \(gauge.help)\n# TYPE \(gauge.name) gauge\n"
-            for sample in gauge.read() {
-                out += "\(gauge.name)\(Self.braced(Self.labelText(sample.labels))) \(Self.number(sample.value))\n"
             }
         }
         return out
