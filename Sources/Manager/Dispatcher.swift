@@ -11,7 +11,7 @@ struct DispatchConfiguration: Sendable {
     /// How long a dialer may take from an offer to sending it to Plivo: time for a commit, plus
     /// a few pacing slots, since "go" answers wait for their slot.
     var leaseMilliseconds: Int {
-        2000 + (callsPerSecond > 0 ? Int(3000 * Self.pacingMargin / callsPerSecond) : 0)
+        2000 + (callsPerSecond > 0 ? Int(3000 * Pacer.cadenceMargin / callsPerSecond) : 0)
     }
     /// A begun placement unreported for this long is treated as possibly placed.
     var placementTimeout: Double = 30
@@ -19,26 +19,11 @@ struct DispatchConfiguration: Sendable {
     var outcomeCheckAfter: Double = 60
     /// A call whose outcome is still unknown after this long fails with `outcome_unknown`.
     var outcomeTimeout: Double = 900
-    /// Spacing between call requests slightly above 1/CPS: the slack (15 ms in any one-second
-    /// window) absorbs jitter between our send and Plivo's receipt, so no window holds more than
-    /// the limit; the achieved rate stays within 2% of the setting.
-    static let pacingMargin = 1.015
     static let refillBatch = 500
-
-    var interval: Duration? {
-        callsPerSecond > 0 ? .nanoseconds(Int64(1e9 * Self.pacingMargin / callsPerSecond)) : nil
-    }
 
     /// How many offers may run ahead of the pacing gate: enough to cover a quarter second of
     /// offer-to-begin latency, so a begin is waiting when its slot comes even on a busy machine.
     var lookahead: Int { 2 + Int((callsPerSecond / 4).rounded(.up)) }
-
-    /// The closest two answers may come, when catching up after a late one: half the margin
-    /// above 1/CPS, so even a window of catching up holds no more than the limit, with half the
-    /// slack left for network jitter.
-    var minimumGap: Duration? {
-        callsPerSecond > 0 ? .nanoseconds(Int64(1e9 * (1 + (Self.pacingMargin - 1) / 2) / callsPerSecond)) : nil
-    }
 }
 
 /// Decides which contact is called, when, and by which dialer.
@@ -143,8 +128,7 @@ actor Dispatcher {
     private var rotation = 0
     private var nextAttempt: Int64 = 1
     private var offerCount = 0
-    private var lastGo: ContinuousClock.Instant?
-    private var lastActualGo: ContinuousClock.Instant?
+    private var pacer: Pacer?
     private var waitingForGo = 0
     private var backoffUntil: ContinuousClock.Instant?
     private var wakeAt: ContinuousClock.Instant?
@@ -155,6 +139,7 @@ actor Dispatcher {
         self.store = store
         self.metrics = store.metrics
         self.configuration = configuration
+        pacer = Pacer(callsPerSecond: configuration.callsPerSecond)
         self.logger = logger
     }
 
@@ -284,7 +269,7 @@ actor Dispatcher {
         while liveCalls + offers.count < configuration.maxConcurrentCalls, let dialer = freestDialer() {
             // With pacing, the "go" gate in `begin` sets the rate; offers only need to stay a
             // few ahead of it, so a begin is waiting when its slot comes and the cadence never slips.
-            if configuration.interval != nil, offers.count + waitingForGo >= configuration.lookahead { return }
+            if pacer != nil, offers.count + waitingForGo >= configuration.lookahead { return }
             guard let (queue, contact) = nextContact() else { return }
             offer(contact, from: queue.campaign, to: dialer, requestID: queue.requestID)
         }
@@ -418,25 +403,18 @@ actor Dispatcher {
         )
         // Offers are paced, but commits take varying time; spacing the "go" answers themselves
         // keeps the requests reaching Plivo evenly spaced.
-        if let interval = configuration.interval {
+        if pacer != nil {
             waitingForGo += 1
             defer {
                 waitingForGo -= 1
                 pump()
             }
-            let now = clock.now
-            // Keep the cadence while keeping up (the average rate stays exact); after a lull,
-            // start afresh rather than burst to catch up.
-            let next = (lastGo ?? now - interval) + interval
-            let slot = now - next >= interval ? now : next
-            lastGo = slot
-            if slot > now { try? await Task.sleep(until: slot, clock: .continuous) }
-            // A late wake-up of the previous answer must not squeeze this one after it: never
-            // closer than the minimum gap, counted from when the previous one really went.
-            while let previous = lastActualGo, clock.now < previous + configuration.minimumGap! {
-                try? await Task.sleep(until: previous + configuration.minimumGap!, clock: .continuous)
+            let slot = pacer!.reserveSlot(now: clock.now)
+            if slot > clock.now { try? await Task.sleep(until: slot, clock: .continuous) }
+            while let opens = pacer!.windowOpens, clock.now < opens {
+                try? await Task.sleep(until: opens, clock: .continuous)
             }
-            lastActualGo = clock.now
+            pacer!.recordGo(at: clock.now)
         }
         if peer.isClosed {
             // The dialer went away while this waited for its slot: it never heard "go", so the

@@ -1,0 +1,49 @@
+/// The arithmetic of the "go" gate: when the next call request may go to Plivo.
+///
+/// Two rules. Slots follow a cadence a hair above 1/CPS, so the average rate is the setting.
+/// And a sliding window over the answers really given: the next one waits until the one `limit`
+/// answers back is more than a second (plus a guard for network jitter) old. A late timer
+/// wake-up is then caught up at once, yet no one-second window ever holds more than the limit.
+struct Pacer {
+    /// Slack on the cadence: 0.2% keeps the steady state just off the window's edge.
+    static let cadenceMargin = 1.002
+    /// Between our "go" and Plivo's receipt (answer to the dialer, its send, the network)
+    /// requests may bunch by this much; measured p99 about 5 ms on one busy machine, max 11 ms.
+    /// It costs 1.2% of the rate, within the ±2% we promise.
+    static let windowGuard = Duration.milliseconds(12)
+
+    let interval: Duration
+    let limit: Int
+    private var lastSlot: ContinuousClock.Instant?
+    private var recentGoes: [ContinuousClock.Instant] = []
+    private var oldest = 0
+
+    init?(callsPerSecond: Double) {
+        guard callsPerSecond > 0 else { return nil }
+        interval = .nanoseconds(Int64(1e9 * Self.cadenceMargin / callsPerSecond))
+        limit = max(1, Int(callsPerSecond.rounded(.down)))
+    }
+
+    /// Reserves the next slot of the cadence. After a lull it starts afresh at `now` rather than
+    /// bursting to make up for calls that were never waiting.
+    mutating func reserveSlot(now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let next = (lastSlot ?? now - interval) + interval
+        let slot = now - next >= interval ? now : next
+        lastSlot = slot
+        return slot
+    }
+
+    /// The earliest instant another answer keeps every one-second window within the limit.
+    var windowOpens: ContinuousClock.Instant? {
+        recentGoes.count < limit ? nil : recentGoes[oldest] + .seconds(1) + Self.windowGuard
+    }
+
+    mutating func recordGo(at instant: ContinuousClock.Instant) {
+        if recentGoes.count < limit {
+            recentGoes.append(instant)
+        } else {
+            recentGoes[oldest] = instant
+            oldest = (oldest + 1) % limit
+        }
+    }
+}
