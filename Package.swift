@@ -27,9 +27,9 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["JSON"], swiftSettings: settings),
         .target(name: "Transport", dependencies: ["Runtime"], swiftSettings: settings),
         .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),
-        .target(name: "Protocol", swiftSettings: settings),
+        .target(name: "Protocol", dependencies: ["JSON"], swiftSettings: settings),
         .target(name: "Plivo", dependencies: ["HTTP1", "Crypto", "JSON", "Runtime"], swiftSettings: settings),
-        .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime"], swiftSettings: settings),
+        .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime", "JSON"], swiftSettings: settings),
 
         // Services.
         .target(

@@ -1,4 +1,5 @@
 """Starts the real executables on loopback for benchmarks, and small HTTP helpers (stdlib only)."""
+import http.client
 import json
 import os
 import shutil
@@ -88,6 +89,29 @@ class Stack:
                                          headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=300) as response:
             return json.loads(response.read())
+
+    def page_through(self, path):
+        """Follows next_cursor to the end over one keep-alive connection, the way a client
+        exporting a campaign would; reads only the cursor and counts items, so Python's own JSON
+        decoding does not become the thing measured. Returns (items, seconds per page)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.gateway_port, timeout=60)
+        items, times, cursor = 0, [], None
+        try:
+            while True:
+                started = time.perf_counter()
+                connection.request("GET", "/v1" + path + (f"&cursor={cursor}" if cursor else ""), headers={"Authorization": f"Bearer {KEY}"})
+                response = connection.getresponse()
+                body = response.read()
+                times.append(time.perf_counter() - started)
+                if response.status != 200:
+                    raise RuntimeError(f"page {len(times)}: {response.status} {body[:200]!r}")
+                items += body.count(b'"campaign_id":')
+                tail = body[body.rindex(b'"next_cursor":') + 14:]
+                if tail.startswith(b"null"):
+                    return items, times
+                cursor = tail[1:tail.index(b'"', 1)].decode()
+        finally:
+            connection.close()
 
     def sim_calls(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.sim_port}/sim/calls", timeout=60) as response:

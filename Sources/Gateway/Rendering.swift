@@ -30,8 +30,6 @@ enum Render {
     }
 
     static func contact(_ record: ContactRecord) -> JSONValue {
-        // Variables were validated as a JSON object at upload; a failure here means a bug, shown as {}.
-        let variables = (try? JSONParser.parse(record.variables)) ?? .object([])
         let call = record.call
         func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         func optional(_ value: Int?) -> JSONValue { value.map(JSONValue.int) ?? .null }
@@ -40,7 +38,8 @@ enum Render {
             ("id", .string(record.id)),
             ("campaign_id", .string(record.campaignID)),
             ("phone_number", .string(record.phoneNumber)),
-            ("variables", variables),
+            // Validated as a JSON object and stored in our own serialization at upload.
+            ("variables", .verbatim(record.variables)),
             ("status", .string(record.status.rawValue)),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),

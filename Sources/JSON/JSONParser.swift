@@ -104,6 +104,7 @@ public struct JSONParser {
             guard depth <= maxDepth else { throw failure(.tooDeep) }
             index += 1
             var members: [(key: String, value: JSONValue)] = []
+            // Most objects are small: scanning their keys beats hashing every one.
             var seen: Set<String> = []
             skipWhitespace()
             if try peek() == UInt8(ascii: "}") {
@@ -115,7 +116,14 @@ public struct JSONParser {
                 guard try peek() == UInt8(ascii: "\"") else { throw failure(.unexpectedByte) }
                 let keyOffset = index
                 let key = try parseString()
-                guard seen.insert(key).inserted else { throw JSONParseError(reason: .duplicateKey, offset: keyOffset) }
+                let duplicate: Bool
+                if members.count < 16 {
+                    duplicate = members.contains { $0.key == key }
+                } else {
+                    if seen.isEmpty { seen = Set(members.map(\.key)) }
+                    duplicate = !seen.insert(key).inserted
+                }
+                guard !duplicate else { throw JSONParseError(reason: .duplicateKey, offset: keyOffset) }
                 skipWhitespace()
                 guard try peek() == UInt8(ascii: ":") else { throw failure(.unexpectedByte) }
                 index += 1
@@ -188,11 +196,17 @@ public struct JSONParser {
         mutating func parseString() throws(JSONParseError) -> String {
             index += 1
             let start = index
-            // Fast path: no escapes, so the bytes between the quotes are the string.
+            // Fast path: no escapes, so the bytes between the quotes are the string; ASCII needs
+            // no UTF-8 validation.
+            var ascii = true
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    if ascii {
+                        index += 1
+                        return String(decoding: slice, as: UTF8.self)
+                    }
                     guard let string = String(validating: slice, as: UTF8.self) else {
                         throw JSONParseError(reason: .invalidUTF8, offset: start)
                     }
@@ -201,6 +215,7 @@ public struct JSONParser {
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw failure(.invalidString) }
+                ascii = ascii && byte < 0x80
                 index += 1
             }
             guard index < bytes.count else { throw failure(.unexpectedEnd) }

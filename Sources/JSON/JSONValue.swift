@@ -9,12 +9,16 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
+    /// Text that is already valid JSON, written out as it is: for documents stored as JSON text
+    /// (a contact's variables) that would otherwise be parsed only to be written again. The
+    /// parser never produces it.
+    case verbatim(String)
 
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
-        case let (.number(a), .number(b)): return a == b
+        case let (.number(a), .number(b)), let (.verbatim(a), .verbatim(b)): return a == b
         case let (.string(a), .string(b)): return a == b
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)):
@@ -24,6 +28,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
+    public static func int64(_ value: Int64) -> JSONValue { .number(String(value)) }
 
     /// Builds an object from members in order, dropping members whose value is `nil`.
     public static func object(_ members: KeyValuePairs<String, JSONValue?>) -> JSONValue {
@@ -64,6 +69,7 @@ public enum JSONValue: Sendable, Equatable {
         case .string: return "string"
         case .array: return "array"
         case .object: return "object"
+        case .verbatim: return "JSON text"
         }
     }
 }

@@ -13,7 +13,7 @@ extension JSONValue {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .number(let lexeme): out.append(contentsOf: lexeme.utf8)
+        case .number(let lexeme), .verbatim(let lexeme): out.append(contentsOf: lexeme.utf8)
         case .string(let text): writeString(text, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))

@@ -30,6 +30,7 @@ actor Store {
             PRAGMA synchronous = FULL;
             PRAGMA foreign_keys = ON;
             PRAGMA busy_timeout = 5000;
+            PRAGMA cache_size = -32768;
             """)
         try Schema.migrate(database)
     }
@@ -209,20 +210,38 @@ actor Store {
                 throw RemoteError(.conflict, "the campaign is completed; contacts can no longer be added")
             }
             let now = Timestamp.nowMilliseconds()
-            let insert = try database.cached("""
-                INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at)
-                VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT (campaign_seq, phone_number) DO NOTHING
-                """)
             var inserted = 0
-            for contact in request.contacts {
-                insert.bind(1, seq).bind(2, contact.phoneNumber).bind(3, contact.variables).bind(4, now).bind(5, now)
+            // Many rows per statement: each execution has a fixed cost (and AUTOINCREMENT
+            // writes sqlite_sequence once per statement, not per row).
+            var rest = request.contacts[...]
+            while !rest.isEmpty {
+                let rows = rest.count >= Self.insertBatch ? Self.insertBatch : 1
+                let insert = try database.cached(Self.insertContactsSQL[rows]!)
+                for (row, contact) in rest.prefix(rows).enumerated() {
+                    let base = Int32(row * 4)
+                    insert.bind(base + 1, seq).bind(base + 2, contact.phoneNumber).bind(base + 3, contact.variables).bind(base + 4, now)
+                }
                 try insert.run()
                 inserted += database.changes
+                rest = rest.dropFirst(rows)
             }
             try database.cached("UPDATE campaigns SET pending_count = pending_count + ?, updated_at = ? WHERE seq = ?")
                 .bind(1, inserted).bind(2, now).bind(3, seq).run()
             return (UploadResult(inserted: inserted, duplicates: request.contacts.count - inserted), seq, record.status == .running)
         }
+    }
+
+    static let insertBatch = 100
+
+    static let insertContactsSQL = [1: contactInsert(rows: 1), insertBatch: contactInsert(rows: insertBatch)]
+
+    private static func contactInsert(rows: Int) -> String {
+        let values = (0..<rows).map { row in
+            let base = row * 4
+            return "(?\(base + 1), ?\(base + 2), ?\(base + 3), 'pending', ?\(base + 4), ?\(base + 4))"
+        }
+        return "INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at) VALUES "
+            + values.joined(separator: ", ") + " ON CONFLICT (campaign_seq, phone_number) DO NOTHING"
     }
 
     static let contactColumns = """

@@ -1,4 +1,4 @@
-import Foundation
+import JSON
 
 /// The line protocol between Rymi processes: one JSON envelope per line over TCP.
 ///
@@ -52,42 +52,46 @@ public struct RemoteError: Error, Codable, Sendable, Equatable, CustomStringConv
 }
 
 /// What an outgoing line looks like; `Body` is the message or the reply.
-public struct OutgoingEnvelope<Body: Encodable>: Encodable {
-    public let v: Int
+public struct OutgoingEnvelope<Body: Encodable> {
     public let id: UInt64
     public let type: String
-    public let rid: String?
+    public let requestID: String?
     public let body: Body
 
     public init(id: UInt64, type: String, requestID: String?, body: Body) {
-        self.v = WireProtocol.version
         self.id = id
         self.type = type
-        self.rid = requestID
+        self.requestID = requestID
         self.body = body
     }
 
     /// The envelope as one line, newline included.
     public func encodedLine() throws -> [UInt8] {
-        var bytes = [UInt8](try JSONEncoder().encode(self))
-        bytes.append(0x0A)
-        return bytes
+        var line = JSONValue.object([
+            "v": .int(WireProtocol.version), "id": .number(String(id)), "type": .string(type),
+            "rid": requestID.map(JSONValue.string), "body": try JSONValueEncoder.encode(body),
+        ]).serialized()
+        line.append(0x0A)
+        return line
     }
 }
 
 /// Knows, while a line is being decoded, which type its body has: a request's by its message
-/// type, a reply's by the call waiting for it. Decoding the body in the same pass as the
-/// envelope matters for lines that carry 100,000 contacts.
+/// type, a reply's by the call waiting for it.
 public protocol EnvelopeBodyResolver: Sendable {
-    func bodyDecoder(type: String, id: UInt64) -> (@Sendable (any Decoder) throws -> any Sendable)?
+    func bodyDecoder(type: String, id: UInt64) -> BodyDecoder?
 }
 
-extension CodingUserInfoKey {
-    public static let envelopeBodyResolver = CodingUserInfoKey(rawValue: "rymi.envelopeBodyResolver")!
+/// Turns a parsed body into the message or reply it carries.
+public typealias BodyDecoder = @Sendable (JSONValue) throws -> any Sendable
+
+extension RPCMessage {
+    public static var bodyDecoder: BodyDecoder { { try JSONValueDecoder.decode(Self.self, from: $0) } }
+    public static var replyDecoder: BodyDecoder { { try JSONValueDecoder.decode(Reply.self, from: $0) } }
 }
 
 /// An incoming line: envelope fields plus the body decoded as its resolver said.
-public struct IncomingEnvelope: Decodable, Sendable {
+public struct IncomingEnvelope: Sendable {
     public let version: Int
     public let id: UInt64
     public let type: String
@@ -95,30 +99,40 @@ public struct IncomingEnvelope: Decodable, Sendable {
     /// nil when nobody claimed the body's type (an unknown type, or a reply nobody awaits).
     public let body: Result<any Sendable, any Error>?
 
-    enum Keys: String, CodingKey { case v, id, type, rid, body }
+    public struct Malformed: Error, CustomStringConvertible {
+        /// The id, when the line got far enough to name one, so the error reply can still name it.
+        public let id: UInt64
+        public let description: String
+    }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: Keys.self)
-        version = try container.decode(Int.self, forKey: .v)
-        id = try container.decode(UInt64.self, forKey: .id)
-        type = try container.decode(String.self, forKey: .type)
-        requestID = try container.decodeIfPresent(String.self, forKey: .rid)
-        guard let resolver = decoder.userInfo[.envelopeBodyResolver] as? any EnvelopeBodyResolver,
-              let decode = resolver.bodyDecoder(type: type, id: id)
-        else {
+    public init(line: [UInt8], resolver: any EnvelopeBodyResolver) throws(Malformed) {
+        let parsed: JSONValue
+        do {
+            parsed = try JSONParser.parse(line)
+        } catch {
+            throw Malformed(id: 0, description: "\(error)")
+        }
+        let salvagedID = parsed["id"].flatMap { if case .number(let lexeme) = $0 { UInt64(lexeme) } else { nil } }
+        func field<T>(_ name: String, _ read: (JSONValue) -> T?) throws(Malformed) -> T {
+            guard let value = parsed[name].flatMap(read) else { throw Malformed(id: salvagedID ?? 0, description: "missing or invalid \"\(name)\"") }
+            return value
+        }
+        version = try field("v") { $0.intValue }
+        id = try field("id") { _ in salvagedID }
+        type = try field("type") { $0.stringValue }
+        switch parsed["rid"] {
+        case nil, .null?: requestID = nil
+        case .string(let text)?: requestID = text
+        default: throw Malformed(id: id, description: "invalid \"rid\"")
+        }
+        guard let decode = resolver.bodyDecoder(type: type, id: id) else {
             body = nil
             return
         }
         do {
-            body = .success(try decode(try container.superDecoder(forKey: .body)))
+            body = .success(try decode(parsed["body"] ?? .null))
         } catch {
             body = .failure(error)
         }
-    }
-
-    /// Reads the id of a line that failed to decode, so the error reply can still name it.
-    public static func salvageID(from line: [UInt8]) -> UInt64 {
-        struct IDOnly: Decodable { let id: UInt64 }
-        return (try? JSONDecoder().decode(IDOnly.self, from: Data(line)))?.id ?? 0
     }
 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Splits a byte stream into newline-terminated lines, never holding more than `maxLineBytes`.
 ///
 /// A line over the limit is discarded up to its newline and reported once, so the connection
@@ -32,7 +34,7 @@ public struct LineSplitter: Sendable {
     public mutating func next() -> Item? {
         while true {
             let start = max(position, scanned)
-            guard let newline = buffer[start...].firstIndex(of: 0x0A) else {
+            guard let newline = Self.newline(in: buffer, from: start) else {
                 scanned = buffer.count
                 if buffer.count - position > maxLineBytes {
                     buffer.removeAll()
@@ -58,6 +60,14 @@ public struct LineSplitter: Sendable {
             if line.count > maxLineBytes { return .oversized }
             if line.isEmpty { continue }
             return .line(line)
+        }
+    }
+
+    /// memchr: lines carrying a page of contacts are hundreds of kilobytes.
+    private static func newline(in buffer: [UInt8], from start: Int) -> Int? {
+        buffer.withUnsafeBytes { raw in
+            guard start < raw.count, let found = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) else { return nil }
+            return raw.baseAddress!.distance(to: UnsafeRawPointer(found))
         }
     }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JSON
 import Protocol
 import Runtime
 import Transport
@@ -8,7 +9,7 @@ import Transport
 /// id, many in flight), and answers the peer's requests through a router.
 public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     struct Pending {
-        let decode: @Sendable (any Decoder) throws -> any Sendable
+        let decode: BodyDecoder
         let continuation: CheckedContinuation<any Sendable, any Error>
         let deadline: DispatchTime
     }
@@ -26,7 +27,6 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     private var closeHandlers: [@Sendable () -> Void] = []
     // Confined to the stream's queue.
     private var splitter = LineSplitter(maxLineBytes: WireProtocol.maxLineBytes)
-    private let decoder = JSONDecoder()
     private var sweeper: (any DispatchSourceTimer)?
     private var lastReceived = DispatchTime.now()
     /// Closes the connection when the peer sends nothing for this long (clients ping every second).
@@ -43,7 +43,6 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         self.localRole = localRole
         self.requiresHello = requiresHello
         self.logger = logger
-        decoder.userInfo[.envelopeBodyResolver] = self
     }
 
     public var isClosed: Bool { lock.withLock { closed } }
@@ -95,7 +94,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
             let accepted = lock.withLock { () -> Bool in
                 guard !closed else { return false }
                 pending[id] = Pending(
-                    decode: { try Message.Reply(from: $0) },
+                    decode: Message.replyDecoder,
                     continuation: continuation,
                     deadline: .now() + timeout
                 )
@@ -112,11 +111,11 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
 
     // MARK: EnvelopeBodyResolver
 
-    public func bodyDecoder(type: String, id: UInt64) -> (@Sendable (any Decoder) throws -> any Sendable)? {
+    public func bodyDecoder(type: String, id: UInt64) -> BodyDecoder? {
         switch type {
         case WireProtocol.okType: return lock.withLock { pending[id]?.decode }
-        case WireProtocol.errorType: return { try RemoteError(from: $0) }
-        case Hello.type: return { try Hello(from: $0) }
+        case WireProtocol.errorType: return { try JSONValueDecoder.decode(RemoteError.self, from: $0) }
+        case Hello.type: return Hello.bodyDecoder
         default: return router.routes[type]?.decode
         }
     }
@@ -145,9 +144,9 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     private func handleLine(_ line: [UInt8]) {
         let envelope: IncomingEnvelope
         do {
-            envelope = try decoder.decode(IncomingEnvelope.self, from: Data(line))
+            envelope = try IncomingEnvelope(line: line, resolver: self)
         } catch {
-            reply(id: IncomingEnvelope.salvageID(from: line), error: RemoteError(.malformed, "not a protocol envelope: \(error)"))
+            reply(id: error.id, error: RemoteError(.malformed, "not a protocol envelope: \(error)"))
             return
         }
         guard envelope.version == WireProtocol.version else {

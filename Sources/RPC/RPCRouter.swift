@@ -9,7 +9,7 @@ public struct RPCContext: Sendable {
 /// Maps message types to handlers; the one table of what a process answers.
 public struct RPCRouter: Sendable {
     struct Route: Sendable {
-        let decode: @Sendable (any Decoder) throws -> any Sendable
+        let decode: BodyDecoder
         let handle: @Sendable (any Sendable, RPCContext) async throws -> any Encodable & Sendable
     }
 
@@ -22,7 +22,7 @@ public struct RPCRouter: Sendable {
         _ handler: @escaping @Sendable (Message, RPCContext) async throws -> Message.Reply
     ) {
         routes[Message.type] = Route(
-            decode: { try Message(from: $0) },
+            decode: Message.bodyDecoder,
             handle: { body, context in try await handler(body as! Message, context) }
         )
     }

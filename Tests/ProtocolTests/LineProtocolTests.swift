@@ -30,17 +30,14 @@ import Testing
 }
 
 struct Resolver: EnvelopeBodyResolver {
-    func bodyDecoder(type: String, id: UInt64) -> (@Sendable (any Decoder) throws -> any Sendable)? {
-        guard type == GetCampaign.type else { return nil }
-        return { decoder in try GetCampaign(from: decoder) }
+    func bodyDecoder(type: String, id: UInt64) -> BodyDecoder? {
+        type == GetCampaign.type ? GetCampaign.bodyDecoder : nil
     }
 }
 
 @Suite struct EnvelopeTests {
-    func decode(_ line: [UInt8]) throws -> IncomingEnvelope {
-        let decoder = JSONDecoder()
-        decoder.userInfo[.envelopeBodyResolver] = Resolver()
-        return try decoder.decode(IncomingEnvelope.self, from: Data(line))
+    func decode(_ line: [UInt8]) throws(IncomingEnvelope.Malformed) -> IncomingEnvelope {
+        try IncomingEnvelope(line: line, resolver: Resolver())
     }
 
     @Test func roundTripsARequest() throws {
@@ -68,7 +65,17 @@ struct Resolver: EnvelopeBodyResolver {
             return
         }
         #expect(envelope.id == 9)
-        #expect(IncomingEnvelope.salvageID(from: Array(#"{"id":17,"type":5}"#.utf8)) == 17)
-        #expect(IncomingEnvelope.salvageID(from: Array("garbage".utf8)) == 0)
+        do {
+            _ = try decode(Array(#"{"id":17,"type":5}"#.utf8))
+            Issue.record("a line without a valid type decoded")
+        } catch {
+            #expect(error.id == 17)
+        }
+        do {
+            _ = try decode(Array("garbage".utf8))
+            Issue.record("garbage decoded")
+        } catch {
+            #expect(error.id == 0)
+        }
     }
 }

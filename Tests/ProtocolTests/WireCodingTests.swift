@@ -1,0 +1,54 @@
+import Foundation
+import JSON
+import Protocol
+import Testing
+
+/// The hand-written JSON of the bulk types must be the wire format Codable would produce, in
+/// both directions, and the generic Codable bridge must round-trip every shape messages use.
+@Suite struct WireCodingTests {
+    static let contact = ContactRecord(
+        id: "ct_7", campaignID: "cmp_1", phoneNumber: "14155550101", variables: #"{"name":"Zoë \"Z\"","n":[1,2.5]}"#,
+        status: .completed, createdAt: 1_700_000_000_123, updatedAt: 1_700_000_000_999,
+        call: CallDetails(requestUUID: "r-1", callUUID: "c-1", hangupCause: "NORMAL_CLEARING", hangupCauseCode: 4000,
+                          dialedAt: 1_700_000_000_200, endedAt: 1_700_000_000_900, durationSeconds: 12)
+    )
+
+    @Test func handWrittenContactPageMatchesCodable() throws {
+        let page = ContactPage(contacts: [Self.contact, ContactRecord(id: "ct_8", campaignID: "cmp_1", phoneNumber: "1", variables: "{}",
+                                                                        status: .pending, createdAt: 1, updatedAt: 2)], nextAfter: 8)
+        let fast = page.json.serialized()
+        #expect(try JSONDecoder().decode(ContactPage.self, from: Data(fast)).contacts == page.contacts)
+        let viaFoundation = try JSONParser.parse([UInt8](JSONEncoder().encode(page)))
+        let decoded = try ContactPage(json: viaFoundation)
+        #expect(decoded.contacts == page.contacts && decoded.nextAfter == 8)
+    }
+
+    @Test func handWrittenUploadMatchesCodable() throws {
+        let upload = UploadContacts(account: "acct", campaignID: "cmp_2", contacts: [NewContact(phoneNumber: "1415", variables: #"{"a":"\n"}"#)])
+        let back = try JSONDecoder().decode(UploadContacts.self, from: Data(upload.json.serialized()))
+        #expect(back.contacts == upload.contacts && back.account == "acct" && back.campaignID == "cmp_2")
+        let again = try UploadContacts(json: JSONParser.parse([UInt8](JSONEncoder().encode(upload))))
+        #expect(again.contacts == upload.contacts)
+    }
+
+    @Test func codableBridgeRoundTripsMessages() throws {
+        let campaign = CampaignRecord(id: "cmp_1", name: "Spring", agentID: "agent", callFromNumber: nil, status: .paused,
+                                      createdAt: 1, updatedAt: 2, counts: ContactCounts(pending: 3, failed: 1), pausedReason: "plivo_auth_failed")
+        let value = try JSONValueEncoder.encode(campaign)
+        #expect(value["callFromNumber"] == nil)
+        #expect(try JSONValueDecoder.decode(CampaignRecord.self, from: value) == campaign)
+        let text = value.serialized()
+        #expect(try JSONDecoder().decode(CampaignRecord.self, from: Data(text)) == campaign)
+
+        let update = UpdateCampaign(account: "a", campaignID: "cmp_1", name: "n", agentID: nil, callFromNumber: "1415")
+        let updated = try JSONValueDecoder.decode(UpdateCampaign.self, from: JSONValueEncoder.encode(update))
+        #expect(updated.name == "n" && updated.agentID == nil && updated.callFromNumber == "1415")
+    }
+
+    @Test func decoderRejectsWrongShapesWithoutCrashing() {
+        #expect(throws: (any Error).self) { try JSONValueDecoder.decode(CampaignRecord.self, from: .array([])) }
+        #expect(throws: (any Error).self) { try JSONValueDecoder.decode(Int8.self, from: .number("300")) }
+        #expect(throws: (any Error).self) { try ContactRecord(json: .object([("id", .int(1))])) }
+        #expect(throws: (any Error).self) { try JSONValueEncoder.encode(Double.nan) }
+    }
+}
