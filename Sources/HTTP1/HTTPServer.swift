@@ -36,10 +36,6 @@ public final class HTTPServer: Service, @unchecked Sendable {
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private var draining = false
     private let stopped = AsyncStream<Void>.makeStream()
-    /// Connections are spread over one serial queue per core, like event loops: a connection's
-    /// work stays on one thread, instead of waking a new one for every read.
-    private let loops = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { DispatchQueue(label: "rymi.http.loop\($0)") }
-    private var accepted = 0
 
     public init(address: HostPort, configuration: HTTPServerConfiguration = HTTPServerConfiguration(), logger: Logger,
                 immediate: HTTPImmediateHandler? = nil, handler: @escaping HTTPHandler) throws {
@@ -59,8 +55,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
     }
 
     private func accept(_ fd: Int32) {
-        accepted &+= 1
-        let stream = StreamConnection(fd: fd, target: loops[accepted % loops.count])
+        let stream = StreamConnection(fd: fd)
         let connection = HTTPConnection(stream: stream, configuration: configuration, immediate: immediate, handler: handler) { [weak self] connection in
             self?.forget(connection)
         }
@@ -126,18 +121,18 @@ final class HTTPConnection: @unchecked Sendable {
             onClose: { [self] _ in onClose(self) },
             onTimeout: { [self] in timedOut() }
         ))
-        stream.queue.async { [self] in updateDeadline() }
+        stream.loop.execute { [self] in updateDeadline() }
     }
 
     func drain() {
-        stream.queue.async { [self] in
+        stream.loop.execute { [self] in
             draining = true
             if !busy, !parser.isMidRequest { stream.close() }
         }
     }
 
     func forceClose() {
-        stream.queue.async { [self] in stream.close() }
+        stream.loop.execute { [self] in stream.close() }
     }
 
     private func received(_ bytes: [UInt8]) {
@@ -182,7 +177,7 @@ final class HTTPConnection: @unchecked Sendable {
         let handler = self.handler
         Task { [self] in
             let response = await handler(request)
-            stream.queue.async { [self] in complete(request, response) }
+            stream.loop.execute { [self] in complete(request, response) }
         }
     }
 

@@ -27,7 +27,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     private var closeHandlers: [@Sendable () -> Void] = []
     // Confined to the stream's queue.
     private var splitter = LineSplitter(maxLineBytes: WireProtocol.maxLineBytes)
-    private var sweeper: (any DispatchSourceTimer)?
+    private var sweeper: EventLoop.Timer?
     private var lastReceived = DispatchTime.now()
     /// Closes the connection when the peer sends nothing for this long (clients ping every second).
     private let idleTimeout: Double?
@@ -62,20 +62,11 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
             onRead: { [self] bytes in received(bytes) },
             onClose: { [self] _ in connectionClosed() }
         ))
-        stream.queue.async { [self] in
-            let timer = DispatchSource.makeTimerSource(queue: stream.queue)
-            timer.setEventHandler { [weak self] in
-                self?.expireOverdueCalls()
-                self?.closeIfIdle()
-            }
-            timer.schedule(deadline: .now() + 1, repeating: 1, leeway: .milliseconds(100))
-            timer.resume()
-            sweeper = timer
-        }
+        stream.loop.execute { [self] in sweepEverySecond() }
     }
 
     public func close() {
-        stream.queue.async { [self] in stream.close() }
+        stream.loop.execute { [self] in stream.close() }
     }
 
     /// Sends `message` and waits for its reply, or throws the peer's `RemoteError`.
@@ -121,6 +112,16 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     }
 
     // MARK: Incoming
+
+    private func sweepEverySecond() {
+        guard !stream.isClosed else { return }
+        sweeper = stream.loop.schedule(after: 1) { [weak self] in
+            guard let self else { return }
+            expireOverdueCalls()
+            closeIfIdle()
+            sweepEverySecond()
+        }
+    }
 
     private func closeIfIdle() {
         guard let idleTimeout, DispatchTime.now().uptimeNanoseconds - lastReceived.uptimeNanoseconds > UInt64(idleTimeout * 1e9) else { return }
@@ -221,7 +222,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         guard hello.protocolVersion == WireProtocol.version else {
             reply(id: envelope.id, error: RemoteError(.versionMismatch, "this side speaks protocol \(WireProtocol.version), not \(hello.protocolVersion)"))
             // Queued behind the reply's write, so the peer reads why before the close.
-            stream.queue.async { [stream] in stream.closeAfterFlush() }
+            stream.loop.execute { [stream] in stream.closeAfterFlush() }
             return
         }
         lock.withLock {

@@ -1,12 +1,13 @@
 import Dispatch
+import Foundation
 import Glibc
 import Runtime
 
-/// One non-blocking TCP connection driven by Dispatch read/write sources (epoll underneath).
+/// One non-blocking TCP connection on an event loop.
 ///
-/// All state is confined to `queue`: callbacks run there, and `write`, `pauseReading`,
+/// All state is confined to `loop`: callbacks run there, and `write`, `pauseReading`,
 /// `resumeReading`, `setDeadline` and `close` must be called there. `send` may be called anywhere.
-public final class StreamConnection: @unchecked Sendable {
+public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     public enum CloseReason: Sendable, Equatable {
         case peerClosed
         case localClose
@@ -26,28 +27,28 @@ public final class StreamConnection: @unchecked Sendable {
         }
     }
 
-    static let readChunk = 64 * 1024
-    /// Reads per readiness event before yielding, so one fast sender cannot starve the queue.
+    /// Reads per readiness event before yielding, so one fast sender cannot starve the loop.
     static let maxReadPerEvent = 1024 * 1024
 
-    public let queue: DispatchQueue
+    public let loop: EventLoop
     public let fd: Int32
     private var handlers: Handlers?
-    private var readSource: (any DispatchSourceRead)?
-    private var writeSource: (any DispatchSourceWrite)?
-    private var timer: (any DispatchSourceTimer)?
+    private var registered = false
     private var readPaused = false
     private var writeArmed = false
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var closeWhenFlushed = false
     public private(set) var isClosed = false
-    private var pendingCancellations = 0
-    private var closeReason: CloseReason = .localClose
+    /// The deadline asked for, and the loop timer that will look at it: moving a deadline later
+    /// (every keep-alive request does) costs nothing; the timer re-arms itself when it fires.
+    private var deadline: UInt64?
+    private var deadlineTimer: EventLoop.Timer?
+    private var deadlineTimerAt: UInt64 = 0
 
-    public init(fd: Int32, target: DispatchQueue? = nil) {
+    public init(fd: Int32, loop: EventLoop = EventLoopGroup.shared.next()) {
         self.fd = fd
-        self.queue = DispatchQueue(label: "rymi.connection", target: target)
+        self.loop = loop
         setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
@@ -55,33 +56,27 @@ public final class StreamConnection: @unchecked Sendable {
     public var pendingOutput: Int { outbound.count - outboundOffset }
 
     public func start(_ handlers: Handlers) {
-        queue.async { [self] in
+        loop.execute { [self] in
+            guard !isClosed else { return }
             self.handlers = handlers
-            let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            read.setEventHandler { [unowned self] in readAvailable() }
-            read.setCancelHandler { [self] in sourceCancelled() }
-            let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-            write.setEventHandler { [unowned self] in flush() }
-            write.setCancelHandler { [self] in sourceCancelled() }
-            readSource = read
-            writeSource = write
-            read.resume()
+            registered = true
+            loop.register(fd, readable: !readPaused, writable: writeArmed, handler: self)
         }
     }
 
+    public func ready(readable: Bool, writable: Bool, failed: Bool) {
+        if writable || (failed && writeArmed) { flush() }
+        if readable || failed { readAvailable() }
+    }
+
     private func readAvailable() {
-        guard !isClosed else { return }
         var total = 0
         while total < Self.maxReadPerEvent, !readPaused, !isClosed {
-            var result = 0
-            let chunk = [UInt8](unsafeUninitializedCapacity: Self.readChunk) { buffer, count in
-                result = Glibc.read(fd, buffer.baseAddress, buffer.count)
-                count = max(result, 0)
-            }
+            let result = loop.readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             let code = result < 0 ? errno : 0
             if result > 0 {
                 total += result
-                handlers?.onRead(chunk)
+                handlers?.onRead(Array(loop.readBuffer[0..<result]))
             } else if result == 0 {
                 close(reason: .peerClosed)
                 return
@@ -94,7 +89,7 @@ public final class StreamConnection: @unchecked Sendable {
         }
     }
 
-    /// Queues bytes for the peer. Call on `queue`.
+    /// Queues bytes for the peer. Call on `loop`.
     public func write(_ bytes: [UInt8]) {
         guard !isClosed, !bytes.isEmpty else { return }
         if outboundOffset == outbound.count {
@@ -108,7 +103,7 @@ public final class StreamConnection: @unchecked Sendable {
 
     /// Queues bytes from any thread.
     public func send(_ bytes: [UInt8]) {
-        queue.async { [self] in write(bytes) }
+        loop.execute { [self] in write(bytes) }
     }
 
     private func flush() {
@@ -128,50 +123,63 @@ public final class StreamConnection: @unchecked Sendable {
             close(reason: .error(errno))
             return
         }
-        outbound.removeAll(keepingCapacity: outbound.count <= Self.readChunk)
+        guard !isClosed else { return }
+        outbound.removeAll(keepingCapacity: outbound.count <= 64 * 1024)
         outboundOffset = 0
         armWrite(false)
         if closeWhenFlushed { close(reason: .localClose) }
     }
 
     private func armWrite(_ armed: Bool) {
-        guard armed != writeArmed, let writeSource else { return }
+        guard armed != writeArmed else { return }
         writeArmed = armed
-        if armed { writeSource.resume() } else { writeSource.suspend() }
+        updateInterest()
+    }
+
+    private func updateInterest() {
+        guard registered, !isClosed else { return }
+        loop.update(fd, readable: !readPaused, writable: writeArmed)
     }
 
     public func pauseReading() {
         guard !readPaused, !isClosed else { return }
         readPaused = true
-        readSource?.suspend()
+        updateInterest()
     }
 
     public func resumeReading() {
         guard readPaused, !isClosed else { return }
         readPaused = false
-        readSource?.resume()
+        updateInterest()
     }
 
     /// Calls `onTimeout` once `seconds` pass, unless replaced or cleared (`nil`) first.
     public func setDeadline(_ seconds: Double?) {
         guard !isClosed else { return }
         guard let seconds else {
-            timer?.cancel()
-            timer = nil
+            deadline = nil
             return
         }
-        if timer == nil {
-            let timer = DispatchSource.makeTimerSource(queue: queue)
-            timer.setEventHandler { [unowned self] in
-                guard !isClosed else { return }
-                handlers?.onTimeout()
-            }
-            timer.schedule(deadline: .now() + seconds, leeway: .milliseconds(50))
-            timer.resume()
-            self.timer = timer
-        } else {
-            timer?.schedule(deadline: .now() + seconds, leeway: .milliseconds(50))
+        let due = EventLoop.now() &+ UInt64(seconds * 1e9)
+        deadline = due
+        if deadlineTimer == nil || due < deadlineTimerAt { armDeadlineTimer(at: due) }
+    }
+
+    private func armDeadlineTimer(at due: UInt64) {
+        deadlineTimer?.cancel()
+        deadlineTimerAt = due
+        deadlineTimer = loop.schedule(after: Double(due &- min(due, EventLoop.now())) / 1e9) { [weak self] in self?.deadlineTimerFired() }
+    }
+
+    private func deadlineTimerFired() {
+        deadlineTimer = nil
+        guard !isClosed, let deadline else { return }
+        if deadline > EventLoop.now() {
+            armDeadlineTimer(at: deadline)
+            return
         }
+        self.deadline = nil
+        handlers?.onTimeout()
     }
 
     /// Closes once everything written so far has reached the kernel.
@@ -196,33 +204,16 @@ public final class StreamConnection: @unchecked Sendable {
     public func close(reason: CloseReason = .localClose) {
         guard !isClosed else { return }
         isClosed = true
-        closeReason = reason
-        timer?.cancel()
-        timer = nil
-        guard let readSource, let writeSource else {
-            Glibc.close(fd)
-            handlers?.onClose(reason)
-            handlers = nil
-            return
-        }
-        // The descriptor is closed only after both sources have let go of it.
-        pendingCancellations = 2
-        readSource.cancel()
-        if readPaused { readSource.resume() }
-        writeSource.cancel()
-        if !writeArmed { writeSource.resume() }
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        if registered { loop.deregister(fd) }
+        Glibc.close(fd)
         outbound = []
         outboundOffset = 0
-    }
-
-    private func sourceCancelled() {
-        pendingCancellations -= 1
-        guard pendingCancellations == 0 else { return }
-        Glibc.close(fd)
-        readSource = nil
-        writeSource = nil
-        handlers?.onClose(closeReason)
-        handlers = nil
+        let handlers = self.handlers
+        self.handlers = nil
+        // After the current event, as with any other callback: the closer may be mid-handler.
+        loop.execute { handlers?.onClose(reason) }
     }
 }
 
