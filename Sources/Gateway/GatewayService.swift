@@ -87,7 +87,7 @@ struct FrontDoor: Sendable {
         guard request.path == "/healthz", request.method == "GET" || request.method == "HEAD" else { return nil }
         let started = ContinuousClock.now
         let requestID = Self.requestID(request)
-        return finish(request, Self.alive, requestID: requestID, started: started)
+        return finish(request, Self.alive, requestID: requestID, started: started, route: "/healthz")
     }
 
     static let alive = HTTPResponse.json(200, .object([("status", .string("ok"))]))
@@ -99,12 +99,13 @@ struct FrontDoor: Sendable {
     }
 
     /// Tags, counts and logs every response.
-    private func finish(_ request: HTTPRequest, _ response: HTTPResponse, requestID: String, started: ContinuousClock.Instant) -> HTTPResponse {
+    private func finish(_ request: HTTPRequest, _ response: HTTPResponse, requestID: String, started: ContinuousClock.Instant,
+                        route knownRoute: String? = nil) -> HTTPResponse {
         var response = response
         response.headers.append(("X-Request-Id", requestID))
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let route = router.pattern(for: request.path) ?? callbackRouter.pattern(for: request.path)
+        let route = knownRoute ?? router.pattern(for: request.path) ?? callbackRouter.pattern(for: request.path)
             ?? (["/healthz", "/readyz", "/metrics"].contains(String(request.path)) ? String(request.path) : "unmatched")
         metrics.requests.increment(["method": request.method, "route": route, "status": String(response.status)])
         metrics.latency.observe(seconds, ["route": route])
@@ -207,9 +208,35 @@ struct FrontDoor: Sendable {
            given.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
             return given
         }
-        var random = SystemRandomNumberGenerator()
-        let high = String(random.next() as UInt64, radix: 16)
-        let low = String(random.next() as UInt32, radix: 16)
-        return "req_" + String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 8 - low.count) + low
+        let (high, low) = RequestIDs.shared.next()
+        let highText = String(high, radix: 16), lowText = String(low, radix: 16)
+        return "req_" + String(repeating: "0", count: 16 - highText.count) + highText + String(repeating: "0", count: 8 - lowText.count) + lowText
+    }
+}
+
+/// Request ids: unique, not secret, so a seeded generator (SplitMix64) rather than a getrandom
+/// call per request.
+final class RequestIDs: @unchecked Sendable {
+    static let shared = RequestIDs()
+    private let lock = NSLock()
+    private var state: UInt64
+
+    init() {
+        var seed = SystemRandomNumberGenerator()
+        state = seed.next()
+    }
+
+    func next() -> (UInt64, UInt32) {
+        lock.withLock {
+            (Self.mix(&state), UInt32(truncatingIfNeeded: Self.mix(&state)))
+        }
+    }
+
+    private static func mix(_ state: inout UInt64) -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

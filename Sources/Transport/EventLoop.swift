@@ -36,7 +36,6 @@ public final class EventLoop: @unchecked Sendable {
     // Confined to the loop's thread.
     private var handlers: [Int32: any EventLoopHandler] = [:]
     private var timers = TimerHeap()
-    private var threadID: pthread_t?
     /// One buffer for every read on this loop; readers copy out what they got.
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
@@ -49,8 +48,6 @@ public final class EventLoop: @unchecked Sendable {
         thread.name = name
         thread.start()
     }
-
-    public var inLoop: Bool { threadID.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
 
     /// Runs `work` on the loop, after whatever it is doing now. Any thread.
     public func execute(_ work: @escaping () -> Void) {
@@ -103,7 +100,6 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func run() {
-        threadID = pthread_self()
         var events = [rymi_epoll_ready](repeating: rymi_epoll_ready(), count: 256)
         while true {
             let timeout: Int32

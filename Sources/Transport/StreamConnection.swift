@@ -77,6 +77,9 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
             if result > 0 {
                 total += result
                 handlers?.onRead(Array(loop.readBuffer[0..<result]))
+                // A short read drained the socket; epoll (level-triggered) reports whatever comes
+                // next, so the read that would only say EAGAIN is skipped.
+                if result < loop.readBuffer.count { return }
             } else if result == 0 {
                 close(reason: .peerClosed)
                 return
