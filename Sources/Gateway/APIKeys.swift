@@ -52,7 +52,11 @@ public struct APIKeys: Sendable {
 }
 
 extension Substring {
-    func trimmingCharacters(in character: Character) -> String {
-        String(drop(while: { $0 == character }).reversed().drop(while: { $0 == character }).reversed())
+    /// Without `character` at either end; by UTF-8 index, since this runs on every request.
+    func trimmingCharacters(in character: Unicode.Scalar) -> String {
+        let byte = UInt8(ascii: character)
+        let bytes = utf8
+        guard let first = bytes.firstIndex(where: { $0 != byte }), let last = bytes.lastIndex(where: { $0 != byte }) else { return "" }
+        return String(self[first...last])
     }
 }

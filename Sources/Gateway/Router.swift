@@ -69,8 +69,13 @@ struct Router: Sendable {
     /// Path segments, percent-decoded; a trailing slash is ignored. nil for undecodable paths.
     static func segments(of path: Substring) -> [String]? {
         var result: [String] = []
-        for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
-            guard let decoded = FormEncoding.percentDecode(raw, plusIsSpace: false), !decoded.isEmpty else { return nil }
+        for raw in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            let segment = Substring(raw)
+            if !raw.contains(UInt8(ascii: "%")) {
+                result.append(String(segment))
+                continue
+            }
+            guard let decoded = FormEncoding.percentDecode(segment, plusIsSpace: false), !decoded.isEmpty else { return nil }
             result.append(decoded)
         }
         return result

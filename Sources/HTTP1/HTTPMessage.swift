@@ -22,11 +22,11 @@ public struct HTTPRequest: Sendable {
     }
 
     public var path: Substring {
-        target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
     }
 
     public var query: Substring? {
-        target.firstIndex(of: "?").map { target[target.index(after: $0)...] }
+        target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[target.utf8.index(after: $0)...] }
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless told to close; HTTP/1.0 only when asked to keep alive.

@@ -33,12 +33,14 @@ public final class ManagerService: Service {
     private let store: Store
     private let dispatcher: Dispatcher
     private let logger: Logger
+    private let reader: Reader
 
     public init(configuration: ManagerConfiguration, logger: Logger) throws {
         self.logger = logger
         try Self.prepareDataDirectory(configuration.dataDirectory)
         do {
             store = try Store(path: configuration.databasePath)
+            reader = try Reader(path: configuration.databasePath)
         } catch let error as SQLiteError where error.isCorrupt {
             throw ConfigurationError("RYMI_DATA_DIR", "\(configuration.databasePath) is not a readable SQLite database (\(error.message)); refusing to start rather than overwrite it")
         } catch let error as StoreError {
@@ -47,7 +49,7 @@ public final class ManagerService: Service {
             throw ConfigurationError("RYMI_DATA_DIR", "cannot open \(configuration.databasePath): \(error.message)")
         }
         dispatcher = Dispatcher(store: store, configuration: configuration.dispatch, logger: logger)
-        let router = Self.router(store: store, dispatcher: dispatcher, logger: logger)
+        let router = Self.router(store: store, reader: reader, dispatcher: dispatcher, logger: logger)
         server = try RPCServer(address: configuration.listen, role: "manager", router: router, logger: logger)
     }
 
@@ -86,25 +88,42 @@ public final class ManagerService: Service {
     static func guarded<T: Sendable>(_ logger: Logger, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as RemoteError {
-            throw error
-        } catch let error as SQLiteError where error.isFull {
-            logger.error("storage_full", ["error": error.description])
-            throw RemoteError(.storageFull, "the database disk is full; nothing was written")
         } catch {
-            logger.error("store_failed", ["error": "\(error)"])
-            throw RemoteError(.internal, "storage error")
+            throw remoteError(error, logger)
         }
     }
 
-    static func router(store: Store, dispatcher: Dispatcher, logger: Logger) -> RPCRouter {
+    /// `guarded` for reads answered on the spot.
+    static func guardedRead<T: Sendable>(_ logger: Logger, _ reader: Reader, _ body: (Queries) throws -> T) throws -> T {
+        do {
+            return try reader.read(body)
+        } catch {
+            throw remoteError(error, logger)
+        }
+    }
+
+    private static func remoteError(_ error: any Error, _ logger: Logger) -> RemoteError {
+        switch error {
+        case let error as RemoteError:
+            return error
+        case let error as SQLiteError where error.isFull:
+            logger.error("storage_full", ["error": error.description])
+            return RemoteError(.storageFull, "the database disk is full; nothing was written")
+        default:
+            logger.error("store_failed", ["error": "\(error)"])
+            return RemoteError(.internal, "storage error")
+        }
+    }
+
+    static func router(store: Store, reader: Reader, dispatcher: Dispatcher, logger: Logger) -> RPCRouter {
         var router = RPCRouter()
         router.on(Ping.self) { _, _ in Empty() }
 
         // Campaigns and contacts.
         router.on(CreateCampaign.self) { request, _ in try await guarded(logger) { try await store.createCampaign(request) } }
-        router.on(ListCampaigns.self) { request, _ in try await guarded(logger) { try await store.listCampaigns(request) } }
-        router.on(GetCampaign.self) { request, _ in try await guarded(logger) { try await store.campaign(request) } }
+        // Reads: on the reader's connection; single rows right on the connection's loop.
+        router.on(ListCampaigns.self) { request, _ in try guardedRead(logger, reader) { try $0.listCampaigns(request) } }
+        router.onImmediately(GetCampaign.self) { request, _ in try guardedRead(logger, reader) { try $0.campaign(request) } }
         router.on(UpdateCampaign.self) { request, _ in try await guarded(logger) { try await store.updateCampaign(request) } }
         router.on(DeleteCampaign.self) { request, _ in
             try await guarded(logger) { try await store.deleteCampaign(request) }
@@ -115,8 +134,8 @@ public final class ManagerService: Service {
             if upload.running { await dispatcher.contactsAdded(campaign: upload.campaignSeq) }
             return upload.result
         }
-        router.on(ListContacts.self) { request, _ in try await guarded(logger) { try await store.listContacts(request) } }
-        router.on(GetContact.self) { request, _ in try await guarded(logger) { try await store.contact(request) } }
+        router.on(ListContacts.self) { request, _ in try guardedRead(logger, reader) { try $0.listContacts(request) } }
+        router.onImmediately(GetContact.self) { request, _ in try guardedRead(logger, reader) { try $0.contact(request) } }
 
         // Lifecycle.
         router.on(StartCampaign.self) { request, context in
@@ -153,7 +172,7 @@ public final class ManagerService: Service {
             await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
             return result
         }
-        router.on(ListDNC.self) { request, _ in try await guarded(logger) { try await store.listDNC(request) } }
+        router.on(ListDNC.self) { request, _ in try guardedRead(logger, reader) { try $0.listDNC(request) } }
         router.on(RemoveDNC.self) { request, context in
             try await guarded(logger) { try await store.removeDNC(request) }
             let update = DNCUpdate(account: request.account, added: [], removed: [request.number])

@@ -87,7 +87,7 @@ extension Store {
     /// The campaign for a status change from `expected`; 409 from any other status, or when it
     /// would dial and has no number to dial from.
     private func campaignChanging(_ account: String, _ id: String, from expected: CampaignStatus, verb: String, dials: Bool) throws -> (seq: Int64, record: CampaignRecord) {
-        let (seq, record) = try campaignRow(account: account, id: id)
+        let (seq, record) = try queries.campaignRow(account: account, id: id)
         guard record.status == expected else {
             throw RemoteError(.conflict, "only a \(expected.rawValue) campaign can be \(verb); this one is \(record.status.rawValue)")
         }
@@ -310,7 +310,7 @@ extension Store {
             """).bind(1, to.rawValue).bind(2, reason).bind(3, detail).bind(4, to == .skippedDNC ? nil : now as Int64?)
             .bind(5, now).bind(6, now).bind(7, contact).run()
         try moveCounts(campaign: campaign, from: from, to: to, now: now)
-        metrics.results.increment(["status": to.rawValue, "reason": reason ?? ""])
+        metrics.results.increment(["reason": reason ?? "", "status": to.rawValue])
         effect.applied = true
         effect.releasedSlot = true
         if try completeIfDone(campaign, now: now) { effect.completedCampaign = campaign }
@@ -426,21 +426,6 @@ extension Store {
             }
             return (DNCAddResult(added: added.count, alreadyListed: request.numbers.count - added.count), added)
         }
-    }
-
-    func listDNC(_ request: ListDNC) throws -> DNCPage {
-        var entries: [DNCEntry] = []
-        var more = false
-        try database.cached("SELECT phone_number, created_at FROM dnc WHERE account = ? AND phone_number > ? ORDER BY phone_number LIMIT ?")
-            .bind(1, request.account).bind(2, request.after ?? "").bind(3, request.limit + 1)
-            .forEachRow { row in
-                if entries.count == request.limit {
-                    more = true
-                } else {
-                    entries.append(DNCEntry(phoneNumber: row.string(0), createdAt: row.int64(1)))
-                }
-            }
-        return DNCPage(entries: entries, nextAfter: more ? entries.last?.phoneNumber : nil)
     }
 
     func removeDNC(_ request: RemoveDNC) async throws {

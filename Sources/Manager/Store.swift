@@ -98,6 +98,8 @@ actor Store {
         }
     }
 
+    var queries: Queries { Queries(database: database) }
+
     // MARK: Campaigns
 
     static let campaignColumns = """
@@ -131,42 +133,9 @@ actor Store {
         )
     }
 
-    func listCampaigns(_ request: ListCampaigns) throws -> CampaignPage {
-        let statement = try database.cached("""
-            SELECT \(Self.campaignColumns) FROM campaigns
-            WHERE account = ? AND seq < ? ORDER BY seq DESC LIMIT ?
-            """)
-        statement.bind(1, request.account).bind(2, request.before ?? Int64.max).bind(3, request.limit + 1)
-        var campaigns: [CampaignRecord] = []
-        var lastSeq: Int64?
-        var more = false
-        try statement.forEachRow { row in
-            if campaigns.count == request.limit {
-                more = true
-            } else {
-                campaigns.append(Self.campaign(from: row))
-                lastSeq = row.int64(0)
-            }
-        }
-        return CampaignPage(campaigns: campaigns, nextBefore: more ? lastSeq : nil)
-    }
-
-    /// The campaign's row, or `not_found` when it does not exist or belongs to another account.
-    func campaignRow(account: String, id: String) throws -> (seq: Int64, record: CampaignRecord) {
-        let statement = try database.cached("SELECT \(Self.campaignColumns) FROM campaigns WHERE id = ? AND account = ?")
-        statement.bind(1, id).bind(2, account)
-        defer { statement.reset() }
-        guard try statement.step() else { throw RemoteError(.notFound, "campaign \(id) not found") }
-        return (statement.int64(0), Self.campaign(from: statement))
-    }
-
-    func campaign(_ request: GetCampaign) throws -> CampaignRecord {
-        try campaignRow(account: request.account, id: request.campaignID).record
-    }
-
     func updateCampaign(_ request: UpdateCampaign) async throws -> CampaignRecord {
         try await mutate {
-            var (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
+            var (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
             let changesDialing = (request.agentID.map { $0 != record.agentID } ?? false)
                 || (request.callFromNumber.map { $0 != record.callFromNumber } ?? false)
             if record.status == .running, changesDialing {
@@ -184,7 +153,7 @@ actor Store {
 
     func deleteCampaign(_ request: DeleteCampaign) async throws {
         try await mutate {
-            let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
+            let (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
             guard record.status != .running else {
                 throw RemoteError(.conflict, "a running campaign cannot be deleted; pause it first")
             }
@@ -205,7 +174,7 @@ actor Store {
     /// Returns the campaign's position too, so a running campaign's dispatcher can pick the new contacts up.
     func uploadContacts(_ request: UploadContacts) async throws -> (result: UploadResult, campaignSeq: Int64, running: Bool) {
         try await mutate {
-            let (seq, record) = try campaignRow(account: request.account, id: request.campaignID)
+            let (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
             guard record.status != .completed else {
                 throw RemoteError(.conflict, "the campaign is completed; contacts can no longer be added")
             }
@@ -249,7 +218,7 @@ actor Store {
         hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at, duration, bill_duration
         """
 
-    private static func contact(from row: Statement, campaignID: String) -> ContactRecord {
+    static func contact(from row: Statement, campaignID: String) -> ContactRecord {
         ContactRecord(
             id: ContactID.format(row.int64(0)), campaignID: campaignID, phoneNumber: row.string(1), variables: row.string(2),
             status: ContactStatus(rawValue: row.string(3)) ?? .pending, createdAt: row.int64(4), updatedAt: row.int64(5),
@@ -262,46 +231,6 @@ actor Store {
         )
     }
 
-    func listContacts(_ request: ListContacts) throws -> ContactPage {
-        let (seq, _) = try campaignRow(account: request.account, id: request.campaignID)
-        let statement: Statement
-        if let status = request.status {
-            statement = try database.cached("""
-                SELECT \(Self.contactColumns) FROM contacts INDEXED BY contacts_by_campaign_status
-                WHERE campaign_seq = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?
-                """)
-            statement.bind(1, seq).bind(2, status.rawValue).bind(3, request.after ?? 0).bind(4, request.limit + 1)
-        } else {
-            statement = try database.cached("""
-                SELECT \(Self.contactColumns) FROM contacts INDEXED BY contacts_by_campaign
-                WHERE campaign_seq = ? AND seq > ? ORDER BY seq LIMIT ?
-                """)
-            statement.bind(1, seq).bind(2, request.after ?? 0).bind(3, request.limit + 1)
-        }
-        var contacts: [ContactRecord] = []
-        var more = false
-        try statement.forEachRow { row in
-            if contacts.count == request.limit {
-                more = true
-            } else {
-                contacts.append(Self.contact(from: row, campaignID: request.campaignID))
-            }
-        }
-        let last = contacts.last.flatMap { ContactID.parse($0.id) }
-        return ContactPage(contacts: contacts, nextAfter: more ? last : nil)
-    }
-
-    func contact(_ request: GetContact) throws -> ContactRecord {
-        let (campaignSeq, _) = try campaignRow(account: request.account, id: request.campaignID)
-        guard let contactSeq = ContactID.parse(request.contactID) else {
-            throw RemoteError(.notFound, "contact \(request.contactID) not found")
-        }
-        let statement = try database.cached("SELECT \(Self.contactColumns) FROM contacts WHERE seq = ? AND campaign_seq = ?")
-        statement.bind(1, contactSeq).bind(2, campaignSeq)
-        defer { statement.reset() }
-        guard try statement.step() else { throw RemoteError(.notFound, "contact \(request.contactID) not found") }
-        return Self.contact(from: statement, campaignID: request.campaignID)
-    }
 }
 
 /// Contact ids are `ct_` and the row's position; positions are never reused.

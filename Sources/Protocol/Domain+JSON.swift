@@ -81,3 +81,37 @@ extension ContactPage: JSONRepresentable {
         .object(["contacts": .array(contacts.map(\.json)), "nextAfter": nextAfter.map(JSONValue.int64)])
     }
 }
+
+extension ContactCounts: JSONRepresentable {
+    public init(json: JSONValue) throws {
+        let members = try JSONMembers(json, of: Self.self)
+        self.init(pending: try members.integer("pending"), dialed: try members.integer("dialed"), completed: try members.integer("completed"),
+                  failed: try members.integer("failed"), skippedDNC: try members.integer("skippedDNC"))
+    }
+
+    public var json: JSONValue {
+        .object([("pending", .int(pending)), ("dialed", .int(dialed)), ("completed", .int(completed)), ("failed", .int(failed)),
+                 ("skippedDNC", .int(skippedDNC))])
+    }
+}
+
+extension CampaignRecord: JSONRepresentable {
+    public init(json: JSONValue) throws {
+        let members = try JSONMembers(json, of: Self.self)
+        guard let status = CampaignStatus(rawValue: try members.string("status")) else { throw Self.mismatch("a campaign status", in: json) }
+        self.init(
+            id: try members.string("id"), name: try members.string("name"), agentID: try members.string("agentID"),
+            callFromNumber: try members.optionalString("callFromNumber"), status: status, createdAt: try members.integer("createdAt"),
+            updatedAt: try members.integer("updatedAt"), counts: try ContactCounts(json: members["counts"] ?? .null),
+            pausedReason: try members.optionalString("pausedReason")
+        )
+    }
+
+    public var json: JSONValue {
+        .object([
+            "id": .string(id), "name": .string(name), "agentID": .string(agentID), "callFromNumber": callFromNumber.map(JSONValue.string),
+            "status": .string(status.rawValue), "createdAt": .int64(createdAt), "updatedAt": .int64(updatedAt), "counts": counts.json,
+            "pausedReason": pausedReason.map(JSONValue.string),
+        ])
+    }
+}

@@ -201,16 +201,29 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
             return
         }
         let context = RPCContext(peer: self, requestID: envelope.requestID)
+        if let immediate = route.immediate {
+            do {
+                reply(id: id, body: try immediate(body, context))
+            } catch {
+                reply(id: id, failure: error, type: envelope.type)
+            }
+            return
+        }
         Task { [self] in
             do {
-                let result = try await route.handle(body, context)
-                reply(id: id, body: result)
-            } catch let error as RemoteError {
-                reply(id: id, error: error)
+                reply(id: id, body: try await route.handle(body, context))
             } catch {
-                logger.error("rpc_handler_failed", ["type": envelope.type, "error": "\(error)"])
-                reply(id: id, error: RemoteError(.internal, "internal error"))
+                reply(id: id, failure: error, type: envelope.type)
             }
+        }
+    }
+
+    private func reply(id: UInt64, failure: any Error, type: String) {
+        if let error = failure as? RemoteError {
+            reply(id: id, error: error)
+        } else {
+            logger.error("rpc_handler_failed", ["type": type, "error": "\(failure)"])
+            reply(id: id, error: RemoteError(.internal, "internal error"))
         }
     }
 

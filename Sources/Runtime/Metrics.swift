@@ -109,11 +109,14 @@ public final class MetricsRegistry: @unchecked Sendable {
         labelText(labels.sorted { $0.key < $1.key })
     }
 
-    /// Labels in the order given: recording sites name them in one fixed order, which saves
-    /// sorting them on every request.
+    /// Labels in the order given, which saves sorting them on every request: recording sites
+    /// name them in alphabetical order, as scrapes and `gaugeText` show them.
     static func labelText(_ labels: some Sequence<(key: String, value: String)>) -> String {
         var text = ""
+        var previous = ""
         for (key, value) in labels {
+            assert(previous < key, "metric labels must be named in alphabetical order")
+            previous = key
             if !text.isEmpty { text += "," }
             text += key
             text += "=\""

@@ -35,6 +35,8 @@ import Testing
         let campaign = CampaignRecord(id: "cmp_1", name: "Spring", agentID: "agent", callFromNumber: nil, status: .paused,
                                       createdAt: 1, updatedAt: 2, counts: ContactCounts(pending: 3, failed: 1), pausedReason: "plivo_auth_failed")
         let value = try JSONValueEncoder.encode(campaign)
+        #expect(try JSONDecoder().decode(CampaignRecord.self, from: Data(campaign.json.serialized())) == campaign)
+        #expect(try CampaignRecord(json: JSONParser.parse([UInt8](JSONEncoder().encode(campaign)))) == campaign)
         #expect(value["callFromNumber"] == nil)
         #expect(try JSONValueDecoder.decode(CampaignRecord.self, from: value) == campaign)
         let text = value.serialized()

@@ -1,0 +1,97 @@
+import Protocol
+import SQLite
+
+/// The reads of the API, on whichever connection they are given: the store's own inside a
+/// write, or the reader's for everything a client asks to see.
+struct Queries {
+    let database: Database
+
+    func listCampaigns(_ request: ListCampaigns) throws -> CampaignPage {
+        let statement = try database.cached("""
+            SELECT \(Store.campaignColumns) FROM campaigns
+            WHERE account = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+            """)
+        statement.bind(1, request.account).bind(2, request.before ?? Int64.max).bind(3, request.limit + 1)
+        var campaigns: [CampaignRecord] = []
+        var lastSeq: Int64?
+        var more = false
+        try statement.forEachRow { row in
+            if campaigns.count == request.limit {
+                more = true
+            } else {
+                campaigns.append(Store.campaign(from: row))
+                lastSeq = row.int64(0)
+            }
+        }
+        return CampaignPage(campaigns: campaigns, nextBefore: more ? lastSeq : nil)
+    }
+
+    /// The campaign's row, or `not_found` when it does not exist or belongs to another account.
+    func campaignRow(account: String, id: String) throws -> (seq: Int64, record: CampaignRecord) {
+        let statement = try database.cached("SELECT \(Store.campaignColumns) FROM campaigns WHERE id = ? AND account = ?")
+        statement.bind(1, id).bind(2, account)
+        defer { statement.reset() }
+        guard try statement.step() else { throw RemoteError(.notFound, "campaign \(id) not found") }
+        return (statement.int64(0), Store.campaign(from: statement))
+    }
+
+    func campaign(_ request: GetCampaign) throws -> CampaignRecord {
+        try campaignRow(account: request.account, id: request.campaignID).record
+    }
+
+    func listContacts(_ request: ListContacts) throws -> ContactPage {
+        let (seq, _) = try campaignRow(account: request.account, id: request.campaignID)
+        let statement: Statement
+        if let status = request.status {
+            statement = try database.cached("""
+                SELECT \(Store.contactColumns) FROM contacts INDEXED BY contacts_by_campaign_status
+                WHERE campaign_seq = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?
+                """)
+            statement.bind(1, seq).bind(2, status.rawValue).bind(3, request.after ?? 0).bind(4, request.limit + 1)
+        } else {
+            statement = try database.cached("""
+                SELECT \(Store.contactColumns) FROM contacts INDEXED BY contacts_by_campaign
+                WHERE campaign_seq = ? AND seq > ? ORDER BY seq LIMIT ?
+                """)
+            statement.bind(1, seq).bind(2, request.after ?? 0).bind(3, request.limit + 1)
+        }
+        var contacts: [ContactRecord] = []
+        var more = false
+        try statement.forEachRow { row in
+            if contacts.count == request.limit {
+                more = true
+            } else {
+                contacts.append(Store.contact(from: row, campaignID: request.campaignID))
+            }
+        }
+        let last = contacts.last.flatMap { ContactID.parse($0.id) }
+        return ContactPage(contacts: contacts, nextAfter: more ? last : nil)
+    }
+
+    func contact(_ request: GetContact) throws -> ContactRecord {
+        let (campaignSeq, _) = try campaignRow(account: request.account, id: request.campaignID)
+        guard let contactSeq = ContactID.parse(request.contactID) else {
+            throw RemoteError(.notFound, "contact \(request.contactID) not found")
+        }
+        let statement = try database.cached("SELECT \(Store.contactColumns) FROM contacts WHERE seq = ? AND campaign_seq = ?")
+        statement.bind(1, contactSeq).bind(2, campaignSeq)
+        defer { statement.reset() }
+        guard try statement.step() else { throw RemoteError(.notFound, "contact \(request.contactID) not found") }
+        return Store.contact(from: statement, campaignID: request.campaignID)
+    }
+
+    func listDNC(_ request: ListDNC) throws -> DNCPage {
+        var entries: [DNCEntry] = []
+        var more = false
+        try database.cached("SELECT phone_number, created_at FROM dnc WHERE account = ? AND phone_number > ? ORDER BY phone_number LIMIT ?")
+            .bind(1, request.account).bind(2, request.after ?? "").bind(3, request.limit + 1)
+            .forEachRow { row in
+                if entries.count == request.limit {
+                    more = true
+                } else {
+                    entries.append(DNCEntry(phoneNumber: row.string(0), createdAt: row.int64(1)))
+                }
+            }
+        return DNCPage(entries: entries, nextAfter: more ? entries.last?.phoneNumber : nil)
+    }
+}
