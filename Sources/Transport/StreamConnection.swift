@@ -39,6 +39,9 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var closeWhenFlushed = false
+    private let sendLock = NSLock()
+    private var sendQueue: [UInt8] = []
+    private var sendScheduled = false
     public private(set) var isClosed = false
     /// The deadline asked for, and the loop timer that will look at it: moving a deadline later
     /// (every keep-alive request does) costs nothing; the timer re-arms itself when it fires.
@@ -104,9 +107,24 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         flush()
     }
 
-    /// Queues bytes from any thread.
+    /// Queues bytes from any thread. Sends made before the loop gets to them leave in one
+    /// write: many RPC lines per syscall under load.
     public func send(_ bytes: [UInt8]) {
-        loop.execute { [self] in write(bytes) }
+        let mustSchedule = sendLock.withLock { () -> Bool in
+            sendQueue.append(contentsOf: bytes)
+            defer { sendScheduled = true }
+            return !sendScheduled
+        }
+        if mustSchedule { loop.execute { [self] in writeQueuedSends() } }
+    }
+
+    private func writeQueuedSends() {
+        let bytes = sendLock.withLock { () -> [UInt8] in
+            sendScheduled = false
+            defer { sendQueue = [] }
+            return sendQueue
+        }
+        write(bytes)
     }
 
     private func flush() {
