@@ -8,6 +8,8 @@ public struct HTTPRequest: Sendable {
     public var version: HTTPVersion
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// When the server finished reading it (seconds since 1970), before any handler ran.
+    public var receivedAt: Double = 0
 
     public init(method: String, target: String, version: HTTPVersion = .http11, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.method = method

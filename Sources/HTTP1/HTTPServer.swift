@@ -167,6 +167,8 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func dispatch(_ request: HTTPRequest) {
+        var request = request
+        request.receivedAt = Date().timeIntervalSince1970
         busy = true
         headDeadlineArmed = false
         stream.setDeadline(nil)

@@ -99,7 +99,7 @@ public struct PlivoClient: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
         // When we sent it (ms since the epoch): lets a receiver tell our pacing from network delay.
-        request.setValue(String(Int64(Date().timeIntervalSince1970 * 1000)), forHTTPHeaderField: "X-Rymi-Sent-At")
+        request.setValue(String(format: "%.3f", Date().timeIntervalSince1970 * 1000), forHTTPHeaderField: "X-Rymi-Sent-At")
         request.httpBody = Data(call.json.serialized())
         let response: (Data, HTTPURLResponse)
         do {

@@ -112,7 +112,7 @@ final class SimulatorEngine: Sendable {
 
         let outcome = chooseOutcome(for: to)
         let sentAt = request.header("X-Rymi-Sent-At").flatMap(Double.init).map { $0 / 1000 }
-        let call = await state.record(fields: fields, outcome: outcome, sentAt: sentAt)
+        let call = await state.record(fields: fields, outcome: outcome, sentAt: sentAt, receivedAt: request.receivedAt)
         Task { await self.play(call) }
 
         if Double.random(in: 0..<1) < faults.http500AfterFiring { return await state.logRequest(to: to, agent: agent, Self.plivoError(500, "internal server error")) }
@@ -272,7 +272,7 @@ actor SimulatorState {
         return response
     }
 
-    func record(fields: [String: String], outcome: String, sentAt: Double?) -> SimulatedCall {
+    func record(fields: [String: String], outcome: String, sentAt: Double?, receivedAt: Double) -> SimulatedCall {
         let now = ContinuousClock.now
         var delay: Duration?
         if callsPerSecond > 0 {
@@ -283,7 +283,7 @@ actor SimulatorState {
         let call = SimulatedCall(
             requestUUID: UUID().uuidString.lowercased(), callUUID: UUID().uuidString.lowercased(),
             from: fields["from"] ?? "", to: fields["to"] ?? "", answerURL: fields["answer_url"] ?? "",
-            hangupURL: fields["hangup_url"], ringURL: fields["ring_url"], receivedAt: Date().timeIntervalSince1970,
+            hangupURL: fields["hangup_url"], ringURL: fields["ring_url"], receivedAt: receivedAt,
             sentAt: sentAt, outcome: outcome, queued: delay != nil, startDelay: delay
         )
         index[call.requestUUID] = calls.count
@@ -339,7 +339,7 @@ actor SimulatorState {
                     ("request_uuid", .string(call.requestUUID)), ("call_uuid", .string(call.callUUID)),
                     ("from", .string(call.from)), ("to", .string(call.to)), ("answer_url", .string(call.answerURL)),
                     ("received_at", .number(String(format: "%.6f", call.receivedAt))),
-                    ("sent_at", call.sentAt.map { .number(String(format: "%.3f", $0)) } ?? .null), ("outcome", .string(call.outcome)),
+                    ("sent_at", call.sentAt.map { .number(String(format: "%.6f", $0)) } ?? .null), ("outcome", .string(call.outcome)),
                     ("state", .string(call.state)), ("answer_xml", call.answerXML.map(JSONValue.string) ?? .null),
                     ("events", .array(call.deliveredEvents.map(JSONValue.string))),
                 ])
