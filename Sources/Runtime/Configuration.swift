@@ -14,7 +14,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A `host:port` address as written in configuration; `[v6]:port` for IPv6 literals.
-public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     public let host: String
     public let port: UInt16
 

@@ -1,0 +1,161 @@
+import Foundation
+import Runtime
+import Transport
+
+/// A small HTTP/1.1 client for plain-HTTP peers on the event loops: keep-alive connections per
+/// host, one request at a time on each, bodies framed by Content-Length. It exists for the Plivo
+/// simulator's callbacks, where URLSession's threads cost more CPU than the stack under test;
+/// anything that may speak TLS (Plivo itself) uses URLSession.
+public final class HTTPClient: @unchecked Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+    }
+
+    public enum Failure: Error, Sendable, Equatable {
+        case unsupportedURL(String)
+        case connectionFailed(String)
+        case closedEarly
+        case timedOut
+        case malformedResponse(String)
+    }
+
+    private let timeout: Double
+    private let lock = NSLock()
+    private var idle: [HostPort: [ClientConnection]] = [:]
+    private static let maxIdlePerHost = 64
+
+    public init(timeout: Double = 10) {
+        self.timeout = timeout
+    }
+
+    public func send(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) async throws -> Response {
+        guard url.hasPrefix("http://") else { throw Failure.unsupportedURL(url) }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        let target = slash == rest.endIndex ? "/" : String(rest[slash...])
+        guard let address = HostPort(parsing: authority) ?? HostPort(parsing: authority + ":80") else {
+            throw Failure.unsupportedURL(url)
+        }
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(authority)\r\nContent-Length: \(body.count)\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        let request = Array(head.utf8) + body
+
+        let connection = try await acquire(address)
+        let (response, reusable) = try await connection.exchange(request, timeout: timeout)
+        if reusable { release(connection, to: address) } else { connection.close() }
+        return response
+    }
+
+    private func acquire(_ address: HostPort) async throws -> ClientConnection {
+        if let reused = lock.withLock({ idle[address]?.popLast() }) { return reused }
+        do {
+            let connection = ClientConnection(stream: try await StreamConnection.connect(to: address, timeout: 2))
+            connection.start()
+            return connection
+        } catch {
+            throw Failure.connectionFailed("\(address): \(error)")
+        }
+    }
+
+    private func release(_ connection: ClientConnection, to address: HostPort) {
+        let kept = lock.withLock { () -> Bool in
+            guard idle[address, default: []].count < Self.maxIdlePerHost else { return false }
+            idle[address, default: []].append(connection)
+            return true
+        }
+        if !kept { connection.close() }
+    }
+}
+
+/// One keep-alive connection of the client; everything runs on its stream's loop.
+final class ClientConnection: @unchecked Sendable {
+    private let stream: StreamConnection
+    private var buffer: [UInt8] = []
+    private var waiting: CheckedContinuation<(HTTPClient.Response, Bool), any Error>?
+    private var closed = false
+
+    init(stream: StreamConnection) {
+        self.stream = stream
+    }
+
+    func start() {
+        stream.start(StreamConnection.Handlers(
+            onRead: { [self] bytes in received(bytes) },
+            onClose: { [self] _ in
+                closed = true
+                finish(.failure(HTTPClient.Failure.closedEarly))
+            },
+            onTimeout: { [self] in
+                finish(.failure(HTTPClient.Failure.timedOut))
+                stream.close(reason: .timedOut)
+            }
+        ))
+    }
+
+    func exchange(_ request: [UInt8], timeout: Double) async throws -> (HTTPClient.Response, Bool) {
+        try await withCheckedThrowingContinuation { continuation in
+            stream.loop.execute { [self] in
+                guard !closed else {
+                    continuation.resume(throwing: HTTPClient.Failure.closedEarly)
+                    return
+                }
+                waiting = continuation
+                buffer.removeAll(keepingCapacity: true)
+                stream.setDeadline(timeout)
+                stream.write(request)
+            }
+        }
+    }
+
+    func close() {
+        stream.loop.execute { [self] in stream.close() }
+    }
+
+    private func finish(_ result: Result<(HTTPClient.Response, Bool), any Error>) {
+        guard let waiting else { return }
+        self.waiting = nil
+        stream.setDeadline(nil)
+        waiting.resume(with: result)
+    }
+
+    private func received(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        guard waiting != nil else { return }
+        do {
+            if let complete = try Self.parse(buffer) { finish(.success(complete)) }
+        } catch {
+            finish(.failure(error))
+            stream.close()
+        }
+    }
+
+    /// A whole response from the bytes so far, and whether the connection may carry another;
+    /// nil while more is needed.
+    static func parse(_ bytes: [UInt8]) throws(HTTPClient.Failure) -> (HTTPClient.Response, Bool)? {
+        guard let headEnd = bytes.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) else {
+            if bytes.count > 64 * 1024 { throw .malformedResponse("head over 64 KiB") }
+            return nil
+        }
+        let lines = String(decoding: bytes[..<headEnd.lowerBound], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+        let statusParts = lines.first?.split(separator: " ", maxSplits: 2) ?? []
+        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
+            throw .malformedResponse("status line")
+        }
+        var headers: [(name: String, value: String)] = []
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { throw .malformedResponse("header line") }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        func header(_ name: String) -> String? { headers.first { $0.name.caseInsensitiveEquals(name) }?.value }
+        guard header("Transfer-Encoding") == nil else { throw .malformedResponse("chunked bodies are not supported") }
+        guard let length = Int(header("Content-Length") ?? "0"), length >= 0 else { throw .malformedResponse("Content-Length") }
+        let bodyStart = headEnd.upperBound
+        guard bytes.count - bodyStart >= length else { return nil }
+        let keepAlive = header("Connection")?.lowercased() != "close" && statusParts[0] == "HTTP/1.1"
+        return (HTTPClient.Response(status: status, headers: headers, body: Array(bytes[bodyStart..<bodyStart + length])), keepAlive)
+    }
+}
