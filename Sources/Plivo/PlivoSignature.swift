@@ -61,8 +61,8 @@ public enum PlivoSignature {
 
     /// `scheme://host[:port]/path` and the raw query, with any fragment dropped.
     static func split(_ url: String) -> (base: String, query: Substring?) {
-        let withoutFragment = url.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard let mark = withoutFragment.firstIndex(of: "?") else { return (String(withoutFragment), nil) }
-        return (String(withoutFragment[..<mark]), withoutFragment[withoutFragment.index(after: mark)...])
+        let withoutFragment = url[..<(url.utf8.firstIndex(of: UInt8(ascii: "#")) ?? url.endIndex)]
+        guard let mark = withoutFragment.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (String(withoutFragment), nil) }
+        return (String(withoutFragment[..<mark]), withoutFragment[withoutFragment.utf8.index(after: mark)...])
     }
 }
