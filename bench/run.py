@@ -144,7 +144,7 @@ def dispatch():
                       sim_env={"RYMI_SIM_RING_MS": "0", "RYMI_SIM_TALK_MS": "0", "RYMI_SIM_OUTCOMES": "completed=1", "RYMI_LOG_LEVEL": "warning"},
                       gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
         try:
-            count = 3000
+            count = 6000
             campaign = stack.api("POST", "/campaigns", {"name": "dispatch", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
             stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
             started = time.perf_counter()

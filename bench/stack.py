@@ -123,7 +123,7 @@ class Stack:
             state = self.api("GET", f"/campaigns/{campaign}")
             if state["status"] == "completed":
                 return state
-            time.sleep(0.2)
+            time.sleep(0.02)
         raise RuntimeError(f"campaign {campaign} did not complete: {state}")
 
     def stop(self):

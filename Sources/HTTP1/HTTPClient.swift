@@ -24,7 +24,7 @@ public final class HTTPClient: @unchecked Sendable {
     private let timeout: Double
     private let lock = NSLock()
     private var idle: [HostPort: [ClientConnection]] = [:]
-    private static let maxIdlePerHost = 64
+    private static let maxIdlePerHost = 512
 
     public init(timeout: Double = 10) {
         self.timeout = timeout
@@ -133,14 +133,23 @@ final class ClientConnection: @unchecked Sendable {
         }
     }
 
+    /// Where the blank line ending the head starts.
+    private static func headEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for index in 0...(bytes.count - 4) where bytes[index] == 0x0D && bytes[index + 1] == 0x0A && bytes[index + 2] == 0x0D && bytes[index + 3] == 0x0A {
+            return index
+        }
+        return nil
+    }
+
     /// A whole response from the bytes so far, and whether the connection may carry another;
     /// nil while more is needed.
     static func parse(_ bytes: [UInt8]) throws(HTTPClient.Failure) -> (HTTPClient.Response, Bool)? {
-        guard let headEnd = bytes.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) else {
+        guard let headEnd = headEnd(bytes) else {
             if bytes.count > 64 * 1024 { throw .malformedResponse("head over 64 KiB") }
             return nil
         }
-        let lines = String(decoding: bytes[..<headEnd.lowerBound], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+        let lines = String(decoding: bytes[..<headEnd], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
         let statusParts = lines.first?.split(separator: " ", maxSplits: 2) ?? []
         guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
             throw .malformedResponse("status line")
@@ -148,12 +157,13 @@ final class ClientConnection: @unchecked Sendable {
         var headers: [(name: String, value: String)] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { throw .malformedResponse("header line") }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+            let value = line[line.index(after: colon)...].utf8.drop(while: { $0 == 0x20 || $0 == 0x09 })
+            headers.append((String(line[..<colon]), String(Substring(value))))
         }
         func header(_ name: String) -> String? { headers.first { $0.name.caseInsensitiveEquals(name) }?.value }
         guard header("Transfer-Encoding") == nil else { throw .malformedResponse("chunked bodies are not supported") }
         guard let length = Int(header("Content-Length") ?? "0"), length >= 0 else { throw .malformedResponse("Content-Length") }
-        let bodyStart = headEnd.upperBound
+        let bodyStart = headEnd + 4
         guard bytes.count - bodyStart >= length else { return nil }
         let keepAlive = header("Connection")?.lowercased() != "close" && statusParts[0] == "HTTP/1.1"
         return (HTTPClient.Response(status: status, headers: headers, body: Array(bytes[bodyStart..<bodyStart + length])), keepAlive)

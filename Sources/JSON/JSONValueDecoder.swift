@@ -67,6 +67,27 @@ public struct JSONValueDecoder: Decoder {
 
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try child(key).decode(type) }
 
+        // The common primitives without the generic path (and its dynamic cast) that the
+        // standard library's defaults would take.
+        func decode(_ type: String.Type, forKey key: Key) throws -> String { try child(key).decode(type) }
+        func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try child(key).decode(type) }
+        func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try child(key).decode(type) }
+        func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try child(key).decode(type) }
+        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try child(key).decode(type) }
+        func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try child(key).decode(type) }
+
+        private func present(_ key: Key) -> JSONValueDecoder? {
+            guard let member = members.first(where: { $0.key == key.stringValue }), member.value != .null else { return nil }
+            return JSONValueDecoder(member.value, codingPath: codingPath + [key])
+        }
+
+        func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try present(key)?.decode(type) }
+        func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try present(key)?.decode(type) }
+        func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try present(key)?.decode(type) }
+        func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try present(key)?.decode(type) }
+        func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try present(key)?.decode(type) }
+        func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? { try present(key)?.decode(type) }
+
         func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
             try child(key).container(keyedBy: type)
         }

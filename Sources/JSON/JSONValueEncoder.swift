@@ -93,6 +93,16 @@ public final class JSONValueEncoder: Encoder {
             try JSONValueEncoder.encode(value, into: node.appendMember(key.stringValue), codingPath: codingPath + [key])
         }
 
+        // The common primitives without the generic path the standard library's defaults take.
+        mutating func encode(_ value: String, forKey key: Key) throws { node.appendMember(key.stringValue).content = .value(.string(value)) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { node.appendMember(key.stringValue).content = .value(.int(value)) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { node.appendMember(key.stringValue).content = .value(.int64(value)) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { node.appendMember(key.stringValue).content = .value(.bool(value)) }
+        mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } }
+        mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } }
+        mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } }
+        mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } }
+
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
             JSONValueEncoder(node: node.appendMember(key.stringValue), codingPath: codingPath + [key]).container(keyedBy: keyType)
         }
