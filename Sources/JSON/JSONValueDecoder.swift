@@ -211,14 +211,25 @@ public struct JSONMembers {
         return text
     }
 
-    public func integer<T: FixedWidthInteger>(_ key: String, as type: T.Type = T.self) throws -> T {
-        guard let number = try optionalInteger(key, as: type) else { throw invalid(key, "an integer") }
+    // Int and Int64 spelled out: a generic version, called from another module, is not
+    // specialized and looked up type metadata for every member of every contact.
+    public func integer(_ key: String) throws -> Int {
+        guard let number = try optionalInteger(key) else { throw invalid(key, "an integer") }
         return number
     }
 
-    public func optionalInteger<T: FixedWidthInteger>(_ key: String, as type: T.Type = T.self) throws -> T? {
+    public func optionalInteger(_ key: String) throws -> Int? {
+        try optionalInt64(key).map { Int($0) }
+    }
+
+    public func int64(_ key: String) throws -> Int64 {
+        guard let number = try optionalInt64(key) else { throw invalid(key, "an integer") }
+        return number
+    }
+
+    public func optionalInt64(_ key: String) throws -> Int64? {
         guard let value = self[key] else { return nil }
-        guard case .number(let lexeme) = value, let number = T(lexeme) else { throw invalid(key, "an integer") }
+        guard case .number(let lexeme) = value, let number = Int64(lexeme) else { throw invalid(key, "an integer") }
         return number
     }
 

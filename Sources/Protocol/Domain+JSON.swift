@@ -32,8 +32,8 @@ extension CallDetails: JSONRepresentable {
             requestUUID: try members.optionalString("requestUUID"), callUUID: try members.optionalString("callUUID"),
             failureReason: try members.optionalString("failureReason"), failureDetail: try members.optionalString("failureDetail"),
             hangupCause: try members.optionalString("hangupCause"), hangupCauseCode: try members.optionalInteger("hangupCauseCode"),
-            dialedAt: try members.optionalInteger("dialedAt"), answeredAt: try members.optionalInteger("answeredAt"),
-            endedAt: try members.optionalInteger("endedAt"), durationSeconds: try members.optionalInteger("durationSeconds"),
+            dialedAt: try members.optionalInt64("dialedAt"), answeredAt: try members.optionalInt64("answeredAt"),
+            endedAt: try members.optionalInt64("endedAt"), durationSeconds: try members.optionalInteger("durationSeconds"),
             billDurationSeconds: try members.optionalInteger("billDurationSeconds")
         )
     }
@@ -57,8 +57,8 @@ extension ContactRecord: JSONRepresentable {
         guard let status = ContactStatus(rawValue: statusText) else { throw Self.mismatch("a contact status", in: json) }
         self.init(
             id: try members.string("id"), campaignID: try members.string("campaignID"), phoneNumber: try members.string("phoneNumber"),
-            variables: try members.string("variables"), status: status, createdAt: try members.integer("createdAt"),
-            updatedAt: try members.integer("updatedAt"), call: try CallDetails(json: members["call"] ?? .object([]))
+            variables: try members.string("variables"), status: status, createdAt: try members.int64("createdAt"),
+            updatedAt: try members.int64("updatedAt"), call: try CallDetails(json: members["call"] ?? .object([]))
         )
     }
 
@@ -74,7 +74,7 @@ extension ContactRecord: JSONRepresentable {
 extension ContactPage: JSONRepresentable {
     public init(json: JSONValue) throws {
         let members = try JSONMembers(json, of: Self.self)
-        self.init(contacts: try members.array("contacts").map(ContactRecord.init(json:)), nextAfter: try members.optionalInteger("nextAfter"))
+        self.init(contacts: try members.array("contacts").map(ContactRecord.init(json:)), nextAfter: try members.optionalInt64("nextAfter"))
     }
 
     public var json: JSONValue {
@@ -101,8 +101,8 @@ extension CampaignRecord: JSONRepresentable {
         guard let status = CampaignStatus(rawValue: try members.string("status")) else { throw Self.mismatch("a campaign status", in: json) }
         self.init(
             id: try members.string("id"), name: try members.string("name"), agentID: try members.string("agentID"),
-            callFromNumber: try members.optionalString("callFromNumber"), status: status, createdAt: try members.integer("createdAt"),
-            updatedAt: try members.integer("updatedAt"), counts: try ContactCounts(json: members["counts"] ?? .null),
+            callFromNumber: try members.optionalString("callFromNumber"), status: status, createdAt: try members.int64("createdAt"),
+            updatedAt: try members.int64("updatedAt"), counts: try ContactCounts(json: members["counts"] ?? .null),
             pausedReason: try members.optionalString("pausedReason")
         )
     }
