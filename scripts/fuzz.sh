@@ -15,8 +15,8 @@ build() {
 build http Fuzz/FuzzHTTP.swift Sources/HTTP1/HTTPRequestParser.swift Sources/HTTP1/HTTPMessage.swift
 build json Fuzz/FuzzJSON.swift Sources/JSON/JSONValue.swift Sources/JSON/JSONParser.swift Sources/JSON/JSONWriter.swift
 # The line protocol imports the JSON module: build it first, instrumented the same way.
-swiftc -emit-library -static -emit-module -module-name JSON -parse-as-library -O -sanitize=address \
-  -sanitize-coverage=edge,trace-cmp -o "$out/libJSON.a" -emit-module-path "$out/JSON.swiftmodule" Sources/JSON/*.swift \
+swiftc -emit-library -static -emit-module -module-name JSON -parse-as-library -O -sanitize=fuzzer,address \
+  -o "$out/libJSON.a" -emit-module-path "$out/JSON.swiftmodule" Sources/JSON/*.swift \
   2>"$out/build-JSON.log" || { cat "$out/build-JSON.log" >&2; exit 1; }
 build lines Fuzz/FuzzLines.swift Sources/Protocol/*.swift \
   -I "$out" -L "$out" -lJSON

@@ -1,0 +1,35 @@
+import HTTP1
+import Runtime
+import Testing
+
+/// The in-tree client against the in-tree server, over real loopback sockets.
+@Suite struct HTTPClientTests {
+    @Test func reusesOneConnectionForSequentialRequests() async throws {
+        let server = try HTTPServer(address: HostPort(host: "127.0.0.1", port: 0), logger: Logger(service: "test", minimumLevel: .error)) { request in
+            HTTPResponse(status: request.method == "POST" ? 201 : 200, headers: [("X-Echo", request.header("X-Tag") ?? "")],
+                         body: request.body.isEmpty ? Array(request.target.utf8) : request.body)
+        }
+        let running = Task { try await server.run() }
+        defer {
+            running.cancel()
+            Task { await server.shutdown() }
+        }
+        let client = HTTPClient(timeout: 5)
+        let base = "http://127.0.0.1:\(server.localAddress.port)"
+        for round in 0..<5 {
+            let response = try await client.send("POST", base + "/callbacks?n=\(round)", headers: [("X-Tag", "t\(round)")], body: Array("body \(round)".utf8))
+            #expect(response.status == 201)
+            #expect(String(decoding: response.body, as: UTF8.self) == "body \(round)")
+            #expect(response.headers.first { $0.name == "X-Echo" }?.value == "t\(round)")
+        }
+        let get = try await client.send("GET", base)
+        #expect(get.status == 200 && String(decoding: get.body, as: UTF8.self) == "/")
+        #expect(server.connectionCount == 1)
+    }
+
+    @Test func refusesWhatItCannotSpeak() async {
+        let client = HTTPClient(timeout: 1)
+        await #expect(throws: HTTPClient.Failure.self) { try await client.send("GET", "https://example.com/") }
+        await #expect(throws: HTTPClient.Failure.self) { try await client.send("GET", "http://127.0.0.1:1/") }
+    }
+}
