@@ -95,6 +95,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
 
 /// One client connection: parses requests in order and answers each before reading the next.
 final class HTTPConnection: @unchecked Sendable {
+    static let loopBodyLimit = 64 * 1024
     private let stream: StreamConnection
     private let configuration: HTTPServerConfiguration
     private let handler: HTTPHandler
@@ -166,9 +167,10 @@ final class HTTPConnection: @unchecked Sendable {
         }
     }
 
-    private func dispatch(_ request: HTTPRequest) {
-        var request = request
-        request.receivedAt = Date().timeIntervalSince1970
+    private func dispatch(_ parsed: HTTPRequest) {
+        var received = parsed
+        received.receivedAt = Date().timeIntervalSince1970
+        let request = received
         busy = true
         headDeadlineArmed = false
         stream.setDeadline(nil)
@@ -177,9 +179,17 @@ final class HTTPConnection: @unchecked Sendable {
             return
         }
         let handler = self.handler
-        Task { [self] in
+        let work: @Sendable () async -> Void = { [self] in
             let response = await handler(request)
             stream.loop.execute { [self] in complete(request, response) }
+        }
+        // Small requests run on the connection's loop from start to answer. A big body (an
+        // upload of many contacts) is parsed on the cooperative pool, so it cannot stall the
+        // other connections of its loop.
+        if request.body.count <= Self.loopBodyLimit {
+            Task(executorPreference: stream.loop, operation: work)
+        } else {
+            Task(operation: work)
         }
     }
 

@@ -191,7 +191,7 @@ struct TimerHeap {
 
 /// The loops of a process, one per core; connections are spread over them in turn.
 public final class EventLoopGroup: @unchecked Sendable {
-    public static let shared = EventLoopGroup(count: ProcessInfo.processInfo.activeProcessorCount)
+    public static let shared = EventLoopGroup(count: Int(ProcessInfo.processInfo.environment["RYMI_EVENT_LOOPS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
 
     public let loops: [EventLoop]
     private let lock = NSLock()
@@ -206,5 +206,14 @@ public final class EventLoopGroup: @unchecked Sendable {
             turn &+= 1
             return loops[turn % loops.count]
         }
+    }
+}
+
+/// Tasks that prefer a loop run on its thread: a request's handler, the replies it awaits and its
+/// answer then stay on the thread that read it, instead of hopping to the cooperative pool and back.
+extension EventLoop: TaskExecutor {
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        execute { [self] in job.runSynchronously(on: asUnownedTaskExecutor()) }
     }
 }
