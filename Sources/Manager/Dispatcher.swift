@@ -428,11 +428,12 @@ actor Dispatcher {
 
     func report(_ report: ReportPlacement) async throws {
         let effect = try await store.applyPlacement(report)
-        // Reports are re-sent until acknowledged; only the first one counts.
-        if effect.applied { metrics.placements.increment(["outcome": report.outcome.label]) }
-        if let placement = begun.removeValue(forKey: report.attempt) {
-            dialers[placement.dialer]?.outstanding -= 1
-        }
+        let placement = begun.removeValue(forKey: report.attempt)
+        if let placement { dialers[placement.dialer]?.outstanding -= 1 }
+        // Reports are re-sent until acknowledged; only the first one counts: the one that changed
+        // the contact, or the first heard for a placement begun here (its hangup callback may
+        // have got to the contact first).
+        if effect.applied || placement != nil { metrics.placements.increment(["outcome": report.outcome.label]) }
         // Plivo said "later" (429, unreachable): everyone waits. A placement that simply did not
         // happen (lease expired, dialer gone) is offered again at once.
         if case .notPlaced(let reason, let retryAfter) = report.outcome, retryAfter > 0 {

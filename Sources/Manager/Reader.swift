@@ -14,7 +14,7 @@ final class Reader: @unchecked Sendable {
         try database.execute("""
             PRAGMA query_only = ON;
             PRAGMA busy_timeout = 5000;
-            PRAGMA cache_size = -16384;
+            PRAGMA cache_size = -8192;
             """)
     }
 

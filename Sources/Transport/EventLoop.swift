@@ -189,9 +189,14 @@ struct TimerHeap {
     }
 }
 
-/// The loops of a process, one per core; connections are spread over them in turn.
+/// The loops of a process; connections are spread over them in turn.
 public final class EventLoopGroup: @unchecked Sendable {
-    public static let shared = EventLoopGroup(count: Int(ProcessInfo.processInfo.environment["RYMI_EVENT_LOOPS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
+    /// `RYMI_EVENT_LOOPS`, else one per core but one: the process shares its machine with
+    /// SQLite's thread, the cooperative pool and the kernel's network work (and, in one-host
+    /// deployments, the other processes). On two cores one loop kept the gateway's p99 under
+    /// 4 ms where two loops gave 5-6 ms, for about 15% less peak throughput (docs/performance.md).
+    public static let shared = EventLoopGroup(count: Int(ProcessInfo.processInfo.environment["RYMI_EVENT_LOOPS"] ?? "")
+        ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
     public let loops: [EventLoop]
     private let lock = NSLock()
