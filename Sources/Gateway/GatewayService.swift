@@ -95,7 +95,9 @@ struct FrontDoor: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let started = ContinuousClock.now
         let requestID = Self.requestID(request)
-        return finish(request, await respond(request, requestID: requestID), requestID: requestID, started: started)
+        var pattern: String?
+        let response = await respond(request, requestID: requestID, matched: &pattern)
+        return finish(request, response, requestID: requestID, started: started, route: pattern)
     }
 
     /// Tags, counts and logs every response.
@@ -119,7 +121,8 @@ struct FrontDoor: Sendable {
         return response
     }
 
-    private func respond(_ request: HTTPRequest, requestID: String) async -> HTTPResponse {
+    /// `matched` gets the route pattern that served the request, for metrics and logs.
+    private func respond(_ request: HTTPRequest, requestID: String, matched: inout String?) async -> HTTPResponse {
         let path = request.path
         if path == "/readyz", request.method == "GET" || request.method == "HEAD" {
             return await readiness()
@@ -130,7 +133,7 @@ struct FrontDoor: Sendable {
         do {
             if path.hasPrefix("/callbacks/") {
                 // Plivo's callbacks prove themselves by signature, not by API key.
-                return try await route(request, in: callbackRouter, account: "", requestID: requestID)
+                return try await route(request, in: callbackRouter, account: "", requestID: requestID, matched: &matched)
             }
             guard path == "/v1" || path.hasPrefix("/v1/") else {
                 throw APIError.notFound("no route for \(request.method) \(path)")
@@ -140,7 +143,7 @@ struct FrontDoor: Sendable {
                 throw APIError(429, "rate_limited", "too many requests for this API key; retry after the delay in Retry-After",
                                headers: [("Retry-After", String(max(1, Int(wait.rounded(.up)))))])
             }
-            return try await route(request, in: router, account: account, requestID: requestID)
+            return try await route(request, in: router, account: account, requestID: requestID, matched: &matched)
         } catch let error as APIError {
             return error.response
         } catch {
@@ -149,14 +152,15 @@ struct FrontDoor: Sendable {
         }
     }
 
-    private func route(_ request: HTTPRequest, in router: Router, account: String, requestID: String) async throws -> HTTPResponse {
+    private func route(_ request: HTTPRequest, in router: Router, account: String, requestID: String, matched: inout String?) async throws -> HTTPResponse {
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
             throw APIError.notFound("no route for \(request.method) \(request.path)")
         case .methodNotAllowed(let allowed):
             throw APIError(405, "method_not_allowed", "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))",
                            headers: [("Allow", allowed.joined(separator: ", "))])
-        case .found(let handler, let parameters, _):
+        case .found(let handler, let parameters, let pattern):
+            matched = pattern
             guard let query = parseQuery(request.query) else {
                 throw APIError(400, "bad_request", "the query string is malformed or repeats a parameter")
             }

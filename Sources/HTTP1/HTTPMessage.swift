@@ -4,7 +4,11 @@ import Foundation
 public struct HTTPRequest: Sendable {
     public var method: String
     /// The request target as sent: path plus optional `?query`.
-    public var target: String
+    public var target: String {
+        didSet { queryMark = target.utf8.firstIndex(of: UInt8(ascii: "?")) }
+    }
+    /// Where `?` is, found once: path and query are read several times a request.
+    private var queryMark: String.Index?
     public var version: HTTPVersion
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
@@ -14,6 +18,7 @@ public struct HTTPRequest: Sendable {
     public init(method: String, target: String, version: HTTPVersion = .http11, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.method = method
         self.target = target
+        queryMark = target.utf8.firstIndex(of: UInt8(ascii: "?"))
         self.version = version
         self.headers = headers
         self.body = body
@@ -24,11 +29,11 @@ public struct HTTPRequest: Sendable {
     }
 
     public var path: Substring {
-        target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
+        queryMark.map { target[..<$0] } ?? target[...]
     }
 
     public var query: Substring? {
-        target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[target.utf8.index(after: $0)...] }
+        queryMark.map { target[target.utf8.index(after: $0)...] }
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless told to close; HTTP/1.0 only when asked to keep alive.
