@@ -32,16 +32,28 @@ public struct JSONParser {
     public static let defaultMaxDepth = 64
     static let maxNumberLength = 256
 
-    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { buffer throws(JSONParseError) in
-            var parser = Cursor(bytes: buffer, maxDepth: maxDepth)
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw parser.failure(.trailingData) }
-            return value
+    /// - Parameter verbatimBelow: objects and arrays nested deeper than this come back as
+    ///   `.verbatim` text, checked for well-formedness but not built (nor checked for duplicate
+    ///   keys). For lines between our own processes, whose deep parts (a contact's variables)
+    ///   are passed on as text.
+    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth,
+                             verbatimBelow: Int = .max) throws(JSONParseError) -> JSONValue {
+        let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in try parse(buffer, maxDepth: maxDepth, verbatimBelow: verbatimBelow) }
         }
+        if let result { return try result.get() }
+        return try Array(bytes).withUnsafeBufferPointer { buffer throws(JSONParseError) in
+            try parse(buffer, maxDepth: maxDepth, verbatimBelow: verbatimBelow)
+        }
+    }
+
+    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, verbatimBelow: Int) throws(JSONParseError) -> JSONValue {
+        var parser = Cursor(bytes: buffer, maxDepth: maxDepth, verbatimBelow: verbatimBelow)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == buffer.count else { throw parser.failure(.trailingData) }
+        return value
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
@@ -51,11 +63,13 @@ public struct JSONParser {
     struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         let maxDepth: Int
+        let verbatimBelow: Int
         var index = 0
 
-        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, verbatimBelow: Int = .max) {
             self.bytes = bytes
             self.maxDepth = maxDepth
+            self.verbatimBelow = verbatimBelow
         }
 
         func failure(_ reason: JSONParseError.Reason) -> JSONParseError {
@@ -88,7 +102,16 @@ public struct JSONParser {
         }
 
         mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
-            switch try peek() {
+            let first = try peek()
+            if depth >= verbatimBelow, first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+                let start = index
+                try skipValue(depth: depth)
+                guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) else {
+                    throw JSONParseError(reason: .invalidUTF8, offset: start)
+                }
+                return .verbatim(text)
+            }
+            switch first {
             case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
             case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
             case UInt8(ascii: "\""): return .string(try parseString())
@@ -96,6 +119,48 @@ public struct JSONParser {
             case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
             case UInt8(ascii: "n"): try expectLiteral("null"); return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+            default: throw failure(.unexpectedByte)
+            }
+        }
+
+        /// Checks one value's syntax without building it.
+        mutating func skipValue(depth: Int) throws(JSONParseError) {
+            switch try peek() {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let close = bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                let isObject = close == UInt8(ascii: "}")
+                guard depth + 1 <= maxDepth else { throw failure(.tooDeep) }
+                index += 1
+                skipWhitespace()
+                if try peek() == close {
+                    index += 1
+                    return
+                }
+                while true {
+                    skipWhitespace()
+                    if isObject {
+                        guard try peek() == UInt8(ascii: "\"") else { throw failure(.unexpectedByte) }
+                        _ = try parseString()
+                        skipWhitespace()
+                        guard try peek() == UInt8(ascii: ":") else { throw failure(.unexpectedByte) }
+                        index += 1
+                        skipWhitespace()
+                    }
+                    try skipValue(depth: depth + 1)
+                    skipWhitespace()
+                    let next = try peek()
+                    index += 1
+                    if next == close { return }
+                    guard next == UInt8(ascii: ",") else {
+                        index -= 1
+                        throw failure(.unexpectedByte)
+                    }
+                }
+            case UInt8(ascii: "\""): _ = try parseString()
+            case UInt8(ascii: "t"): try expectLiteral("true")
+            case UInt8(ascii: "f"): try expectLiteral("false")
+            case UInt8(ascii: "n"): try expectLiteral("null")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
             default: throw failure(.unexpectedByte)
             }
         }

@@ -28,6 +28,13 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
+
+    /// Verbatim text parsed into a value; any other value as it is. What a reader of
+    /// `parse(_:verbatimBelow:)` output calls where it needs the structure after all.
+    public var materialized: JSONValue {
+        guard case .verbatim(let text) = self else { return self }
+        return (try? JSONParser.parse(text)) ?? self
+    }
     public static func int64(_ value: Int64) -> JSONValue { .number(String(value)) }
 
     /// Builds an object from members in order, dropping members whose value is `nil`.

@@ -21,7 +21,7 @@ public struct JSONValueDecoder: Decoder {
     public var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     public init(_ value: JSONValue, codingPath: [any CodingKey] = []) {
-        self.value = value
+        self.value = value.materialized
         self.codingPath = codingPath
     }
 
@@ -184,7 +184,7 @@ public struct JSONMembers {
     let owner: String
 
     public init(_ value: JSONValue, of owner: Any.Type) throws {
-        guard case .object(let members) = value else {
+        guard case .object(let members) = value.materialized else {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "\(owner): expected an object, got \(value.typeName)"))
         }
         self.members = members
@@ -234,7 +234,17 @@ public struct JSONMembers {
     }
 
     public func array(_ key: String) throws -> [JSONValue] {
-        guard case .array(let items)? = self[key] else { throw invalid(key, "an array") }
+        guard case .array(let items)? = self[key]?.materialized else { throw invalid(key, "an array") }
         return items
+    }
+
+    /// A member holding JSON text: given as a nested value (the fast form, kept verbatim by
+    /// the parser) or as a string (what `Codable` writes).
+    public func jsonText(_ key: String) throws -> String {
+        switch self[key] {
+        case .verbatim(let text)?, .string(let text)?: return text
+        case let value?: return value.jsonText
+        case nil: throw invalid(key, "JSON text")
+        }
     }
 }

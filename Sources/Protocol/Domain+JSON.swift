@@ -1,16 +1,17 @@
 import JSON
 
 // Hand-written JSON for the types that cross the wire by the hundred thousand. The member names
-// are the ones Codable synthesizes, so the wire format is the same either way (ProtocolTests
-// compare the two).
+// are the ones Codable synthesizes, so either side reads the other's lines (ProtocolTests check
+// both ways); the one difference is that a contact's variables travel as the JSON object they
+// are (the parser hands them on as text) instead of a string holding it.
 
 extension NewContact: JSONRepresentable {
     public init(json: JSONValue) throws {
         let members = try JSONMembers(json, of: Self.self)
-        self.init(phoneNumber: try members.string("phoneNumber"), variables: try members.string("variables"))
+        self.init(phoneNumber: try members.string("phoneNumber"), variables: try members.jsonText("variables"))
     }
 
-    public var json: JSONValue { .object([("phoneNumber", .string(phoneNumber)), ("variables", .string(variables))]) }
+    public var json: JSONValue { .object([("phoneNumber", .string(phoneNumber)), ("variables", .verbatim(variables))]) }
 }
 
 extension UploadContacts: JSONRepresentable {
@@ -57,7 +58,7 @@ extension ContactRecord: JSONRepresentable {
         guard let status = ContactStatus(rawValue: statusText) else { throw Self.mismatch("a contact status", in: json) }
         self.init(
             id: try members.string("id"), campaignID: try members.string("campaignID"), phoneNumber: try members.string("phoneNumber"),
-            variables: try members.string("variables"), status: status, createdAt: try members.int64("createdAt"),
+            variables: try members.jsonText("variables"), status: status, createdAt: try members.int64("createdAt"),
             updatedAt: try members.int64("updatedAt"), call: try CallDetails(json: members["call"] ?? .object([]))
         )
     }
@@ -65,7 +66,7 @@ extension ContactRecord: JSONRepresentable {
     public var json: JSONValue {
         .object([
             ("id", .string(id)), ("campaignID", .string(campaignID)), ("phoneNumber", .string(phoneNumber)),
-            ("variables", .string(variables)), ("status", .string(status.rawValue)), ("createdAt", .int64(createdAt)),
+            ("variables", .verbatim(variables)), ("status", .string(status.rawValue)), ("createdAt", .int64(createdAt)),
             ("updatedAt", .int64(updatedAt)), ("call", call.json),
         ])
     }

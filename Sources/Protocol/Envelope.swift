@@ -105,10 +105,14 @@ public struct IncomingEnvelope: Sendable {
         public let description: String
     }
 
+    /// Below the envelope, the body and a list in it (a contact's variables), values are kept
+    /// as text: they are passed on, not read.
+    static let verbatimDepth = 4
+
     public init(line: [UInt8], resolver: any EnvelopeBodyResolver) throws(Malformed) {
         let parsed: JSONValue
         do {
-            parsed = try JSONParser.parse(line)
+            parsed = try JSONParser.parse(line, verbatimBelow: Self.verbatimDepth)
         } catch {
             throw Malformed(id: 0, description: "\(error)")
         }

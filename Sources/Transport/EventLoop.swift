@@ -191,12 +191,11 @@ struct TimerHeap {
 
 /// The loops of a process; connections are spread over them in turn.
 public final class EventLoopGroup: @unchecked Sendable {
-    /// `RYMI_EVENT_LOOPS`, else one per core but one: the process shares its machine with
-    /// SQLite's thread, the cooperative pool and the kernel's network work (and, in one-host
-    /// deployments, the other processes). On two cores one loop kept the gateway's p99 under
-    /// 4 ms where two loops gave 5-6 ms, for about 15% less peak throughput (docs/performance.md).
+    /// `RYMI_EVENT_LOOPS`, else one per core. On a shared two-core machine one loop gives a
+    /// lower tail on trivial requests (p99 3.8 ms against 5.8 ms for /healthz) but less
+    /// throughput and a worse tail on requests that wait for the manager (docs/performance.md).
     public static let shared = EventLoopGroup(count: Int(ProcessInfo.processInfo.environment["RYMI_EVENT_LOOPS"] ?? "")
-        ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+        ?? ProcessInfo.processInfo.activeProcessorCount)
 
     public let loops: [EventLoop]
     private let lock = NSLock()

@@ -65,3 +65,19 @@ import Testing
         #expect(try JSONParser.parse(value.serialized()) == value)
     }
 }
+
+@Suite struct VerbatimParsingTests {
+    @Test func keepsDeepValuesAsCheckedText() throws {
+        let text = #"{"a":{"b":[{"c":{"d":[1,"x\"y",{"e":null}]}}]},"f":[[]]}"#
+        let value = try JSONParser.parse(Array(text.utf8), verbatimBelow: 2)
+        #expect(value["a"]?["b"] == .verbatim(#"[{"c":{"d":[1,"x\"y",{"e":null}]}}]"#))
+        #expect(value["f"] == .array([.verbatim("[]")]))
+        #expect(value.serialized() == Array(text.utf8))
+        #expect(value["a"]?["b"]?.materialized == (try JSONParser.parse(#"[{"c":{"d":[1,"x\"y",{"e":null}]}}]"#)))
+    }
+
+    @Test(arguments: [#"{"a":{"b":[1,]}}"#, #"{"a":{"b":{"c" 1}}}"#, #"{"a":{"b":"\u12"}}"#, #"{"a":{"b":[tru]}}"#, #"{"a":{"b":{"c":1}"#])
+    func refusesMalformedDeepValues(text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8), verbatimBelow: 1) }
+    }
+}
