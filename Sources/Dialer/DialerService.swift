@@ -82,11 +82,6 @@ public final class DialerService: Service, @unchecked Sendable {
     private func place(_ offer: PlaceCall, received: ContinuousClock.Instant, requestID: String) async {
         defer { Task { await state.placementEnded() } }
         let lease = Duration.milliseconds(offer.leaseMilliseconds)
-        // Looked up before asking to begin: between the manager's go-ahead (which checks the
-        // committed list itself) and the request nothing should wait, since that gap is pacing
-        // jitter. A number added since is caught by the manager; one added after the go-ahead
-        // waits, in the manager, for this placement to report.
-        let listed = await state.isListed(account: offer.account, number: offer.to)
         let begin: BeginCallReply
         do {
             begin = try await client.call(BeginCall(attempt: offer.attempt), timeout: Double(offer.leaseMilliseconds) / 1000)
@@ -98,7 +93,9 @@ public final class DialerService: Service, @unchecked Sendable {
             return
         }
         guard begin.go else { return }
-        if listed {
+        // After the go-ahead, not before: a number listed while this placement waited for its
+        // pacing slot is sent to this dialer ahead of the go-ahead.
+        if await state.isListed(account: offer.account, number: offer.to) {
             logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
             await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
             return

@@ -44,14 +44,34 @@ public final class HTTPClient: @unchecked Sendable {
         head += "\r\n"
         let request = Array(head.utf8) + body
 
-        let connection = try await acquire(address)
+        if let reused = takeIdle(address) {
+            // The server may have closed it while it sat idle, even as we wrote to it: a request
+            // it never read is sent again on a new connection.
+            do {
+                return try await exchange(request, on: reused, address: address)
+            } catch HTTPClient.Failure.closedEarly where !reused.receivedAnything {
+            }
+        }
+        return try await exchange(request, on: try await connect(address), address: address)
+    }
+
+    private func exchange(_ request: [UInt8], on connection: ClientConnection, address: HostPort) async throws -> Response {
         let (response, reusable) = try await connection.exchange(request, timeout: timeout)
         if reusable { release(connection, to: address) } else { connection.close() }
         return response
     }
 
-    private func acquire(_ address: HostPort) async throws -> ClientConnection {
-        if let reused = lock.withLock({ idle[address]?.popLast() }) { return reused }
+    /// An idle connection that has not been closed, if any.
+    private func takeIdle(_ address: HostPort) -> ClientConnection? {
+        lock.withLock {
+            while let candidate = idle[address]?.popLast() {
+                if !candidate.isClosed { return candidate }
+            }
+            return nil
+        }
+    }
+
+    private func connect(_ address: HostPort) async throws -> ClientConnection {
         do {
             let connection = ClientConnection(stream: try await StreamConnection.connect(to: address, timeout: 2))
             connection.start()
@@ -76,7 +96,14 @@ final class ClientConnection: @unchecked Sendable {
     private let stream: StreamConnection
     private var buffer: [UInt8] = []
     private var waiting: CheckedContinuation<(HTTPClient.Response, Bool), any Error>?
+    private let stateLock = NSLock()
     private var closed = false
+    private var received = false
+
+    /// Read from any thread, by the pool.
+    var isClosed: Bool { stateLock.withLock { closed } }
+    /// Whether the current exchange got any byte back (then it must not be sent again).
+    var receivedAnything: Bool { stateLock.withLock { received } }
 
     init(stream: StreamConnection) {
         self.stream = stream
@@ -84,9 +111,9 @@ final class ClientConnection: @unchecked Sendable {
 
     func start() {
         stream.start(StreamConnection.Handlers(
-            onRead: { [self] bytes in received(bytes) },
+            onRead: { [self] bytes in read(bytes) },
             onClose: { [self] _ in
-                closed = true
+                stateLock.withLock { closed = true }
                 finish(.failure(HTTPClient.Failure.closedEarly))
             },
             onTimeout: { [self] in
@@ -99,7 +126,8 @@ final class ClientConnection: @unchecked Sendable {
     func exchange(_ request: [UInt8], timeout: Double) async throws -> (HTTPClient.Response, Bool) {
         try await withCheckedThrowingContinuation { continuation in
             stream.loop.execute { [self] in
-                guard !closed else {
+                stateLock.withLock { received = false }
+                guard !isClosed else {
                     continuation.resume(throwing: HTTPClient.Failure.closedEarly)
                     return
                 }
@@ -122,7 +150,8 @@ final class ClientConnection: @unchecked Sendable {
         waiting.resume(with: result)
     }
 
-    private func received(_ bytes: [UInt8]) {
+    private func read(_ bytes: [UInt8]) {
+        stateLock.withLock { received = true }
         buffer.append(contentsOf: bytes)
         guard waiting != nil else { return }
         do {

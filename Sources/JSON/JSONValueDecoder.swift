@@ -239,10 +239,14 @@ public struct JSONMembers {
     }
 
     /// A member holding JSON text: given as a nested value (the fast form, kept verbatim by
-    /// the parser) or as a string (what `Codable` writes).
+    /// the parser, so checked and on one line) or as a string (what `Codable` writes), which is
+    /// parsed and written again so it is as safe to pass on verbatim.
     public func jsonText(_ key: String) throws -> String {
         switch self[key] {
-        case .verbatim(let text)?, .string(let text)?: return text
+        case .verbatim(let text)?: return text
+        case .string(let text)?:
+            guard let value = try? JSONParser.parse(text) else { throw invalid(key, "JSON text") }
+            return value.jsonText
         case let value?: return value.jsonText
         case nil: throw invalid(key, "JSON text")
         }

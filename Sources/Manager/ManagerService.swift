@@ -93,10 +93,15 @@ public final class ManagerService: Service {
         }
     }
 
-    /// `guarded` for reads answered on the spot.
-    static func guardedRead<T: Sendable>(_ logger: Logger, _ reader: Reader, _ body: (Queries) throws -> T) throws -> T {
+    /// `guarded` for reads on the reader's queue.
+    static func guardedRead<T: Sendable>(_ logger: Logger, _ reader: Reader, _ body: @escaping @Sendable (Queries) throws -> T) async throws -> T {
+        try await guarded(logger) { try await reader.read(body) }
+    }
+
+    /// `guarded` for a read answered on the spot when the reader is free (nil when it is busy).
+    static func guardedReadIfFree<T: Sendable>(_ logger: Logger, _ reader: Reader, _ body: (Queries) throws -> T) throws -> T? {
         do {
-            return try reader.read(body)
+            return try reader.readIfFree(body)
         } catch {
             throw remoteError(error, logger)
         }
@@ -122,8 +127,12 @@ public final class ManagerService: Service {
         // Campaigns and contacts.
         router.on(CreateCampaign.self) { request, _ in try await guarded(logger) { try await store.createCampaign(request) } }
         // Reads: on the reader's connection; single rows right on the connection's loop.
-        router.on(ListCampaigns.self) { request, _ in try guardedRead(logger, reader) { try $0.listCampaigns(request) } }
-        router.onImmediately(GetCampaign.self) { request, _ in try guardedRead(logger, reader) { try $0.campaign(request) } }
+        router.on(ListCampaigns.self) { request, _ in try await guardedRead(logger, reader) { try $0.listCampaigns(request) } }
+        router.onImmediately(GetCampaign.self) { request, _ in
+            try guardedReadIfFree(logger, reader) { try $0.campaign(request) }
+        } otherwise: { request, _ in
+            try await guardedRead(logger, reader) { try $0.campaign(request) }
+        }
         router.on(UpdateCampaign.self) { request, _ in try await guarded(logger) { try await store.updateCampaign(request) } }
         router.on(DeleteCampaign.self) { request, _ in
             try await guarded(logger) { try await store.deleteCampaign(request) }
@@ -134,8 +143,12 @@ public final class ManagerService: Service {
             if upload.running { await dispatcher.contactsAdded(campaign: upload.campaignSeq) }
             return upload.result
         }
-        router.on(ListContacts.self) { request, _ in try guardedRead(logger, reader) { try $0.listContacts(request) } }
-        router.onImmediately(GetContact.self) { request, _ in try guardedRead(logger, reader) { try $0.contact(request) } }
+        router.on(ListContacts.self) { request, _ in try await guardedRead(logger, reader) { try $0.listContacts(request) } }
+        router.onImmediately(GetContact.self) { request, _ in
+            try guardedReadIfFree(logger, reader) { try $0.contact(request) }
+        } otherwise: { request, _ in
+            try await guardedRead(logger, reader) { try $0.contact(request) }
+        }
 
         // Lifecycle.
         router.on(StartCampaign.self) { request, context in
@@ -172,7 +185,7 @@ public final class ManagerService: Service {
             await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
             return result
         }
-        router.on(ListDNC.self) { request, _ in try guardedRead(logger, reader) { try $0.listDNC(request) } }
+        router.on(ListDNC.self) { request, _ in try await guardedRead(logger, reader) { try $0.listDNC(request) } }
         router.on(RemoveDNC.self) { request, context in
             try await guarded(logger) { try await store.removeDNC(request) }
             let update = DNCUpdate(account: request.account, added: [], removed: [request.number])

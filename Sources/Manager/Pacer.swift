@@ -23,7 +23,8 @@ struct Pacer {
     init?(callsPerSecond: Double) {
         guard callsPerSecond > 0 else { return nil }
         interval = .nanoseconds(Int64(1e9 * Self.cadenceMargin / callsPerSecond))
-        limit = max(1, Int(callsPerSecond.rounded(.down)))
+        // A fractional setting (2.5) allows 3 in a second: the cadence keeps the average.
+        limit = max(1, Int(callsPerSecond.rounded(.up)))
     }
 
     /// Reserves the next slot of the cadence. After a lull it starts afresh at `now` rather than

@@ -203,11 +203,14 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         let context = RPCContext(peer: self, requestID: envelope.requestID)
         if let immediate = route.immediate {
             do {
-                reply(id: id, body: try immediate(body, context))
+                if let answer = try immediate(body, context) {
+                    reply(id: id, body: answer)
+                    return
+                }
             } catch {
                 reply(id: id, failure: error, type: envelope.type)
+                return
             }
-            return
         }
         Task { [self] in
             do {

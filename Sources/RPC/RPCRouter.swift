@@ -11,8 +11,8 @@ public struct RPCRouter: Sendable {
     struct Route: Sendable {
         let decode: BodyDecoder
         let handle: @Sendable (any Sendable, RPCContext) async throws -> any Encodable & Sendable
-        /// Answered on the connection's loop, without a task: quick reads that never wait.
-        let immediate: (@Sendable (any Sendable, RPCContext) throws -> any Encodable & Sendable)?
+        /// Tried on the connection's loop, without a task; nil hands the request to `handle`.
+        let immediate: (@Sendable (any Sendable, RPCContext) throws -> (any Encodable & Sendable)?)?
     }
 
     var routes: [String: Route] = [:]
@@ -30,16 +30,18 @@ public struct RPCRouter: Sendable {
         )
     }
 
-    /// A handler run on the connection's event loop as soon as the request is read: only for
-    /// work of microseconds that never waits (a single-row read), since the loop serves others.
+    /// `now` runs on the connection's event loop as soon as the request is read: only for work
+    /// of microseconds that never waits (a single-row read), since the loop serves others. When
+    /// it cannot answer without waiting it returns nil, and `otherwise` answers in a task.
     public mutating func onImmediately<Message: RPCMessage>(
         _ message: Message.Type,
-        _ handler: @escaping @Sendable (Message, RPCContext) throws -> Message.Reply
+        _ now: @escaping @Sendable (Message, RPCContext) throws -> Message.Reply?,
+        otherwise: @escaping @Sendable (Message, RPCContext) async throws -> Message.Reply
     ) {
         routes[Message.type] = Route(
             decode: Message.bodyDecoder,
-            handle: { body, context in try handler(body as! Message, context) },
-            immediate: { body, context in try handler(body as! Message, context) }
+            handle: { body, context in try await otherwise(body as! Message, context) },
+            immediate: { body, context in try now(body as! Message, context) }
         )
     }
 }

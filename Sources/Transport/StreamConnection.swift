@@ -69,6 +69,15 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
 
     public func ready(readable: Bool, writable: Bool, failed: Bool) {
         if writable || (failed && writeArmed) { flush() }
+        // epoll reports errors and hang-ups whatever the interest, level-triggered: with reading
+        // paused nothing would consume them and the loop would spin.
+        if failed, readPaused, !isClosed {
+            var code: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &size)
+            close(reason: code == 0 ? .peerClosed : .error(code))
+            return
+        }
         if readable || failed { readAvailable() }
     }
 
@@ -205,6 +214,9 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
 
     /// Closes once everything written so far has reached the kernel.
     public func closeAfterFlush() {
+        guard !isClosed else { return }
+        // Bytes another thread has sent but the loop has not written yet come first.
+        writeQueuedSends()
         guard !isClosed else { return }
         if pendingOutput == 0 {
             close(reason: .localClose)

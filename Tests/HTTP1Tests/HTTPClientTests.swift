@@ -27,6 +27,24 @@ import Testing
         #expect(server.connectionCount == 1)
     }
 
+    @Test func replacesAConnectionTheServerClosedWhileIdle() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.idleTimeout = 0.2
+        let server = try HTTPServer(address: HostPort(host: "127.0.0.1", port: 0), configuration: configuration,
+                                    logger: Logger(service: "test", minimumLevel: .error)) { _ in HTTPResponse(status: 204) }
+        let running = Task { try await server.run() }
+        defer {
+            running.cancel()
+            Task { await server.shutdown() }
+        }
+        let client = HTTPClient(timeout: 5)
+        let url = "http://127.0.0.1:\(server.localAddress.port)/"
+        #expect(try await client.send("POST", url).status == 204)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(server.connectionCount == 0)
+        #expect(try await client.send("POST", url).status == 204)
+    }
+
     @Test func refusesWhatItCannotSpeak() async {
         let client = HTTPClient(timeout: 1)
         await #expect(throws: HTTPClient.Failure.self) { try await client.send("GET", "https://example.com/") }
