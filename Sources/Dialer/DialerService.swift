@@ -82,6 +82,10 @@ public final class DialerService: Service, @unchecked Sendable {
     private func place(_ offer: PlaceCall, received: ContinuousClock.Instant, requestID: String) async {
         defer { Task { await state.placementEnded() } }
         let lease = Duration.milliseconds(offer.leaseMilliseconds)
+        // Looked up before asking to begin, so nothing waits between the go-ahead and the
+        // request (that gap is pacing jitter). A number listed later is caught by the manager:
+        // at the begin's commit, or while the begin waits for its pacing slot.
+        let listed = await state.isListed(account: offer.account, number: offer.to)
         let begin: BeginCallReply
         do {
             begin = try await client.call(BeginCall(attempt: offer.attempt), timeout: Double(offer.leaseMilliseconds) / 1000)
@@ -93,9 +97,7 @@ public final class DialerService: Service, @unchecked Sendable {
             return
         }
         guard begin.go else { return }
-        // After the go-ahead, not before: a number listed while this placement waited for its
-        // pacing slot is sent to this dialer ahead of the go-ahead.
-        if await state.isListed(account: offer.account, number: offer.to) {
+        if listed {
             logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
             await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
             return

@@ -129,7 +129,11 @@ actor Dispatcher {
     private var nextAttempt: Int64 = 1
     private var offerCount = 0
     private var pacer: Pacer?
-    private var waitingForGo = 0
+    /// Placements begun and waiting for their pacing slot: they have not heard "go" yet.
+    private var awaitingGo: Set<Int64> = []
+    /// Numbers put on Do-Not-Call lists lately, for begins that were already past their own
+    /// check when it happened; kept for as long as a begin can wait.
+    private var recentListings: [(account: String, numbers: Set<String>, at: ContinuousClock.Instant)] = []
     private var backoffUntil: ContinuousClock.Instant?
     private var wakeAt: ContinuousClock.Instant?
     private var lastLookup: [Int64: ContinuousClock.Instant] = [:]
@@ -269,7 +273,7 @@ actor Dispatcher {
         while liveCalls + offers.count < configuration.maxConcurrentCalls, let dialer = freestDialer() {
             // With pacing, the "go" gate in `begin` sets the rate; offers only need to stay a
             // few ahead of it, so a begin is waiting when its slot comes and the cadence never slips.
-            if pacer != nil, offers.count + waitingForGo >= configuration.lookahead { return }
+            if pacer != nil, offers.count + awaitingGo.count >= configuration.lookahead { return }
             guard let (queue, contact) = nextContact() else { return }
             offer(contact, from: queue.campaign, to: dialer, requestID: queue.requestID)
         }
@@ -404,9 +408,9 @@ actor Dispatcher {
         // Offers are paced, but commits take varying time; spacing the "go" answers themselves
         // keeps the requests reaching Plivo evenly spaced.
         if pacer != nil {
-            waitingForGo += 1
+            awaitingGo.insert(attempt)
             defer {
-                waitingForGo -= 1
+                awaitingGo.remove(attempt)
                 pump()
             }
             let slot = pacer!.reserveSlot(now: clock.now)
@@ -414,7 +418,11 @@ actor Dispatcher {
             while let opens = pacer!.windowOpens, clock.now < opens {
                 try? await Task.sleep(until: opens, clock: .continuous)
             }
-            pacer!.recordGo(at: clock.now)
+        }
+        if recentListings.contains(where: { $0.at >= started && $0.account == offer.campaign.account && $0.numbers.contains(offer.contact.phoneNumber) }) {
+            // Listed after the begin's own check, before its go-ahead: never sent.
+            try? await report(ReportPlacement(attempt: attempt, contactID: ContactID.format(offer.contact.seq), outcome: .skippedDNC))
+            return BeginCallReply(go: false, reason: "number put on the Do-Not-Call list")
         }
         if peer.isClosed {
             // The dialer went away while this waited for its slot: it never heard "go", so the
@@ -423,7 +431,17 @@ actor Dispatcher {
                                               outcome: .notPlaced(reason: "dialer gone before its go-ahead", retryAfterMilliseconds: 0)))
             return BeginCallReply(go: false, reason: "dialer gone")
         }
+        pacer?.recordGo(at: clock.now)
         return BeginCallReply(go: true)
+    }
+
+    /// Numbers just committed to an account's Do-Not-Call list: placements begun before and
+    /// still waiting for their go-ahead are withdrawn as `skipped_dnc` instead of sent.
+    func listed(account: String, numbers: Set<String>) {
+        let now = clock.now
+        let longestWait = Duration.milliseconds(configuration.leaseMilliseconds) + .seconds(1)
+        recentListings.removeAll { now - $0.at > longestWait }
+        recentListings.append((account, numbers, now))
     }
 
     func report(_ report: ReportPlacement) async throws {

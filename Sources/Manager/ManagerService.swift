@@ -181,6 +181,7 @@ public final class ManagerService: Service {
             }
             let numbers = Set(request.numbers)
             let account = request.account
+            await dispatcher.listed(account: account, numbers: numbers)
             // Once this answers, no placement begun earlier can still reach Plivo for these numbers.
             await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
             return result
