@@ -70,17 +70,23 @@ def http_layer():
         report("GET /v1/campaigns/:id end to end, -c64", "≥ 20,000 req/s, p99 ≤ 10 ms", f"{get[0]:,.0f} req/s, p99 {get[2]:.2f} ms",
                get[0] >= 20000 and get[2] <= 10)
         rss = max(rss, stack.process("rymi-gateway").rss_kib() / 1024)
-        # 1000 idle keep-alive connections held open while the same load runs again.
+        # 1000 idle keep-alive connections held open while the same load runs again. Latency at
+        # about a millisecond moves 10-20% between single runs here, so each side is the median
+        # of three 5 s runs, taken back to back.
+        def median_p50():
+            runs = sorted((wrk(f"http://127.0.0.1:{stack.gateway_port}/healthz", seconds=5) for _ in range(3)), key=lambda r: r[1])
+            return runs[1]
+        before = median_p50()
         idle = []
         for _ in range(1000):
             connection = socket.create_connection(("127.0.0.1", stack.gateway_port))
             connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             connection.recv(4096)
             idle.append(connection)
-        with_idle = wrk(f"http://127.0.0.1:{stack.gateway_port}/healthz")
-        change = (with_idle[1] - ours[1]) / ours[1] * 100
+        with_idle = median_p50()
+        change = (with_idle[1] - before[1]) / before[1] * 100
         report("1,000 idle keep-alive connections", "latency unchanged (±10%)",
-               f"p50 {ours[1]:.3f} → {with_idle[1]:.3f} ms ({change:+.1f}%), {with_idle[0]:,.0f} req/s", abs(change) <= 10)
+               f"p50 {before[1]:.3f} → {with_idle[1]:.3f} ms ({change:+.1f}%; medians of 3), {with_idle[0]:,.0f} req/s", abs(change) <= 10)
         rss = max(rss, stack.process("rymi-gateway").rss_kib() / 1024)
         for connection in idle:
             connection.close()
