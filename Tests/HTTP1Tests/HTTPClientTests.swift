@@ -4,45 +4,49 @@ import Testing
 
 /// The in-tree client against the in-tree server, over real loopback sockets.
 @Suite struct HTTPClientTests {
-    @Test func reusesOneConnectionForSequentialRequests() async throws {
-        let server = try HTTPServer(address: HostPort(host: "127.0.0.1", port: 0), logger: Logger(service: "test", minimumLevel: .error)) { request in
-            HTTPResponse(status: request.method == "POST" ? 201 : 200, headers: [("X-Echo", request.header("X-Tag") ?? "")],
-                         body: request.body.isEmpty ? Array(request.target.utf8) : request.body)
-        }
+    /// Runs `body` against a server on an ephemeral loopback port.
+    func withServer(_ configuration: HTTPServerConfiguration = HTTPServerConfiguration(), handler: @escaping HTTPHandler,
+                    _ body: (HTTPServer) async throws -> Void) async throws {
+        let server = try HTTPServer(address: HostPort(host: "127.0.0.1", port: 0), configuration: configuration,
+                                    logger: Logger(service: "test", minimumLevel: .error), handler: handler)
         let running = Task { try await server.run() }
         defer {
             running.cancel()
             Task { await server.shutdown() }
         }
-        let client = HTTPClient(timeout: 5)
-        let base = "http://127.0.0.1:\(server.localAddress.port)"
-        for round in 0..<5 {
-            let response = try await client.send("POST", base + "/callbacks?n=\(round)", headers: [("X-Tag", "t\(round)")], body: Array("body \(round)".utf8))
-            #expect(response.status == 201)
-            #expect(String(decoding: response.body, as: UTF8.self) == "body \(round)")
-            #expect(response.headers.first { $0.name == "X-Echo" }?.value == "t\(round)")
+        try await body(server)
+    }
+
+    @Test func reusesOneConnectionForSequentialRequests() async throws {
+        try await withServer(handler: { request in
+            HTTPResponse(status: request.method == "POST" ? 201 : 200, headers: [("X-Echo", request.header("X-Tag") ?? "")],
+                         body: request.body.isEmpty ? Array(request.target.utf8) : request.body)
+        }) { server in
+            let client = HTTPClient(timeout: 5)
+            let base = "http://127.0.0.1:\(server.localAddress.port)"
+            for round in 0..<5 {
+                let response = try await client.send("POST", base + "/callbacks?n=\(round)", headers: [("X-Tag", "t\(round)")], body: Array("body \(round)".utf8))
+                #expect(response.status == 201)
+                #expect(String(decoding: response.body, as: UTF8.self) == "body \(round)")
+                #expect(response.headers.first { $0.name == "X-Echo" }?.value == "t\(round)")
+            }
+            let get = try await client.send("GET", base)
+            #expect(get.status == 200 && String(decoding: get.body, as: UTF8.self) == "/")
+            #expect(server.connectionCount == 1)
         }
-        let get = try await client.send("GET", base)
-        #expect(get.status == 200 && String(decoding: get.body, as: UTF8.self) == "/")
-        #expect(server.connectionCount == 1)
     }
 
     @Test func replacesAConnectionTheServerClosedWhileIdle() async throws {
         var configuration = HTTPServerConfiguration()
         configuration.idleTimeout = 0.2
-        let server = try HTTPServer(address: HostPort(host: "127.0.0.1", port: 0), configuration: configuration,
-                                    logger: Logger(service: "test", minimumLevel: .error)) { _ in HTTPResponse(status: 204) }
-        let running = Task { try await server.run() }
-        defer {
-            running.cancel()
-            Task { await server.shutdown() }
+        try await withServer(configuration, handler: { _ in HTTPResponse(status: 204) }) { server in
+            let client = HTTPClient(timeout: 5)
+            let url = "http://127.0.0.1:\(server.localAddress.port)/"
+            #expect(try await client.send("POST", url).status == 204)
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(server.connectionCount == 0)
+            #expect(try await client.send("POST", url).status == 204)
         }
-        let client = HTTPClient(timeout: 5)
-        let url = "http://127.0.0.1:\(server.localAddress.port)/"
-        #expect(try await client.send("POST", url).status == 204)
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(server.connectionCount == 0)
-        #expect(try await client.send("POST", url).status == 204)
     }
 
     @Test func refusesWhatItCannotSpeak() async {
