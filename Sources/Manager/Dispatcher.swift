@@ -130,7 +130,7 @@ actor Dispatcher {
     private var offerCount = 0
     private var pacer: Pacer?
     /// Placements begun and waiting for their pacing slot: they have not heard "go" yet.
-    private var awaitingGo: Set<Int64> = []
+    private var waitingForGo = 0
     /// Numbers put on Do-Not-Call lists lately, for begins that were already past their own
     /// check when it happened; kept for as long as a begin can wait.
     private var recentListings: [(account: String, numbers: Set<String>, at: ContinuousClock.Instant)] = []
@@ -273,7 +273,7 @@ actor Dispatcher {
         while liveCalls + offers.count < configuration.maxConcurrentCalls, let dialer = freestDialer() {
             // With pacing, the "go" gate in `begin` sets the rate; offers only need to stay a
             // few ahead of it, so a begin is waiting when its slot comes and the cadence never slips.
-            if pacer != nil, offers.count + awaitingGo.count >= configuration.lookahead { return }
+            if pacer != nil, offers.count + waitingForGo >= configuration.lookahead { return }
             guard let (queue, contact) = nextContact() else { return }
             offer(contact, from: queue.campaign, to: dialer, requestID: queue.requestID)
         }
@@ -408,9 +408,9 @@ actor Dispatcher {
         // Offers are paced, but commits take varying time; spacing the "go" answers themselves
         // keeps the requests reaching Plivo evenly spaced.
         if pacer != nil {
-            awaitingGo.insert(attempt)
+            waitingForGo += 1
             defer {
-                awaitingGo.remove(attempt)
+                waitingForGo -= 1
                 pump()
             }
             let slot = pacer!.reserveSlot(now: clock.now)

@@ -126,13 +126,17 @@ public final class ManagerService: Service {
 
         // Campaigns and contacts.
         router.on(CreateCampaign.self) { request, _ in try await guarded(logger) { try await store.createCampaign(request) } }
-        // Reads: on the reader's connection; single rows right on the connection's loop.
-        router.on(ListCampaigns.self) { request, _ in try await guardedRead(logger, reader) { try $0.listCampaigns(request) } }
-        router.onImmediately(GetCampaign.self) { request, _ in
-            try guardedReadIfFree(logger, reader) { try $0.campaign(request) }
-        } otherwise: { request, _ in
-            try await guardedRead(logger, reader) { try $0.campaign(request) }
+        // Reads: on the reader's connection; single rows right on the connection's loop when
+        // the reader is free, else on its queue like the others.
+        func singleRowRead<Message: RPCMessage>(_ type: Message.Type, _ query: @escaping @Sendable (Queries, Message) throws -> Message.Reply) {
+            router.onImmediately(type) { request, _ in
+                try guardedReadIfFree(logger, reader) { try query($0, request) }
+            } otherwise: { request, _ in
+                try await guardedRead(logger, reader) { try query($0, request) }
+            }
         }
+        router.on(ListCampaigns.self) { request, _ in try await guardedRead(logger, reader) { try $0.listCampaigns(request) } }
+        singleRowRead(GetCampaign.self) { try $0.campaign($1) }
         router.on(UpdateCampaign.self) { request, _ in try await guarded(logger) { try await store.updateCampaign(request) } }
         router.on(DeleteCampaign.self) { request, _ in
             try await guarded(logger) { try await store.deleteCampaign(request) }
@@ -144,11 +148,7 @@ public final class ManagerService: Service {
             return upload.result
         }
         router.on(ListContacts.self) { request, _ in try await guardedRead(logger, reader) { try $0.listContacts(request) } }
-        router.onImmediately(GetContact.self) { request, _ in
-            try guardedReadIfFree(logger, reader) { try $0.contact(request) }
-        } otherwise: { request, _ in
-            try await guardedRead(logger, reader) { try $0.contact(request) }
-        }
+        singleRowRead(GetContact.self) { try $0.contact($1) }
 
         // Lifecycle.
         router.on(StartCampaign.self) { request, context in

@@ -43,7 +43,7 @@ public final class EventLoop: @unchecked Sendable {
         epoll = rymi_epoll_create()
         wake = rymi_eventfd()
         precondition(epoll >= 0 && wake >= 0, "epoll or eventfd unavailable: errno \(errno)")
-        rymi_epoll_ctl(epoll, 0, wake, rymi_epollin)
+        rymi_epoll_ctl(epoll, rymi_epoll_add, wake, rymi_epollin)
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
@@ -74,17 +74,17 @@ public final class EventLoop: @unchecked Sendable {
 
     public func register(_ fd: Int32, readable: Bool, writable: Bool, handler: any EventLoopHandler) {
         handlers[fd] = handler
-        control(0, fd, readable: readable, writable: writable)
+        control(rymi_epoll_add, fd, readable: readable, writable: writable)
     }
 
     public func update(_ fd: Int32, readable: Bool, writable: Bool) {
-        control(1, fd, readable: readable, writable: writable)
+        control(rymi_epoll_modify, fd, readable: readable, writable: writable)
     }
 
     /// Forgets `fd`; call before closing it.
     public func deregister(_ fd: Int32) {
         guard handlers.removeValue(forKey: fd) != nil else { return }
-        rymi_epoll_ctl(epoll, 2, fd, 0)
+        rymi_epoll_ctl(epoll, rymi_epoll_delete, fd, 0)
     }
 
     private func control(_ operation: Int32, _ fd: Int32, readable: Bool, writable: Bool) {

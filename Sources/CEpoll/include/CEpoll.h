@@ -12,6 +12,9 @@ static const uint32_t rymi_epollout = EPOLLOUT;
 static const uint32_t rymi_epollrdhup = EPOLLRDHUP;
 static const uint32_t rymi_epollerr = EPOLLERR;
 static const uint32_t rymi_epollhup = EPOLLHUP;
+static const int rymi_epoll_add = EPOLL_CTL_ADD;
+static const int rymi_epoll_modify = EPOLL_CTL_MOD;
+static const int rymi_epoll_delete = EPOLL_CTL_DEL;
 
 typedef struct {
     uint32_t events;
@@ -22,13 +25,12 @@ static inline int rymi_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC);
 
 static inline int rymi_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
-/// op: 0 add, 1 modify, 2 delete.
+/// op: rymi_epoll_add, rymi_epoll_modify or rymi_epoll_delete.
 static inline int rymi_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
-    static const int ops[] = {EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL};
     struct epoll_event event;
     event.events = events;
     event.data.fd = fd;
-    return epoll_ctl(epfd, ops[op], fd, &event);
+    return epoll_ctl(epfd, op, fd, &event);
 }
 
 static inline int rymi_epoll_wait(int epfd, rymi_epoll_ready *ready, int capacity, int timeout_ms) {
