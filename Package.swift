@@ -28,9 +28,9 @@ let package = Package(
         .target(name: "CEpoll"),
         .target(name: "Transport", dependencies: ["Runtime", "CEpoll"], swiftSettings: settings),
         .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),
-        .target(name: "Protocol", dependencies: ["JSON"], swiftSettings: settings),
+        .target(name: "Protocol", dependencies: ["JSON", "Crypto"], swiftSettings: settings),
         .target(name: "Plivo", dependencies: ["HTTP1", "Crypto", "JSON", "Runtime"], swiftSettings: settings),
-        .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime", "JSON"], swiftSettings: settings),
+        .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime", "JSON", "Crypto"], swiftSettings: settings),
 
         // Services.
         .target(
@@ -66,12 +66,12 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: settings),
         .testTarget(name: "PlivoTests", dependencies: ["Plivo", "JSON"], exclude: ["Fixtures"], swiftSettings: settings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Runtime"], swiftSettings: settings),
-        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON"], swiftSettings: settings),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON", "Crypto"], swiftSettings: settings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["JSON", "SQLite", "Plivo"],
+            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "Crypto"],
             swiftSettings: settings
         ),
     ]

@@ -12,6 +12,7 @@ BIN = os.environ.get("RYMI_BIN_DIR", os.path.join(os.path.dirname(__file__), "..
 KEY = "key_bench_0123456789abcdef"
 AUTH_ID = "MABENCHACCOUNT000001"
 AUTH_TOKEN = "bench_token_0123456789"
+SECRETS = {"RYMI_GATEWAY_SECRET": "bench-gateway-secret-0123456789abcdef", "RYMI_DIALER_SECRET": "bench-dialer-secret-0123456789abcdef"}
 
 
 class Process:
@@ -68,7 +69,7 @@ class Stack:
         time.sleep(0.5)
 
     def start(self, name, env, wait_listening=False):
-        process = Process(name, {"RYMI_LOG_LEVEL": "info", **env}, self.dir)
+        process = Process(name, {"RYMI_LOG_LEVEL": "info", **SECRETS, **env}, self.dir)
         self.processes.append(process)
         if wait_listening:
             # Services log "listening" at info; others may be quieter.

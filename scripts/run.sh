@@ -27,6 +27,17 @@ else
   key="(from RYMI_API_KEYS)"
 fi
 
+# The internal protocol's role secrets, made once beside the data like the key: the manager
+# shares one with the gateway and another with the dialers.
+for role in gateway dialer; do
+  variable="RYMI_$(echo "$role" | tr a-z A-Z)_SECRET"
+  secret_file="$RYMI_DATA_DIR/$role-secret"
+  if [ -z "${!variable:-}" ] && [ -z "$(printenv "${variable}_FILE" || true)" ]; then
+    [ -s "$secret_file" ] || (umask 077; random_hex 32 > "$secret_file")
+    export "${variable}_FILE=$secret_file"
+  fi
+done
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT

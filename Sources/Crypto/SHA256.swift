@@ -34,7 +34,7 @@ public struct SHA256: Sendable {
     }
 
     /// Whole blocks are compressed straight from the caller's bytes; only a tail waits.
-    private mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         totalLength &+= UInt64(bytes.count)
         var offset = 0
         if !pending.isEmpty {

@@ -35,7 +35,8 @@ public final class DialerService: Service, @unchecked Sendable {
             return Empty()
         }
         router.on(LookupCall.self) { [unowned self] lookup, _ in await self.lookup(lookup) }
-        client = RPCClient(address: configuration.managerAddress, role: "dialer", name: configuration.name, router: router, logger: logger) { [unowned self] peer in
+        client = RPCClient(address: configuration.managerAddress, role: .dialer, name: configuration.name, secret: configuration.managerSecret,
+                           router: router, logger: logger) { [unowned self] peer in
             await self.registered(on: peer)
         }
     }

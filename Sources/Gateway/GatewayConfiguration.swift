@@ -1,4 +1,5 @@
 import Foundation
+import Protocol
 import Runtime
 import Transport
 
@@ -6,6 +7,8 @@ import Transport
 public struct GatewayConfiguration: Sendable {
     public var httpAddress: HostPort
     public var managerAddress: HostPort
+    /// Proves to the manager that this is a gateway, and lets this gateway check the manager.
+    public var managerSecret: [UInt8]
     public var apiKeys: APIKeys
     public var maxBodyBytes: Int
     public var maxContactsPerUpload: Int
@@ -28,6 +31,7 @@ public struct GatewayConfiguration: Sendable {
     public init(environment: Environment) throws(ConfigurationError) {
         httpAddress = try environment.address("RYMI_HTTP_ADDR", default: "127.0.0.1:8080")
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
+        managerSecret = try environment.secret("RYMI_GATEWAY_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
         guard let keys = environment.string("RYMI_API_KEYS") else {
             throw ConfigurationError("RYMI_API_KEYS", "not set; give at least one account:key pair")
         }

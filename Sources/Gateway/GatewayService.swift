@@ -14,7 +14,8 @@ public final class GatewayService: Service {
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.logger = logger
-        let manager = RPCClient(address: configuration.managerAddress, role: "gateway", name: "gateway-\(getpid())", logger: logger)
+        let manager = RPCClient(address: configuration.managerAddress, role: .gateway, name: "gateway-\(getpid())",
+                                secret: configuration.managerSecret, logger: logger)
         self.manager = manager
         // The server binds first, so an unset RYMI_PUBLIC_URL can default to the bound address;
         // it serves nothing until `run`, by which time the front door is in place.

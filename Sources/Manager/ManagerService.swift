@@ -8,12 +8,24 @@ import Transport
 /// Configuration of `rymi-manager`, from the environment.
 public struct ManagerConfiguration: Sendable {
     public var listen: HostPort
+    /// What gateways and dialers must each prove before the manager reads anything else of theirs.
+    public var peerSecrets: [PeerRole: [UInt8]]
+    public var rpcLimits = RPCServer.Limits()
     public var dataDirectory: String
     public var logLevel: Logger.Level
     var dispatch = DispatchConfiguration()
 
     public init(environment: Environment) throws(ConfigurationError) {
         listen = try environment.address("RYMI_MANAGER_LISTEN", default: "127.0.0.1:7070")
+        let gatewaySecret = try environment.secret("RYMI_GATEWAY_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
+        let dialerSecret = try environment.secret("RYMI_DIALER_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
+        guard gatewaySecret != dialerSecret else {
+            throw ConfigurationError("RYMI_DIALER_SECRET", "must differ from RYMI_GATEWAY_SECRET, or a dialer could act as a gateway")
+        }
+        peerSecrets = [.gateway: gatewaySecret, .dialer: dialerSecret]
+        rpcLimits.maxConnections = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS", default: 1024, range: 1...100_000)
+        rpcLimits.maxConnectionsPerHost = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS_PER_HOST", default: 64, range: 1...100_000)
+        rpcLimits.handshakeTimeout = try environment.seconds("RYMI_MANAGER_HANDSHAKE_TIMEOUT", default: 5, range: 0.1...60)
         dataDirectory = environment.string("RYMI_DATA_DIR") ?? "./data"
         logLevel = try environment.logLevel()
         dispatch.callsPerSecond = try environment.seconds("RYMI_DIAL_CPS", default: 2, range: 0...100_000)
@@ -50,7 +62,8 @@ public final class ManagerService: Service {
         }
         dispatcher = Dispatcher(store: store, configuration: configuration.dispatch, logger: logger)
         let router = Self.router(store: store, reader: reader, dispatcher: dispatcher, logger: logger)
-        server = try RPCServer(address: configuration.listen, role: "manager", router: router, logger: logger)
+        server = try RPCServer(address: configuration.listen, secrets: configuration.peerSecrets, limits: configuration.rpcLimits,
+                               router: router, logger: logger)
     }
 
     static func prepareDataDirectory(_ path: String) throws {
@@ -214,6 +227,16 @@ public final class ManagerService: Service {
             return Empty()
         }
         return router
+    }
+
+    /// Whether a manager answers on the configured address: a full handshake, then a ping.
+    public static func healthCheck(_ configuration: ManagerConfiguration) async -> Bool {
+        let logger = Logger(service: "manager-health-check", minimumLevel: .error)
+        guard let secret = configuration.peerSecrets[.gateway],
+              let peer = try? await RPCClient.connect(to: HealthProbe.local(configuration.listen), role: .gateway, name: "health-check",
+                                                      secret: secret, logger: logger) else { return false }
+        defer { peer.close() }
+        return (try? await peer.call(Ping(), timeout: 3)) != nil
     }
 
     public func run() async throws {

@@ -7,8 +7,14 @@ import JSON
 /// `RemoteError`). Either side may send requests: ids are per sender.
 public enum WireProtocol {
     public static let version = 1
-    /// Bounds one line; an upload of 100,000 contacts with variables fits with room to spare.
+    /// Bounds one line from an authenticated gateway or manager; an upload of 100,000 contacts
+    /// with variables fits with room to spare.
     public static let maxLineBytes = 192 * 1024 * 1024
+    /// Bounds one line before the peer has proved who it is: the handshake's messages are tiny,
+    /// so a stranger can never make a process buffer or parse more than this.
+    public static let maxHandshakeLineBytes = 4 * 1024
+    /// Bounds one line from an authenticated dialer: begins, reports and lookups are small.
+    public static let maxDialerLineBytes = 256 * 1024
     public static let okType = "ok"
     public static let errorType = "error"
 }
@@ -17,6 +23,8 @@ public enum WireProtocol {
 public protocol RPCMessage: Codable, Sendable {
     static var type: String { get }
     associatedtype Reply: Codable, Sendable
+    /// The roles allowed to send this message; a receiver refuses it from any other.
+    static var senders: Set<PeerRole> { get }
 }
 
 /// The reply of messages whose answer is only "done".
@@ -37,6 +45,8 @@ public struct RemoteError: Error, Codable, Sendable, Equatable, CustomStringConv
         case unknownType = "unknown_type"
         case versionMismatch = "version_mismatch"
         case handshakeRequired = "handshake_required"
+        case unauthenticated
+        case forbidden
         case `internal`
     }
 
@@ -109,7 +119,7 @@ public struct IncomingEnvelope: Sendable {
     /// as text: they are passed on, not read.
     static let verbatimDepth = 4
 
-    public init(line: [UInt8], resolver: any EnvelopeBodyResolver) throws(Malformed) {
+    public init(line: some Collection<UInt8>, resolver: any EnvelopeBodyResolver) throws(Malformed) {
         let parsed: JSONValue
         do {
             parsed = try JSONParser.parse(line, verbatimBelow: Self.verbatimDepth)

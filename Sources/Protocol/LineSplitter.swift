@@ -10,7 +10,8 @@ public struct LineSplitter: Sendable {
         case oversized
     }
 
-    public let maxLineBytes: Int
+    /// Raised once a peer has authenticated, so strangers never get the large bound.
+    public var maxLineBytes: Int
     private var buffer: [UInt8] = []
     private var position = 0
     private var scanned = 0

@@ -38,7 +38,7 @@ public typealias ResumeCampaign = CampaignAction<ResumeCampaignKind>
 // MARK: Do-Not-Call (gateway → manager)
 
 /// Answered once no dialer can call these numbers any more.
-public struct AddDNC: RPCMessage {
+public struct AddDNC: GatewayRequest {
     public static let type = "dnc.add"
     public typealias Reply = DNCAddResult
 
@@ -62,7 +62,7 @@ public struct DNCAddResult: Codable, Sendable, Equatable {
 }
 
 /// In number order; `after` is the last number of the previous page.
-public struct ListDNC: RPCMessage {
+public struct ListDNC: GatewayRequest {
     public static let type = "dnc.list"
     public typealias Reply = DNCPage
 
@@ -97,7 +97,7 @@ public struct DNCPage: Codable, Sendable {
     }
 }
 
-public struct RemoveDNC: RPCMessage {
+public struct RemoveDNC: GatewayRequest {
     public static let type = "dnc.remove"
     public typealias Reply = Empty
 
@@ -146,7 +146,7 @@ public struct CallEvent: Codable, Sendable, Equatable {
 }
 
 /// Answered after the event is durably recorded (or known to be stale or unknown).
-public struct RecordCallEvent: RPCMessage {
+public struct RecordCallEvent: GatewayRequest {
     public static let type = "call.event"
     public typealias Reply = CallEventAck
 
@@ -168,7 +168,7 @@ public struct CallEventAck: Codable, Sendable, Equatable {
 
 // MARK: Status (gateway → manager)
 
-public struct GetDispatchStatus: RPCMessage {
+public struct GetDispatchStatus: GatewayRequest {
     public static let type = "dispatch.status"
     public typealias Reply = DispatchStatus
 
@@ -188,7 +188,7 @@ public struct DispatchStatus: Codable, Sendable, Equatable {
 }
 
 /// The manager's metrics in Prometheus text format, for the gateway's `/metrics`.
-public struct GetMetrics: RPCMessage {
+public struct GetMetrics: GatewayRequest {
     public static let type = "metrics.get"
     public typealias Reply = MetricsText
 
@@ -206,7 +206,7 @@ public struct MetricsText: Codable, Sendable {
 // MARK: Dialers (dialer ⇄ manager)
 
 /// A dialer's first message after hello: how many Plivo requests it runs at once.
-public struct RegisterDialer: RPCMessage {
+public struct RegisterDialer: DialerRequest {
     public static let type = "dialer.register"
     public typealias Reply = DialerRegistration
 
@@ -229,7 +229,7 @@ public struct DialerRegistration: Codable, Sendable {
 }
 
 /// Manager → dialer: numbers that joined or left an account's Do-Not-Call list.
-public struct DNCUpdate: RPCMessage {
+public struct DNCUpdate: ManagerRequest {
     public static let type = "dialer.dnc"
     public typealias Reply = Empty
 
@@ -246,7 +246,7 @@ public struct DNCUpdate: RPCMessage {
 
 /// Manager → dialer: an offer to place one call. The dialer must `BeginCall` within the lease
 /// and place the call only if told to go.
-public struct PlaceCall: RPCMessage {
+public struct PlaceCall: ManagerRequest {
     public static let type = "dialer.place"
     public typealias Reply = Empty
 
@@ -273,7 +273,7 @@ public struct PlaceCall: RPCMessage {
 
 /// Dialer → manager: "I am about to send this call to Plivo". The manager's durable answer is
 /// the point after which the call may exist; before it, the offer can safely be given to another.
-public struct BeginCall: RPCMessage {
+public struct BeginCall: DialerRequest {
     public static let type = "dialer.begin"
     public typealias Reply = BeginCallReply
 
@@ -311,7 +311,7 @@ public enum PlacementOutcome: Codable, Sendable, Equatable {
 }
 
 /// Dialer → manager; sent until acknowledged, across reconnects.
-public struct ReportPlacement: RPCMessage {
+public struct ReportPlacement: DialerRequest {
     public static let type = "dialer.report"
     public typealias Reply = Empty
 
@@ -327,7 +327,7 @@ public struct ReportPlacement: RPCMessage {
 }
 
 /// Manager → dialer: ask Plivo what became of a call whose outcome is overdue.
-public struct LookupCall: RPCMessage {
+public struct LookupCall: ManagerRequest {
     public static let type = "dialer.lookup"
     public typealias Reply = CallLookup
 

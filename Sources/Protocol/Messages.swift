@@ -2,35 +2,59 @@
 
 // MARK: Handshake
 
-/// The first message on every connection, from the side that connected.
+/// The first message on every connection, from the side that connected: who it claims to be
+/// and a fresh nonce the manager must answer with a proof (see `WireAuthentication`).
 public struct Hello: RPCMessage {
     public static let type = "hello"
     public typealias Reply = HelloReply
+    public static var senders: Set<PeerRole> { [.gateway, .dialer] }
 
     public var protocolVersion: Int
     public var role: String
     public var name: String
+    /// 32 random bytes, hex.
+    public var nonce: String
 
-    public init(role: String, name: String, protocolVersion: Int = WireProtocol.version) {
+    public init(role: String, name: String, nonce: String, protocolVersion: Int = WireProtocol.version) {
         self.protocolVersion = protocolVersion
         self.role = role
         self.name = name
+        self.nonce = nonce
     }
 }
 
+/// The manager's half of the handshake: its own nonce, and its proof that it holds the
+/// role's secret. Every line after this one is sealed.
 public struct HelloReply: Codable, Sendable {
     public var protocolVersion: Int
     public var role: String
+    public var nonce: String
+    public var proof: String
 
-    public init(protocolVersion: Int = WireProtocol.version, role: String) {
+    public init(protocolVersion: Int = WireProtocol.version, role: String, nonce: String, proof: String) {
         self.protocolVersion = protocolVersion
         self.role = role
+        self.nonce = nonce
+        self.proof = proof
+    }
+}
+
+/// The connecting side's proof that it holds its role's secret; the first sealed line.
+public struct Authenticate: RPCMessage {
+    public static let type = "authenticate"
+    public typealias Reply = Empty
+    public static var senders: Set<PeerRole> { [.gateway, .dialer] }
+
+    public var proof: String
+
+    public init(proof: String) {
+        self.proof = proof
     }
 }
 
 // MARK: Campaigns (gateway → manager)
 
-public struct CreateCampaign: RPCMessage {
+public struct CreateCampaign: GatewayRequest {
     public static let type = "campaign.create"
     public typealias Reply = CampaignRecord
 
@@ -48,7 +72,7 @@ public struct CreateCampaign: RPCMessage {
 }
 
 /// Newest first; `before` is the position after which the previous page ended.
-public struct ListCampaigns: RPCMessage {
+public struct ListCampaigns: GatewayRequest {
     public static let type = "campaign.list"
     public typealias Reply = CampaignPage
 
@@ -75,7 +99,7 @@ public struct CampaignPage: Codable, Sendable {
 
 
 /// Changes only the fields that are set.
-public struct UpdateCampaign: RPCMessage {
+public struct UpdateCampaign: GatewayRequest {
     public static let type = "campaign.update"
     public typealias Reply = CampaignRecord
 
@@ -97,7 +121,7 @@ public struct UpdateCampaign: RPCMessage {
 
 /// A message that names one campaign of one account and nothing more; its kind gives the wire
 /// type and the reply, so each such message is one line below.
-public struct CampaignAction<Kind: CampaignActionKind>: RPCMessage {
+public struct CampaignAction<Kind: CampaignActionKind>: GatewayRequest {
     public static var type: String { Kind.type }
     public typealias Reply = Kind.Reply
 
@@ -131,7 +155,7 @@ public typealias DeleteCampaign = CampaignAction<DeleteCampaignKind>
 // MARK: Contacts (gateway → manager)
 
 /// All or nothing: either every new number is stored or none is.
-public struct UploadContacts: RPCMessage {
+public struct UploadContacts: GatewayRequest {
     public static let type = "contacts.upload"
     public typealias Reply = UploadResult
 
@@ -158,7 +182,7 @@ public struct UploadResult: Codable, Sendable, Equatable {
 }
 
 /// In upload order; `after` is the position at which the previous page ended.
-public struct ListContacts: RPCMessage {
+public struct ListContacts: GatewayRequest {
     public static let type = "contacts.list"
     public typealias Reply = ContactPage
 
@@ -187,7 +211,7 @@ public struct ContactPage: Codable, Sendable {
     }
 }
 
-public struct GetContact: RPCMessage {
+public struct GetContact: GatewayRequest {
     public static let type = "contact.get"
     public typealias Reply = ContactRecord
 
@@ -207,6 +231,7 @@ public struct GetContact: RPCMessage {
 public struct Ping: RPCMessage {
     public static let type = "ping"
     public typealias Reply = Empty
+    public static var senders: Set<PeerRole> { [.gateway, .dialer] }
 
     public init() {}
 }

@@ -3,14 +3,17 @@ import Protocol
 import Runtime
 import Transport
 
-/// One multiplexed connection to a server that reconnects with backoff when it drops.
+/// One multiplexed connection to the manager that reconnects with backoff when it drops.
 ///
-/// While disconnected, `call` fails at once with `unavailable`, so callers can answer 503
-/// instead of waiting.
+/// Each connection starts with the handshake: this side proves its role with the role's secret,
+/// and the manager must prove it holds the same secret, else the connection is dropped before
+/// anything else is sent or served. While disconnected, `call` fails at once with `unavailable`,
+/// so callers can answer 503 instead of waiting.
 public final class RPCClient: Service, @unchecked Sendable {
     public let address: HostPort
-    private let role: String
+    private let role: PeerRole
     private let name: String
+    private let secret: [UInt8]
     private let router: RPCRouter
     private let logger: Logger
     private let lock = NSLock()
@@ -18,10 +21,12 @@ public final class RPCClient: Service, @unchecked Sendable {
     private var stopping = false
     private let onConnect: @Sendable (RPCPeer) async -> Void
 
-    public init(address: HostPort, role: String, name: String, router: RPCRouter = RPCRouter(), logger: Logger, onConnect: @escaping @Sendable (RPCPeer) async -> Void = { _ in }) {
+    public init(address: HostPort, role: PeerRole, name: String, secret: [UInt8], router: RPCRouter = RPCRouter(), logger: Logger,
+                onConnect: @escaping @Sendable (RPCPeer) async -> Void = { _ in }) {
         self.address = address
         self.role = role
         self.name = name
+        self.secret = secret
         self.router = router
         self.logger = logger
         self.onConnect = onConnect
@@ -40,12 +45,10 @@ public final class RPCClient: Service, @unchecked Sendable {
         var backoff = 0.05
         while !lock.withLock({ stopping }) {
             do {
-                let stream = try await StreamConnection.connect(to: address, timeout: 2)
-                let peer = RPCPeer(stream: stream, router: router, localRole: role, requiresHello: false, logger: logger)
                 let closed = AsyncStream<Void>.makeStream()
-                peer.onClose { closed.continuation.finish() }
-                peer.start()
-                _ = try await peer.call(Hello(role: role, name: name), timeout: 5)
+                let peer = try await Self.connect(to: address, role: role, name: name, secret: secret, router: router, logger: logger) {
+                    closed.continuation.finish()
+                }
                 let keep = lock.withLock { () -> Bool in
                     guard !stopping else { return false }
                     self.peer = peer
@@ -63,6 +66,8 @@ public final class RPCClient: Service, @unchecked Sendable {
                 heartbeat.cancel()
                 lock.withLock { if self.peer === peer { self.peer = nil } }
                 logger.warning("rpc_disconnected", ["addr": address.description])
+            } catch let error as RemoteError where error.code == .unauthenticated {
+                logger.error("rpc_manager_unverified", ["addr": address.description, "error": error.message])
             } catch {
                 logger.debug("rpc_connect_failed", ["addr": address.description, "error": "\(error)"])
             }
@@ -70,6 +75,22 @@ public final class RPCClient: Service, @unchecked Sendable {
             try? await Task.sleep(nanoseconds: UInt64(backoff * 1_000_000_000))
             backoff = min(backoff * 2, 2)
         }
+    }
+
+    /// A connection on which both sides have proved the role's secret.
+    public static func connect(to address: HostPort, role: PeerRole, name: String, secret: [UInt8], router: RPCRouter = RPCRouter(),
+                               logger: Logger, onClose: @escaping @Sendable () -> Void = {}) async throws -> RPCPeer {
+        let stream = try await StreamConnection.connect(to: address, timeout: 2)
+        let peer = RPCPeer(stream: stream, router: router, side: .connecting(role: role, name: name, secret: secret), logger: logger)
+        peer.onClose(onClose)
+        peer.start()
+        do {
+            try await peer.authenticateToManager(timeout: 5)
+        } catch {
+            peer.close()
+            throw error
+        }
+        return peer
     }
 
     /// Pings every second; three missed answers in a row mean the link is gone (a cut cable sends

@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 import Foundation
 import JSON
@@ -7,6 +8,12 @@ import Transport
 
 /// One end of a line-protocol connection: sends requests and awaits their replies (matched by
 /// id, many in flight), and answers the peer's requests through a router.
+///
+/// Nothing but the handshake is read, parsed or answered until the peer has proved its role
+/// (`WireAuthentication`); lines before that are bounded to a few KiB, and the accepting side
+/// closes a connection that has not authenticated within its deadline. After the handshake every
+/// line in both directions is sealed, and a request is served only if its message type lists the
+/// peer's role among its senders.
 public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     struct Pending {
         let decode: BodyDecoder
@@ -14,35 +21,57 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         let deadline: DispatchTime
     }
 
+    /// Which end of the handshake this peer plays.
+    public enum Side: Sendable {
+        /// Accepted a connection: answers a `hello` from any role it holds a secret for.
+        case accepting(secrets: [PeerRole: [UInt8]], handshakeTimeout: Double)
+        /// Made the connection: proves `role` and checks that the other end is the manager.
+        case connecting(role: PeerRole, name: String, secret: [UInt8])
+    }
+
+    /// The accepting side's handshake, on the stream's loop.
+    private enum Handshake {
+        case awaitingHello
+        case awaitingProof(WireAuthentication.Transcript, secret: [UInt8])
+        case done
+    }
+
     public let stream: StreamConnection
     private let router: RPCRouter
-    private let requiresHello: Bool
-    private let localRole: String
+    private let side: Side
     private let logger: Logger
     private let lock = NSLock()
     private var pending: [UInt64: Pending] = [:]
     private var nextID: UInt64 = 1
     private var closed = false
-    private var greeted = false
     private var closeHandlers: [@Sendable () -> Void] = []
-    // Confined to the stream's queue.
-    private var splitter = LineSplitter(maxLineBytes: WireProtocol.maxLineBytes)
+    /// Seals outgoing lines once a session exists; held while a line is sealed and queued, so
+    /// lines reach the socket in the order of their sequence numbers.
+    private let sendLock = NSLock()
+    private var sealer: LineSealer?
+    // Confined to the stream's loop.
+    private var splitter = LineSplitter(maxLineBytes: WireProtocol.maxHandshakeLineBytes)
+    private var opener: LineOpener?
+    private var handshake = Handshake.awaitingHello
     private var sweeper: EventLoop.Timer?
     private var lastReceived = DispatchTime.now()
+    private let opened = DispatchTime.now()
     /// Closes the connection when the peer sends nothing for this long (clients ping every second).
     private let idleTimeout: Double?
-    /// Set by the side that accepted the connection, from the peer's hello.
-    public private(set) var remoteRole: String?
-    public private(set) var remoteName: String?
+    /// Set once the other end has proved its role (the manager, seen from a connecting side).
+    private var remote: (role: PeerRole, name: String)?
+    public var remoteRole: PeerRole? { lock.withLock { remote?.role } }
+    public var remoteName: String? { lock.withLock { remote?.name } }
+    /// The address the connection came from, for logs.
+    public let remoteHost: String?
 
-    /// - Parameter requiresHello: refuse every request until the peer has sent `hello`.
-    public init(stream: StreamConnection, router: RPCRouter, localRole: String, requiresHello: Bool, idleTimeout: Double? = nil, logger: Logger) {
+    public init(stream: StreamConnection, router: RPCRouter, side: Side, idleTimeout: Double? = nil, remoteHost: String? = nil, logger: Logger) {
         self.idleTimeout = idleTimeout
         self.stream = stream
         self.router = router
-        self.localRole = localRole
-        self.requiresHello = requiresHello
+        self.side = side
         self.logger = logger
+        self.remoteHost = remoteHost ?? peerHost(of: stream.fd)
     }
 
     public var isClosed: Bool { lock.withLock { closed } }
@@ -95,7 +124,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
                 continuation.resume(throwing: RemoteError(.unavailable, "connection closed"))
                 return
             }
-            stream.send(line)
+            sendLine(line)
         }
         return reply as! Message.Reply
     }
@@ -107,6 +136,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         case WireProtocol.okType: return lock.withLock { pending[id]?.decode }
         case WireProtocol.errorType: return { try JSONValueDecoder.decode(RemoteError.self, from: $0) }
         case Hello.type: return Hello.bodyDecoder
+        case Authenticate.type: return Authenticate.bodyDecoder
         default: return router.routes[type]?.decode
         }
     }
@@ -124,6 +154,11 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     }
 
     private func closeIfIdle() {
+        if remoteRole == nil, case .accepting(_, let handshakeTimeout) = side,
+           DispatchTime.now().uptimeNanoseconds - opened.uptimeNanoseconds > UInt64(handshakeTimeout * 1e9) {
+            refuse("rpc_handshake_timeout", "no proof within \(handshakeTimeout) s")
+            return
+        }
         guard let idleTimeout, DispatchTime.now().uptimeNanoseconds - lastReceived.uptimeNanoseconds > UInt64(idleTimeout * 1e9) else { return }
         logger.warning("rpc_peer_idle", ["peer": remoteName ?? "unknown", "seconds": "\(idleTimeout)"])
         stream.close(reason: .timedOut)
@@ -132,26 +167,46 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     private func received(_ bytes: [UInt8]) {
         lastReceived = DispatchTime.now()
         splitter.append(bytes)
-        while let item = splitter.next() {
+        while !stream.isClosed, let item = splitter.next() {
             switch item {
+            case .oversized where remoteRole == nil:
+                refuse("rpc_handshake_oversized", "line over \(splitter.maxLineBytes) bytes before authentication")
             case .oversized:
-                reply(id: 0, error: RemoteError(.malformed, "line longer than \(WireProtocol.maxLineBytes) bytes"))
+                reply(id: 0, error: RemoteError(.malformed, "line longer than \(splitter.maxLineBytes) bytes"))
             case .line(let line):
-                handleLine(line)
+                guard opener != nil else {
+                    handleLine(line[...])
+                    continue
+                }
+                guard let envelope = opener!.open(line) else {
+                    // A wrong secret, or a line altered, injected, replayed or reordered on the
+                    // way: nothing after it can be trusted.
+                    refuse(remoteRole == nil ? "rpc_auth_failed" : "rpc_seal_invalid", "bad seal")
+                    return
+                }
+                handleLine(envelope)
             }
         }
     }
 
-    private func handleLine(_ line: [UInt8]) {
+    /// Closes a connection that broke the handshake's or the seal's rules; logged, never answered.
+    private func refuse(_ event: String, _ detail: String = "") {
+        logger.warning(event, ["peer": remoteName ?? "unauthenticated", "remote": remoteHost ?? "unknown", "detail": detail])
+        stream.close()
+    }
+
+    private func handleLine(_ line: ArraySlice<UInt8>) {
         let envelope: IncomingEnvelope
         do {
             envelope = try IncomingEnvelope(line: line, resolver: self)
         } catch {
+            guard remoteRole != nil else { return refuse("rpc_handshake_malformed", "\(error)") }
             reply(id: error.id, error: RemoteError(.malformed, "not a protocol envelope: \(error)"))
             return
         }
         guard envelope.version == WireProtocol.version else {
             reply(id: envelope.id, error: RemoteError(.versionMismatch, "protocol version \(envelope.version) is not \(WireProtocol.version)"))
+            if remoteRole == nil { stream.closeAfterFlush() }
             return
         }
         switch envelope.type {
@@ -178,16 +233,22 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
 
     private func serve(_ envelope: IncomingEnvelope) {
         let id = envelope.id
-        if envelope.type == Hello.type {
-            greet(envelope)
+        if case .accepting(let secrets, _) = side, remoteRole == nil {
+            authenticate(envelope, secrets: secrets)
             return
         }
-        if requiresHello, !lock.withLock({ greeted }) {
-            reply(id: id, error: RemoteError(.handshakeRequired, "send hello first"))
+        guard let role = remoteRole else {
+            // The connecting side serves nothing until the manager has proved itself.
+            refuse("rpc_request_before_handshake", String(envelope.type.prefix(64)))
             return
         }
         guard let route = router.routes[envelope.type] else {
-            reply(id: id, error: RemoteError(.unknownType, "unknown message type '\(envelope.type)'"))
+            reply(id: id, error: RemoteError(.unknownType, "unknown message type '\(envelope.type.prefix(64))'"))
+            return
+        }
+        guard route.senders.contains(role) else {
+            logger.warning("rpc_forbidden", ["peer": remoteName ?? "", "role": role.rawValue, "type": envelope.type])
+            reply(id: id, error: RemoteError(.forbidden, "a \(role.rawValue) may not send \(envelope.type)"))
             return
         }
         let body: any Sendable
@@ -230,28 +291,99 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         }
     }
 
-    private func greet(_ envelope: IncomingEnvelope) {
-        guard case .success(let body) = envelope.body, let hello = body as? Hello else {
-            reply(id: envelope.id, error: RemoteError(.malformed, "unreadable hello"))
-            return
+    /// The accepting side of the handshake: `hello`, then `authenticate` as the first sealed line.
+    private func authenticate(_ envelope: IncomingEnvelope, secrets: [PeerRole: [UInt8]]) {
+        switch handshake {
+        case .awaitingHello:
+            guard envelope.type == Hello.type else {
+                reply(id: envelope.id, error: RemoteError(.handshakeRequired, "send hello first"))
+                stream.closeAfterFlush()
+                return
+            }
+            guard case .success(let body) = envelope.body, let hello = body as? Hello else {
+                return refuse("rpc_handshake_malformed", "unreadable hello")
+            }
+            guard hello.protocolVersion == WireProtocol.version else {
+                reply(id: envelope.id, error: RemoteError(.versionMismatch, "this side speaks protocol \(WireProtocol.version), not \(hello.protocolVersion)"))
+                stream.closeAfterFlush()
+                return
+            }
+            guard let role = PeerRole(rawValue: hello.role), let secret = secrets[role],
+                  let clientNonce = Hex.decode(hello.nonce), clientNonce.count == WireAuthentication.nonceBytes,
+                  Self.isSaneName(hello.name)
+            else {
+                reply(id: envelope.id, error: RemoteError(.unauthenticated, "authentication failed"))
+                stream.closeAfterFlush()
+                logger.warning("rpc_auth_failed", ["remote": remoteHost ?? "unknown", "reason": "bad hello"])
+                return
+            }
+            let transcript = WireAuthentication.Transcript(role: role, name: hello.name, clientNonce: clientNonce,
+                                                           serverNonce: WireAuthentication.freshNonce())
+            let keys = WireAuthentication.sessionKeys(secret: secret, transcript)
+            reply(id: envelope.id, body: HelloReply(role: PeerRole.manager.rawValue, nonce: Hex.encode(transcript.serverNonce),
+                                                    proof: Hex.encode(WireAuthentication.serverProof(secret: secret, transcript))))
+            // The reply above left unsealed; everything after it, both ways, is sealed.
+            sendLock.withLock { sealer = LineSealer(key: keys.serverToClient) }
+            opener = LineOpener(key: keys.clientToServer)
+            handshake = .awaitingProof(transcript, secret: secret)
+        case .awaitingProof(let transcript, let secret):
+            guard envelope.type == Authenticate.type, case .success(let body) = envelope.body, let proof = body as? Authenticate,
+                  WireAuthentication.matches(proof.proof, WireAuthentication.clientProof(secret: secret, transcript))
+            else {
+                return refuse("rpc_auth_failed", "bad proof")
+            }
+            handshake = .done
+            splitter.maxLineBytes = transcript.role.maxLineBytes
+            lock.withLock { remote = (transcript.role, transcript.name) }
+            logger.info("rpc_peer_authenticated", ["peer": transcript.name, "role": transcript.role.rawValue, "remote": remoteHost ?? "unknown"])
+            reply(id: envelope.id, body: Empty())
+        case .done:
+            break
         }
-        guard hello.protocolVersion == WireProtocol.version else {
-            reply(id: envelope.id, error: RemoteError(.versionMismatch, "this side speaks protocol \(WireProtocol.version), not \(hello.protocolVersion)"))
-            // Queued behind the reply's write, so the peer reads why before the close.
-            stream.loop.execute { [stream] in stream.closeAfterFlush() }
-            return
+    }
+
+    /// Names appear in logs and `/readyz`: short, printable, no quotes or separators.
+    static func isSaneName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 128 && name.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.:@".unicodeScalars.contains($0))
         }
-        lock.withLock {
-            greeted = true
-            remoteRole = hello.role
-            remoteName = hello.name
+    }
+
+    // MARK: The connecting side's handshake
+
+    /// Proves `role` to the manager and checks the manager's proof; throws, leaving the
+    /// connection closed, when either fails. Call once, right after `start`.
+    public func authenticateToManager(timeout: Double) async throws {
+        guard case .connecting(let role, let name, let secret) = side else { return }
+        let clientNonce = WireAuthentication.freshNonce()
+        let answer = try await call(Hello(role: role.rawValue, name: name, nonce: Hex.encode(clientNonce)), timeout: timeout)
+        guard answer.role == PeerRole.manager.rawValue, let serverNonce = Hex.decode(answer.nonce),
+              serverNonce.count == WireAuthentication.nonceBytes else {
+            close()
+            throw RemoteError(.unauthenticated, "the peer did not answer the handshake as a manager")
         }
-        reply(id: envelope.id, body: HelloReply(role: localRole))
+        let transcript = WireAuthentication.Transcript(role: role, name: name, clientNonce: clientNonce, serverNonce: serverNonce)
+        guard WireAuthentication.matches(answer.proof, WireAuthentication.serverProof(secret: secret, transcript)) else {
+            close()
+            throw RemoteError(.unauthenticated, "the peer could not prove it holds the \(role.rawValue) secret: not our manager")
+        }
+        let keys = WireAuthentication.sessionKeys(secret: secret, transcript)
+        // The opener must be in place before the sealed answer to `authenticate` can arrive.
+        await withCheckedContinuation { (installed: CheckedContinuation<Void, Never>) in
+            stream.loop.execute { [self] in
+                opener = LineOpener(key: keys.serverToClient)
+                splitter.maxLineBytes = PeerRole.manager.maxLineBytes
+                installed.resume()
+            }
+        }
+        sendLock.withLock { sealer = LineSealer(key: keys.clientToServer) }
+        _ = try await call(Authenticate(proof: Hex.encode(WireAuthentication.clientProof(secret: secret, transcript))), timeout: timeout)
+        lock.withLock { remote = (.manager, "manager") }
     }
 
     private func reply(id: UInt64, body: some Encodable) {
         do {
-            stream.send(try OutgoingEnvelope(id: id, type: WireProtocol.okType, requestID: nil, body: body).encodedLine())
+            sendLine(try OutgoingEnvelope(id: id, type: WireProtocol.okType, requestID: nil, body: body).encodedLine())
         } catch {
             reply(id: id, error: RemoteError(.internal, "cannot encode reply: \(error)"))
         }
@@ -259,7 +391,18 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
 
     private func reply(id: UInt64, error: RemoteError) {
         if let line = try? OutgoingEnvelope(id: id, type: WireProtocol.errorType, requestID: nil, body: error).encodedLine() {
-            stream.send(line)
+            sendLine(line)
+        }
+    }
+
+    /// Seals the line once a session exists, then queues it.
+    private func sendLine(_ line: [UInt8]) {
+        sendLock.withLock {
+            if sealer == nil {
+                stream.send(line)
+            } else {
+                stream.send(sealer!.seal(line))
+            }
         }
     }
 

@@ -9,6 +9,7 @@ public struct RPCContext: Sendable {
 /// Maps message types to handlers; the one table of what a process answers.
 public struct RPCRouter: Sendable {
     struct Route: Sendable {
+        let senders: Set<PeerRole>
         let decode: BodyDecoder
         let handle: @Sendable (any Sendable, RPCContext) async throws -> any Encodable & Sendable
         /// Tried on the connection's loop, without a task; nil hands the request to `handle`.
@@ -24,6 +25,7 @@ public struct RPCRouter: Sendable {
         _ handler: @escaping @Sendable (Message, RPCContext) async throws -> Message.Reply
     ) {
         routes[Message.type] = Route(
+            senders: Message.senders,
             decode: Message.bodyDecoder,
             handle: { body, context in try await handler(body as! Message, context) },
             immediate: nil
@@ -39,6 +41,7 @@ public struct RPCRouter: Sendable {
         otherwise: @escaping @Sendable (Message, RPCContext) async throws -> Message.Reply
     ) {
         routes[Message.type] = Route(
+            senders: Message.senders,
             decode: Message.bodyDecoder,
             handle: { body, context in try await otherwise(body as! Message, context) },
             immediate: { body, context in try now(body as! Message, context) }

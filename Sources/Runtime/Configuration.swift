@@ -89,6 +89,17 @@ public struct Environment: Sendable {
         return value
     }
 
+    /// A secret shared by processes of one deployment: required, and long enough not to be guessed.
+    public func secret(_ name: String, minimumBytes: Int) throws(ConfigurationError) -> [UInt8] {
+        guard let text = string(name) else {
+            throw ConfigurationError(name, "not set; give the shared secret (or \(name)_FILE, a file holding it); make run generates one, e.g. openssl rand -hex 32")
+        }
+        guard text.utf8.count >= minimumBytes else {
+            throw ConfigurationError(name, "too short: at least \(minimumBytes) characters (e.g. openssl rand -hex 32)")
+        }
+        return Array(text.utf8)
+    }
+
     public func logLevel() throws(ConfigurationError) -> Logger.Level {
         guard let text = string("RYMI_LOG_LEVEL") else { return .info }
         guard let level = Logger.Level(name: text) else {

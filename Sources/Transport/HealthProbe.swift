@@ -17,13 +17,6 @@ public enum HealthProbe {
         return reply.starts(with: Array("HTTP/1.1 200".utf8))
     }
 
-    /// Sends `lines` and returns the reply lines once `count` have arrived.
-    public static func lines(_ address: HostPort, send lines: [String], expecting count: Int, timeout: Double = 3) -> [String]? {
-        let payload = Array(lines.map { $0 + "\n" }.joined().utf8)
-        guard let reply = exchange(local(address), payload, until: { $0.filter { $0 == 0x0A }.count >= count }, timeout: timeout) else { return nil }
-        return reply.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
-    }
-
     private static func exchange(_ address: HostPort, _ request: [UInt8], until done: ([UInt8]) -> Bool, timeout: Double) -> [UInt8]? {
         guard let fd = try? StreamConnection.connectBlocking(to: address, timeout: timeout) else { return nil }
         defer { close(fd) }

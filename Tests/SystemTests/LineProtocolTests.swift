@@ -1,60 +1,186 @@
+import Crypto
 import Foundation
 import Glibc
 import JSON
+import Protocol
 import Testing
 
-/// The manager's line protocol, spoken by hand over a real TCP connection.
+/// The manager's line protocol, spoken by hand over real TCP connections: by well-behaved peers
+/// and by hostile ones, before, during and after the handshake.
 @Suite(.serialized) struct LineProtocolSystemTests {
-    /// Sends lines and reads reply lines until `count` arrived.
-    func converse(port: Int, _ lines: [String], expecting count: Int) async throws -> [JSONValue] {
+    /// Runs blocking socket work off the cooperative pool.
+    func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let fd = try HTTPClient.connect(port: port, timeout: 10)
-                    defer { close(fd) }
-                    let payload = Array(lines.map { $0 + "\n" }.joined().utf8)
-                    _ = payload.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                    var received: [UInt8] = []
-                    var buffer = [UInt8](repeating: 0, count: 65536)
-                    while received.filter({ $0 == 0x0A }).count < count {
-                        let read = recv(fd, &buffer, buffer.count, 0)
-                        if read <= 0 { break }
-                        received += buffer[0..<read]
-                    }
-                    return try received.split(separator: 0x0A).map { try JSONParser.parse(Array($0)) }
-                })
-            }
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
         }
     }
 
-    @Test func answersEveryBadLineAndKeepsTheConnection() async throws {
+    @Test func answersEveryBadLineAfterTheHandshakeAndKeepsTheConnection() async throws {
         let stack = try await Stack.start()
         defer { stack.stop() }
-        let replies = try await converse(port: stack.managerPort, [
-            #"{"v":1,"id":1,"type":"ping","body":{}}"#,
-            #"{"v":1,"id":2,"type":"hello","body":{"protocolVersion":1,"role":"test","name":"t"}}"#,
-            "this is not json",
-            #"{"v":1,"id":4,"type":"no.such.type","body":{}}"#,
-            #"{"v":1,"id":5,"type":"campaign.get","body":{"account":7}}"#,
-            #"{"v":2,"id":6,"type":"ping","body":{}}"#,
-            #"{"v":1,"id":7,"type":"ping","body":{}}"#,
-        ], expecting: 7)
-        #expect(replies.count == 7)
+        let replies = try await blocking { () throws -> [JSONValue] in
+            let client = try WireClient(port: stack.managerPort)
+            try client.handshake(role: .gateway, secret: Secrets.gateway)
+            guard client.readLine()?["type"] == .string("ok") else { throw TestFailure("authenticate was not accepted") }
+            client.send("no.such.type", "{}", id: 4)
+            client.send("campaign.get", #"{"account":7}"#, id: 5)
+            client.send("ping", "{}", id: 7)
+            return (0..<3).compactMap { _ in client.readLine() }
+        }
         func reply(_ id: Int) -> JSONValue? { replies.first { $0["id"] == .int(id) } }
-        #expect(reply(1)?["body"]?["code"] == .string("handshake_required"))
-        #expect(reply(2)?["type"] == .string("ok"))
-        #expect(reply(2)?["body"]?["role"] == .string("manager"))
-        #expect(reply(0)?["body"]?["code"] == .string("malformed"))
         #expect(reply(4)?["body"]?["code"] == .string("unknown_type"))
         #expect(reply(5)?["body"]?["code"] == .string("malformed"))
-        #expect(reply(6)?["body"]?["code"] == .string("version_mismatch"))
         #expect(reply(7)?["type"] == .string("ok"))
     }
 
     @Test func refusesAnotherProtocolVersionAtHello() async throws {
         let stack = try await Stack.start()
         defer { stack.stop() }
-        let replies = try await converse(port: stack.managerPort, [#"{"v":1,"id":1,"type":"hello","body":{"protocolVersion":99,"role":"test","name":"t"}}"#], expecting: 1)
-        #expect(replies.first?["body"]?["code"] == .string("version_mismatch"))
+        let reply = try await blocking { () throws -> JSONValue? in
+            let client = try WireClient(port: stack.managerPort)
+            client.send("hello", #"{"protocolVersion":99,"role":"gateway","name":"t","nonce":"00"}"#)
+            return client.readLine()
+        }
+        #expect(reply?["body"]?["code"] == .string("version_mismatch"))
+    }
+
+    @Test func answersNothingButTheHandshakeBeforeItAndThenCloses() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let campaign = try await stack.createCampaign()
+        let (reply, closed) = try await blocking { () throws -> (JSONValue?, Bool) in
+            let client = try WireClient(port: stack.managerPort)
+            client.send("campaign.list", #"{"account":"acme","limit":50}"#)
+            client.send("campaign.get", #"{"account":"acme","campaignID":"\#(campaign)"}"#)
+            return (client.readLine(), client.isClosedByPeer())
+        }
+        #expect(reply?["body"]?["code"] == .string("handshake_required"))
+        #expect(reply?.jsonText.contains(campaign) == false)
+        #expect(closed)
+    }
+
+    @Test func aWrongSecretLearnsNothingAndIsClosed() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let (accepted, closed) = try await blocking { () throws -> (Bool, Bool) in
+            let client = try WireClient(port: stack.managerPort)
+            // The manager's proof cannot be checked without the secret; go on as an attacker would.
+            try client.handshake(role: .gateway, secret: "not-the-gateway-secret-0000000000", checkManager: false)
+            let answer = client.readLine()
+            return (answer?["type"] == .string("ok"), client.isClosedByPeer())
+        }
+        #expect(!accepted)
+        #expect(closed)
+        _ = try await stack.manager.waitForEvent("rpc_auth_failed")
+    }
+
+    @Test func aReplayedHandshakeIsRefused() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let nonce = WireAuthentication.freshNonce()
+        let captured = try await blocking { () throws -> [UInt8]? in
+            let client = try WireClient(port: stack.managerPort)
+            let handshake = try client.handshake(role: .gateway, secret: Secrets.gateway, clientNonce: nonce)
+            return client.readLine()?["type"] == .string("ok") ? handshake.authenticateLine : nil
+        }
+        let replayed = try #require(captured)
+        // Same hello, same client nonce, then the recorded authenticate line: the manager's fresh
+        // nonce makes it worthless.
+        let (accepted, closed) = try await blocking { () throws -> (Bool, Bool) in
+            let client = try WireClient(port: stack.managerPort)
+            client.send("hello", #"{"protocolVersion":1,"role":"gateway","name":"test-peer","nonce":"\#(Hex.encode(nonce))"}"#)
+            _ = client.readLine()
+            client.sendRaw(replayed)
+            client.send("campaign.list", #"{"account":"acme","limit":50}"#)
+            let answer = client.readLine()
+            return (answer != nil, client.isClosedByPeer())
+        }
+        #expect(!accepted)
+        #expect(closed)
+    }
+
+    @Test func aDialerMayNotSendTheGatewaysMessages() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let campaign = try await stack.createCampaign()
+        try await stack.upload(["15550001111"], to: campaign)
+        let added = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["15550002222"]}"#)
+        #expect(added.status == 201)
+        let replies = try await blocking { () throws -> [JSONValue] in
+            let client = try WireClient(port: stack.managerPort)
+            try client.handshake(role: .dialer, secret: Secrets.dialer)
+            _ = client.readLine()
+            client.send("campaign.list", #"{"account":"acme","limit":50}"#, id: 10)
+            client.send("contacts.list", #"{"account":"acme","campaignID":"\#(campaign)","limit":50}"#, id: 11)
+            client.send("dnc.remove", #"{"account":"acme","number":"15550002222"}"#, id: 12)
+            client.send("campaign.start", #"{"account":"acme","campaignID":"\#(campaign)"}"#, id: 13)
+            return (0..<4).compactMap { _ in client.readLine() }
+        }
+        #expect(replies.count == 4)
+        for reply in replies {
+            #expect(reply["body"]?["code"] == .string("forbidden"))
+            #expect(!reply.jsonText.contains("15550001111"))
+        }
+        let listed = try await stack.client.request("GET", "/v1/dnc")
+        #expect(listed.json?["phone_numbers"] == .array([.string("15550002222")]))
+        #expect(try await stack.campaign(campaign)["status"] == .string("draft"))
+    }
+
+    @Test func aGatewayMayNotActAsADialer() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let replies = try await blocking { () throws -> [JSONValue] in
+            let client = try WireClient(port: stack.managerPort)
+            try client.handshake(role: .gateway, secret: Secrets.gateway)
+            _ = client.readLine()
+            client.send("dialer.register", #"{"name":"rogue","slots":1000}"#, id: 10)
+            client.send("dialer.report", #"{"attempt":1,"contactID":"ct_1","outcome":{"skippedDNC":{}}}"#, id: 11)
+            return (0..<2).compactMap { _ in client.readLine() }
+        }
+        #expect(replies.map { $0["body"]?["code"] } == [.string("forbidden"), .string("forbidden")])
+    }
+
+    @Test func aTamperedLineAfterTheHandshakeClosesTheConnection() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let (answer, closed) = try await blocking { () throws -> (JSONValue?, Bool) in
+            let client = try WireClient(port: stack.managerPort)
+            try client.handshake(role: .gateway, secret: Secrets.gateway)
+            _ = client.readLine()
+            // A sealed line for acme, its account rewritten on the way.
+            var sealer = LineSealer(key: HMACSHA256.Key(Array("guess".utf8)))
+            var line = sealer.seal(Array(#"{"v":1,"id":9,"type":"campaign.list","body":{"account":"acme","limit":5}}"#.utf8) + [0x0A])
+            line.replaceSubrange(0..<2, with: Array("00".utf8))
+            client.sendRaw(line)
+            return (client.readLine(), client.isClosedByPeer())
+        }
+        #expect(answer == nil)
+        #expect(closed)
+        _ = try await stack.manager.waitForEvent("rpc_seal_invalid")
+    }
+
+    @Test func strangersAreBoundedInSizeTimeAndNumber() async throws {
+        var options = StackOptions()
+        options.manager = ["RYMI_MANAGER_HANDSHAKE_TIMEOUT": "0.5", "RYMI_MANAGER_MAX_CONNECTIONS_PER_HOST": "4"]
+        let stack = try await Stack.start(options)
+        defer { stack.stop() }
+        try await blocking {
+            // A line far over the handshake's bound is not buffered: the connection is closed.
+            let big = try WireClient(port: stack.managerPort)
+            big.sendRaw(Array(#"{"v":1,"id":1,"type":"hello","body":{"name":""#.utf8) + [UInt8](repeating: 0x61, count: 64 * 1024))
+            #expect(big.isClosedByPeer())
+            // Silence past the handshake's deadline is closed too.
+            let silent = try WireClient(port: stack.managerPort)
+            let started = Date()
+            #expect(silent.isClosedByPeer())
+            #expect(Date().timeIntervalSince(started) < 4)
+            // The gateway holds one of this host's four; three more fit, the next is closed at once.
+            let held = try (0..<3).map { _ in try WireClient(port: stack.managerPort) }
+            let refused = try WireClient(port: stack.managerPort)
+            #expect(refused.isClosedByPeer())
+            _ = held
+        }
+        // The gateway's own connection was never disturbed.
+        #expect(try await stack.client.request("GET", "/v1/campaigns").status == 200)
     }
 }

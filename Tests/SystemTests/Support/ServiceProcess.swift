@@ -34,6 +34,9 @@ final class ServiceProcess: @unchecked Sendable {
             process.executableURL = binDirectory.appendingPathComponent(name)
         }
         var env = ProcessInfo.processInfo.environment
+        // Every process of a test deployment shares the role secrets unless the test says otherwise.
+        env["RYMI_GATEWAY_SECRET"] = Secrets.gateway
+        env["RYMI_DIALER_SECRET"] = Secrets.dialer
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let stdout = Pipe()

@@ -8,6 +8,12 @@ enum Keys {
     static let all = "acme:\(acme),globex:\(globex)"
 }
 
+/// The internal protocol's role secrets every test deployment shares (ServiceProcess sets them).
+enum Secrets {
+    static let gateway = "test-gateway-secret-0123456789abcdef"
+    static let dialer = "test-dialer-secret-0123456789abcdef"
+}
+
 /// Plivo credentials shared by the simulator, the dialers and the gateway.
 enum PlivoTestAccount {
     static let authID = "MATESTACCOUNT0000001"

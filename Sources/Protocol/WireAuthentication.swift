@@ -1,0 +1,133 @@
+import Crypto
+
+/// The handshake's arithmetic and the sealing of lines, without I/O.
+///
+/// Each connecting role (gateway, dialer) shares one secret with the manager. The connecting side
+/// sends a fresh nonce in `hello`; the manager answers with its own nonce and a proof over both;
+/// the connecting side checks it (a process that cannot prove the secret is not our manager) and
+/// answers with its own proof. Every derivation covers the transcript (protocol version, role,
+/// name, both nonces), so a proof is good for one connection only and the two proofs cannot stand
+/// in for each other. The secret itself never crosses the wire.
+///
+/// From then on every line is sealed: `<32 hex digits> <envelope>`, the digits being the first
+/// 16 bytes of HMAC-SHA256 under a per-direction session key over the line's sequence number
+/// (counted per direction from 0) and its bytes. A line altered, injected, dropped, replayed or
+/// reordered by anyone on the path fails its seal, and the connection is closed.
+public enum WireAuthentication {
+    public static let nonceBytes = 32
+    public static let sealBytes = 16
+    /// Hex digits of the seal plus the space after them.
+    public static let sealPrefixBytes = sealBytes * 2 + 1
+    /// Shorter secrets are refused at start-up.
+    public static let minimumSecretBytes = 16
+
+    public static func freshNonce() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<nonceBytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    /// What both proofs and both session keys are bound to.
+    public struct Transcript: Sendable {
+        public let role: PeerRole
+        public let name: String
+        public let clientNonce: [UInt8]
+        public let serverNonce: [UInt8]
+
+        public init(role: PeerRole, name: String, clientNonce: [UInt8], serverNonce: [UInt8]) {
+            self.role = role
+            self.name = name
+            self.clientNonce = clientNonce
+            self.serverNonce = serverNonce
+        }
+
+        /// Length-prefixed fields under a label, so no two different transcripts or purposes
+        /// serialize alike.
+        func bytes(for purpose: String) -> [UInt8] {
+            var out: [UInt8] = []
+            for field in [Array("rymi-wire-\(WireProtocol.version)".utf8), Array(purpose.utf8), Array(role.rawValue.utf8),
+                          Array(name.utf8), clientNonce, serverNonce] {
+                let count = UInt32(field.count)
+                out += [UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count)]
+                out += field
+            }
+            return out
+        }
+    }
+
+    public static func serverProof(secret: [UInt8], _ transcript: Transcript) -> [UInt8] {
+        HMACSHA256.authenticate(transcript.bytes(for: "server-proof"), key: secret)
+    }
+
+    public static func clientProof(secret: [UInt8], _ transcript: Transcript) -> [UInt8] {
+        HMACSHA256.authenticate(transcript.bytes(for: "client-proof"), key: secret)
+    }
+
+    /// The two directions' keys of one connection.
+    public struct SessionKeys: Sendable {
+        public let clientToServer: HMACSHA256.Key
+        public let serverToClient: HMACSHA256.Key
+    }
+
+    public static func sessionKeys(secret: [UInt8], _ transcript: Transcript) -> SessionKeys {
+        SessionKeys(
+            clientToServer: HMACSHA256.Key(HMACSHA256.authenticate(transcript.bytes(for: "client-to-server"), key: secret)),
+            serverToClient: HMACSHA256.Key(HMACSHA256.authenticate(transcript.bytes(for: "server-to-client"), key: secret))
+        )
+    }
+
+    /// A proof received as hex, checked in constant time.
+    public static func matches(_ received: String, _ expected: [UInt8]) -> Bool {
+        guard let bytes = Hex.decode(received) else { return false }
+        return constantTimeEquals(bytes, expected)
+    }
+}
+
+/// Seals one direction's lines, in the order they are written.
+public struct LineSealer: Sendable {
+    private let key: HMACSHA256.Key
+    private var sequence: UInt64 = 0
+
+    public init(key: HMACSHA256.Key) {
+        self.key = key
+    }
+
+    /// `line` ends with its newline; the seal covers everything before it.
+    public mutating func seal(_ line: [UInt8]) -> [UInt8] {
+        let payloadCount = line.last == 0x0A ? line.count - 1 : line.count
+        let seal = line.withUnsafeBytes { Self.seal(key, sequence, UnsafeRawBufferPointer(rebasing: $0[0..<payloadCount])) }
+        sequence += 1
+        var out: [UInt8] = []
+        out.reserveCapacity(WireAuthentication.sealPrefixBytes + line.count + 1)
+        out += Hex.encodedBytes(seal)
+        out.append(0x20)
+        out += line
+        if payloadCount == line.count { out.append(0x0A) }
+        return out
+    }
+
+    static func seal(_ key: HMACSHA256.Key, _ sequence: UInt64, _ payload: UnsafeRawBufferPointer) -> ArraySlice<UInt8> {
+        var counter = sequence.bigEndian
+        return withUnsafeBytes(of: &counter) { key.authenticate($0, payload) }.prefix(WireAuthentication.sealBytes)
+    }
+}
+
+/// Checks the other direction's seals, in the order lines arrive.
+public struct LineOpener: Sendable {
+    private let key: HMACSHA256.Key
+    private var sequence: UInt64 = 0
+
+    public init(key: HMACSHA256.Key) {
+        self.key = key
+    }
+
+    /// The envelope inside a sealed line (without its newline), or nil when the seal is wrong:
+    /// then nothing more from this connection can be trusted.
+    public mutating func open(_ line: [UInt8]) -> ArraySlice<UInt8>? {
+        let prefix = WireAuthentication.sealPrefixBytes
+        guard line.count > prefix, line[prefix - 1] == 0x20, let received = Hex.decode(line[0..<prefix - 1]) else { return nil }
+        let expected = line.withUnsafeBytes { LineSealer.seal(key, sequence, UnsafeRawBufferPointer(rebasing: $0[prefix...])) }
+        guard constantTimeEquals(received, Array(expected)) else { return nil }
+        sequence += 1
+        return line[prefix...]
+    }
+}
