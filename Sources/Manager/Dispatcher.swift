@@ -65,6 +65,8 @@ actor Dispatcher {
         let account: String
         let number: String
         let dialer: DialerID
+        /// Who was told to go: only that dialer (under any connection) may report the placement.
+        let dialerName: String
         let started: ContinuousClock.Instant
         let leaseEnds: ContinuousClock.Instant
     }
@@ -348,8 +350,20 @@ actor Dispatcher {
             } catch {
                 if let remote = error as? RemoteError, remote.code == .timedOut { self.suspend(dialerID) }
                 self.withdraw(attempt, requeue: true)
+                return
             }
+            // An offer taken and never begun must not hold its slot past the lease: whoever held
+            // it (stalled, buggy or hostile) is passed over for a while.
+            try? await Task.sleep(for: .milliseconds(configuration.leaseMilliseconds))
+            self.expire(attempt)
         }
+    }
+
+    private func expire(_ attempt: Int64) {
+        guard let offer = offers[attempt] else { return }
+        logger.warning("offer_expired", ["dialer": dialers[offer.dialer]?.name ?? "", "attempt": "\(attempt)"])
+        suspend(offer.dialer)
+        withdraw(attempt, requeue: true)
     }
 
     /// Stops offering to a dialer that did not answer in time, for a while.
@@ -403,7 +417,7 @@ actor Dispatcher {
         }
         begun[attempt] = Begun(
             contact: offer.contact.seq, campaign: offer.campaign.seq, account: offer.campaign.account, number: offer.contact.phoneNumber,
-            dialer: dialerID, started: started, leaseEnds: started + .milliseconds(configuration.leaseMilliseconds)
+            dialer: dialerID, dialerName: dialers[dialerID]?.name ?? "", started: started, leaseEnds: started + .milliseconds(configuration.leaseMilliseconds)
         )
         // Offers are paced, but commits take varying time; spacing the "go" answers themselves
         // keeps the requests reaching Plivo evenly spaced.
@@ -444,7 +458,12 @@ actor Dispatcher {
         recentListings.append((account, numbers, now))
     }
 
-    func report(_ report: ReportPlacement) async throws {
+    /// - Parameter dialerName: the reporting dialer; nil when the manager itself settles a placement.
+    func report(_ report: ReportPlacement, from dialerName: String? = nil) async throws {
+        if let dialerName, let placement = begun[report.attempt], placement.dialerName != dialerName {
+            logger.warning("report_refused", ["dialer": dialerName, "attempt": "\(report.attempt)", "begun_by": placement.dialerName])
+            throw RemoteError(.forbidden, "attempt \(report.attempt) was begun by another dialer")
+        }
         let effect = try await store.applyPlacement(report)
         let placement = begun.removeValue(forKey: report.attempt)
         if let placement { dialers[placement.dialer]?.outstanding -= 1 }

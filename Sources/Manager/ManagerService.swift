@@ -222,8 +222,8 @@ public final class ManagerService: Service {
         router.on(BeginCall.self) { request, context in
             try await guarded(logger) { try await dispatcher.begin(request.attempt, from: context.peer) }
         }
-        router.on(ReportPlacement.self) { request, _ in
-            try await guarded(logger) { try await dispatcher.report(request) }
+        router.on(ReportPlacement.self) { request, context in
+            try await guarded(logger) { try await dispatcher.report(request, from: context.peer.remoteName ?? "") }
             return Empty()
         }
         return router

@@ -183,4 +183,42 @@ import Testing
         // The gateway's own connection was never disturbed.
         #expect(try await stack.client.request("GET", "/v1/campaigns").status == 200)
     }
+
+    @Test func aDialerThatTakesOffersAndNeverBeginsThemDoesNotStallDispatch() async throws {
+        let stack = try await Stack.start(.dialing(dialers: 0, cps: 0))
+        defer { stack.stop() }
+        // Registered with many slots, it would take every offer; it acknowledges each and begins none.
+        let rogue = try WireClient(port: stack.managerPort, timeout: 30)
+        try await blocking {
+            try rogue.handshake(role: .dialer, secret: Secrets.dialer, name: "rogue")
+            _ = rogue.readLine()
+            rogue.send("dialer.register", #"{"name":"rogue","slots":1000}"#, id: 100)
+        }
+        let swallowed = Counter()
+        Thread.detachNewThread {
+            while let line = rogue.readLine() {
+                guard line["type"] == .string("dialer.place"), let id = line["id"]?.intValue else { continue }
+                swallowed.increment()
+                rogue.send("ok", "{}", id: id)
+            }
+        }
+        let campaign = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(20), to: campaign)
+        #expect(try await stack.client.request("POST", "/v1/campaigns/\(campaign)/start").status == 200)
+        try await Task.sleep(for: .milliseconds(500))
+        try await stack.addDialer()
+        // Well before the manager would drop the rogue as idle (10 s after its last line).
+        let finished = try await stack.waitForCampaign(campaign, status: "completed", timeout: 6)
+        #expect(finished["contact_counts"]?["pending"] == .int(0))
+        #expect(swallowed.value > 0)
+        _ = try await stack.manager.waitForEvent("offer_expired")
+        shutdown(rogue.fd, Int32(SHUT_RDWR))
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }

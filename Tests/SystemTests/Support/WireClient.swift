@@ -6,7 +6,7 @@ import Protocol
 
 /// The manager's line protocol spoken by hand over a blocking socket, the way a hostile or a
 /// well-behaved peer would: raw lines, or the handshake and sealed lines.
-final class WireClient {
+final class WireClient: @unchecked Sendable {
     let fd: Int32
     private var received: [UInt8] = []
     private var sealer: LineSealer?
