@@ -84,3 +84,29 @@ func bytes(hex: String) -> [UInt8] {
         #expect(Base64.decode(text) == nil)
     }
 }
+
+struct HMACKeyAndHexTests {
+    @Test func aPreparedKeyAgreesWithHMAC() {
+        for key in [Array("key".utf8), [UInt8](repeating: 0xaa, count: 131)] {
+            let prepared = HMACSHA256.Key(key)
+            let message = Array("The quick brown fox jumps over the lazy dog".utf8)
+            #expect(prepared.authenticate(message) == HMACSHA256.authenticate(message, key: key))
+            let split = message.withUnsafeBytes { whole in
+                prepared.authenticate(UnsafeRawBufferPointer(rebasing: whole[0..<10]), UnsafeRawBufferPointer(rebasing: whole[10...]))
+            }
+            #expect(split == HMACSHA256.authenticate(message, key: key))
+        }
+        // RFC 4231, test case 2.
+        #expect(Hex.encode(HMACSHA256.Key(Array("Jefe".utf8)).authenticate(Array("what do ya want for nothing?".utf8)))
+            == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test func hexRoundTripsAndRefusesNonHex() {
+        #expect(Hex.encode([0x00, 0x7f, 0xff]) == "007fff")
+        #expect(Hex.decode("007FfF") == [0x00, 0x7f, 0xff])
+        #expect(Hex.decode("") == [])
+        #expect(Hex.decode("0") == nil)
+        #expect(Hex.decode("0g") == nil)
+        #expect(Hex.decode(" 00") == nil)
+    }
+}
