@@ -26,7 +26,7 @@ public struct ManagerConfiguration: Sendable {
         rpcLimits.maxConnections = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS", default: 1024, range: 1...100_000)
         rpcLimits.maxConnectionsPerHost = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS_PER_HOST", default: 64, range: 1...100_000)
         rpcLimits.handshakeTimeout = try environment.seconds("RYMI_MANAGER_HANDSHAKE_TIMEOUT", default: 5, range: 0.1...60)
-        dataDirectory = environment.string("RYMI_DATA_DIR") ?? "./data"
+        dataDirectory = Self.dataDirectory(environment)
         logLevel = try environment.logLevel()
         dispatch.callsPerSecond = try environment.seconds("RYMI_DIAL_CPS", default: 2, range: 0...100_000)
         dispatch.maxConcurrentCalls = try environment.integer("RYMI_MAX_CONCURRENT_CALLS", default: 50, range: 1...1_000_000)
@@ -35,7 +35,10 @@ public struct ManagerConfiguration: Sendable {
         dispatch.outcomeTimeout = try environment.seconds("RYMI_OUTCOME_TIMEOUT", default: 900, range: 0.1...86_400)
     }
 
-    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("rymi.sqlite") }
+    public var databasePath: String { Self.databasePath(in: dataDirectory) }
+
+    public static func dataDirectory(_ environment: Environment) -> String { environment.string("RYMI_DATA_DIR") ?? "./data" }
+    public static func databasePath(in dataDirectory: String) -> String { (dataDirectory as NSString).appendingPathComponent("rymi.sqlite") }
 }
 
 /// `rymi-manager`: owns the SQLite state and the dispatch of calls; answers the other processes
@@ -84,14 +87,16 @@ public final class ManagerService: Service {
 
     /// Writes a consistent copy of the live database to `destination` (SQLite's `VACUUM INTO`,
     /// safe while the manager runs: WAL readers do not block the writer).
-    public static func backup(configuration: ManagerConfiguration, to destination: String) throws {
-        guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
-            throw ConfigurationError("RYMI_DATA_DIR", "no database at \(configuration.databasePath)")
+    /// Needs only the data directory: an operator can back up without the role secrets.
+    public static func backup(dataDirectory: String, to destination: String) throws {
+        let databasePath = ManagerConfiguration.databasePath(in: dataDirectory)
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw ConfigurationError("RYMI_DATA_DIR", "no database at \(databasePath)")
         }
         guard !FileManager.default.fileExists(atPath: destination) else {
             throw ConfigurationError("--backup", "\(destination) exists; choose a new file")
         }
-        let database = try Database(path: configuration.databasePath)
+        let database = try Database(path: databasePath)
         try database.execute("PRAGMA busy_timeout = 10000")
         let quoted = destination.replacingOccurrences(of: "'", with: "''")
         try database.execute("VACUUM INTO '\(quoted)'")

@@ -12,6 +12,16 @@ public enum PeerRole: String, Codable, Sendable, CaseIterable {
         case .dialer: WireProtocol.maxDialerLineBytes
         }
     }
+
+    /// Peer names appear in logs and `/readyz`: short, printable ASCII, no quotes or separators.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 128 && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+            default: Array("-_.:@".utf8).contains(byte)
+            }
+        }
+    }
 }
 
 extension RPCMessage where Self: GatewayRequest {

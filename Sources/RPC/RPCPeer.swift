@@ -310,7 +310,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
             }
             guard let role = PeerRole(rawValue: hello.role), let secret = secrets[role],
                   let clientNonce = Hex.decode(hello.nonce), clientNonce.count == WireAuthentication.nonceBytes,
-                  Self.isSaneName(hello.name)
+                  PeerRole.isValidName(hello.name)
             else {
                 reply(id: envelope.id, error: RemoteError(.unauthenticated, "authentication failed"))
                 stream.closeAfterFlush()
@@ -339,13 +339,6 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
             reply(id: envelope.id, body: Empty())
         case .done:
             break
-        }
-    }
-
-    /// Names appear in logs and `/readyz`: short, printable, no quotes or separators.
-    static func isSaneName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 128 && name.unicodeScalars.allSatisfy {
-            $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.:@".unicodeScalars.contains($0))
         }
     }
 

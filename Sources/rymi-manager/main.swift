@@ -14,7 +14,7 @@ await runMain("rymi-manager") {
     }
     if let flag = arguments.firstIndex(of: "--backup") {
         guard flag + 1 < arguments.count else { throw ConfigurationError("--backup", "give the file to write, e.g. --backup /backups/rymi.sqlite") }
-        try ManagerService.backup(configuration: try ManagerConfiguration(environment: environment), to: arguments[flag + 1])
+        try ManagerService.backup(dataDirectory: ManagerConfiguration.dataDirectory(environment), to: arguments[flag + 1])
         print("backup written to \(arguments[flag + 1])")
         return 0
     }

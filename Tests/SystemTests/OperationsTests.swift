@@ -8,7 +8,9 @@ import Testing
         let process = Process()
         process.executableURL = binDirectory.appendingPathComponent(name)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment
+            .merging(["RYMI_GATEWAY_SECRET": Secrets.gateway, "RYMI_DIALER_SECRET": Secrets.dialer]) { $1 }
+            .merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try? process.run()
@@ -25,6 +27,8 @@ import Testing
         let dialer = ["RYMI_STATUS_FILE": stack.dataDirectory.appendingPathComponent("dialer-1.status").path]
         #expect(run("rymi-gateway", ["--health-check"], environment: gateway) == 0)
         #expect(run("rymi-manager", ["--health-check"], environment: manager) == 0)
+        // The check completes the handshake: with a wrong secret it cannot.
+        #expect(run("rymi-manager", ["--health-check"], environment: manager.merging(["RYMI_GATEWAY_SECRET": "wrong-secret-0123456789abcdef"]) { $1 }) == 1)
         #expect(run("rymi-plivo-sim", ["--health-check"], environment: simulator) == 0)
         #expect(run("rymi-dialer", ["--health-check"], environment: dialer) == 0)
         stack.killManager()
