@@ -1,5 +1,12 @@
-/// SHA-256 as specified in FIPS 180-4, incremental.
+import CSHA256
+
+/// SHA-256 as specified in FIPS 180-4, incremental. Whole blocks go through the processor's SHA
+/// extensions where it has them (every sealed protocol line is hashed, uploads of megabytes
+/// included), else through the portable compression below.
 public struct SHA256: Sendable {
+    /// Whether this processor compresses blocks in hardware.
+    public static let hardwareAvailable = rymi_sha256_hardware_available() != 0
+    private let hardware: Bool
     public static let blockSize = 64
     public static let digestSize = 32
 
@@ -20,7 +27,14 @@ public struct SHA256: Sendable {
     private var pending: [UInt8] = []
     private var totalLength: UInt64 = 0
 
-    public init() {}
+    public init() {
+        hardware = Self.hardwareAvailable
+    }
+
+    /// For tests: the portable path even where hardware exists, so both are checked.
+    public init(hardware: Bool) {
+        self.hardware = hardware && Self.hardwareAvailable
+    }
 
     public static func hash(_ data: some Sequence<UInt8>) -> [UInt8] {
         var hasher = SHA256()
@@ -42,8 +56,15 @@ public struct SHA256: Sendable {
             pending.append(contentsOf: bytes[0..<take])
             offset = take
             guard pending.count == Self.blockSize else { return }
-            pending.withUnsafeBytes { compress($0) }
+            pending.withUnsafeBytes { compressOne($0) }
             pending.removeAll(keepingCapacity: true)
+        }
+        let wholeBlocks = (bytes.count - offset) / Self.blockSize
+        if hardware, wholeBlocks > 0 {
+            state.withUnsafeMutableBufferPointer { words in
+                rymi_sha256_hardware_blocks(words.baseAddress!, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self), wholeBlocks)
+            }
+            offset += wholeBlocks * Self.blockSize
         }
         while bytes.count - offset >= Self.blockSize {
             compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Self.blockSize]))
@@ -59,11 +80,18 @@ public struct SHA256: Sendable {
         for shift in stride(from: 56, through: 0, by: -8) { pending.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
         pending.withUnsafeBytes { padded in
             for start in stride(from: 0, to: padded.count, by: Self.blockSize) {
-                compress(UnsafeRawBufferPointer(rebasing: padded[start..<start + Self.blockSize]))
+                compressOne(UnsafeRawBufferPointer(rebasing: padded[start..<start + Self.blockSize]))
             }
         }
         pending.removeAll()
         return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } }
+    }
+
+    private mutating func compressOne(_ block: UnsafeRawBufferPointer) {
+        guard hardware else { return compress(block) }
+        state.withUnsafeMutableBufferPointer { words in
+            rymi_sha256_hardware_blocks(words.baseAddress!, block.baseAddress!.assumingMemoryBound(to: UInt8.self), 1)
+        }
     }
 
     private mutating func compress(_ block: UnsafeRawBufferPointer) {

@@ -110,3 +110,25 @@ struct HMACKeyAndHexTests {
         #expect(Hex.decode(" 00") == nil)
     }
 }
+
+struct SHA256HardwareTests {
+    /// Every length across several block boundaries, fed whole and in uneven pieces, agrees
+    /// between the hardware and the portable compression (and the FIPS 180-4 vectors above).
+    @Test func hardwareAndPortablePathsAgree() {
+        #expect(Hex.encode(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        var generator = SystemRandomNumberGenerator()
+        let data = (0..<1000).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        for length in [0, 1, 55, 56, 63, 64, 65, 119, 127, 128, 129, 191, 192, 640, 999, 1000] {
+            var portable = SHA256(hardware: false)
+            portable.update(data[0..<length])
+            var hardware = SHA256(hardware: true)
+            var start = 0
+            while start < length {
+                let end = min(length, start + 1 + start % 97)
+                hardware.update(data[start..<end])
+                start = end
+            }
+            #expect(hardware.finalize() == portable.finalize(), "length \(length)")
+        }
+    }
+}
