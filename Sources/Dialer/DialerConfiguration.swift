@@ -43,7 +43,7 @@ public struct DialerConfiguration: Sendable {
         guard PeerRole.isValidName(name) else {
             throw ConfigurationError("RYMI_DIALER_NAME", "'\(name)' is not 1–128 letters, digits and - _ . : @")
         }
-        slots = try environment.integer("RYMI_DIALER_SLOTS", default: 32, range: 1...10_000)
+        slots = try environment.integer("RYMI_DIALER_SLOTS", default: 32, range: 1...RegisterDialer.maxSlots)
         ringTimeout = try environment.integer("RYMI_RING_TIMEOUT", default: 45, range: 5...120)
         timeLimit = try environment.integer("RYMI_CALL_TIME_LIMIT", default: 3600, range: 60...14_400)
         logLevel = try environment.logLevel()

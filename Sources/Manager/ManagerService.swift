@@ -219,6 +219,9 @@ public final class ManagerService: Service {
 
         // Dialers.
         router.on(RegisterDialer.self) { request, context in
+            guard (1...RegisterDialer.maxSlots).contains(request.slots) else {
+                throw RemoteError(.invalid, "slots must be 1...\(RegisterDialer.maxSlots)")
+            }
             let peer = context.peer
             await dispatcher.register(peer, name: request.name, slots: request.slots)
             peer.onClose { Task { await dispatcher.unregister(peer) } }

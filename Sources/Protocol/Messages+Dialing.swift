@@ -209,6 +209,8 @@ public struct MetricsText: Codable, Sendable {
 public struct RegisterDialer: DialerRequest {
     public static let type = "dialer.register"
     public typealias Reply = DialerRegistration
+    /// More Plivo requests at once than any one dialer should run.
+    public static let maxSlots = 10_000
 
     public var name: String
     public var slots: Int

@@ -58,4 +58,31 @@ import Testing
         #expect(throws: (any Error).self) { try ContactRecord(json: .object([("id", .int(1))])) }
         #expect(throws: (any Error).self) { try JSONValueEncoder.encode(Double.nan) }
     }
+
+    /// A dialer learns what placing a call needs and nothing of the contact's variables.
+    @Test func anOfferCarriesNoContactVariables() throws {
+        let offer = PlaceCall(attempt: 1, account: "acme", campaignID: "cmp_1", contactID: "ct_7", agentID: "agent_42",
+                              from: "14155550100", to: "14155550101", leaseMilliseconds: 2000)
+        let line = try OutgoingEnvelope(id: 1, type: PlaceCall.type, requestID: nil, body: offer).encodedLine()
+        let body = try JSONParser.parse(line.dropLast())["body"]
+        guard case .object(let members)? = body else { throw WireTestFailure() }
+        #expect(Set(members.map(\.key)) == ["attempt", "account", "campaignID", "contactID", "agentID", "from", "to", "leaseMilliseconds"])
+    }
+
+    /// Which role may send what: the gateway's API, the dialers' placements, the manager's offers.
+    @Test func everyMessageNamesItsSenders() {
+        #expect(ListContacts.senders == [.gateway])
+        #expect(RemoveDNC.senders == [.gateway])
+        #expect(RecordCallEvent.senders == [.gateway])
+        #expect(StartCampaign.senders == [.gateway])
+        #expect(RegisterDialer.senders == [.dialer])
+        #expect(ReportPlacement.senders == [.dialer])
+        #expect(BeginCall.senders == [.dialer])
+        #expect(PlaceCall.senders == [.manager])
+        #expect(DNCUpdate.senders == [.manager])
+        #expect(LookupCall.senders == [.manager])
+        #expect(Ping.senders == [.gateway, .dialer])
+    }
 }
+
+struct WireTestFailure: Error {}
