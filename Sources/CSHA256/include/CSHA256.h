@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// FIPS 180-4's 64 round constants, shared by both compression paths.
+const uint32_t *rymi_sha256_round_constants(void);
+
 /// Non-zero when this processor has the SHA extensions (and SSSE3, SSE4.1) the fast path needs.
 int rymi_sha256_hardware_available(void);
 
