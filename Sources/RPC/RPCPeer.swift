@@ -358,7 +358,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         let transcript = WireAuthentication.Transcript(role: role, name: name, clientNonce: clientNonce, serverNonce: serverNonce)
         guard WireAuthentication.matches(answer.proof, WireAuthentication.serverProof(secret: secret, transcript)) else {
             close()
-            throw RemoteError(.unauthenticated, "the peer could not prove it holds the \(role.rawValue) secret: not our manager")
+            throw RemoteError(.unauthenticated, "the peer could not prove it holds the \(role.rawValue) secret: not our manager, or the two sides were given different secrets")
         }
         let keys = WireAuthentication.sessionKeys(secret: secret, transcript)
         // The opener must be in place before the sealed answer to `authenticate` can arrive.
