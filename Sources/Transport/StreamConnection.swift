@@ -19,11 +19,20 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         public var onRead: @Sendable ([UInt8]) -> Void
         public var onClose: @Sendable (CloseReason) -> Void
         public var onTimeout: @Sendable () -> Void
+        /// When set, the peer shutting down its sending side (a read of 0 bytes) does not close
+        /// the connection: reading stops for good and this is called, so answers still owed can
+        /// be written before the connection is closed. Unset, end of input closes at once.
+        public var onReadEnd: (@Sendable () -> Void)?
+        /// Called when output that had to wait for the peer has all been taken by the kernel.
+        public var onDrained: (@Sendable () -> Void)?
 
-        public init(onRead: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable (CloseReason) -> Void, onTimeout: @escaping @Sendable () -> Void = {}) {
+        public init(onRead: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable (CloseReason) -> Void, onTimeout: @escaping @Sendable () -> Void = {},
+                    onReadEnd: (@Sendable () -> Void)? = nil, onDrained: (@Sendable () -> Void)? = nil) {
             self.onRead = onRead
             self.onClose = onClose
             self.onTimeout = onTimeout
+            self.onReadEnd = onReadEnd
+            self.onDrained = onDrained
         }
     }
 
@@ -35,6 +44,8 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     private var handlers: Handlers?
     private var registered = false
     private var readPaused = false
+    /// The peer has shut down its sending side; reading never resumes.
+    public private(set) var readEnded = false
     private var writeArmed = false
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
@@ -48,6 +59,11 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     private var deadline: UInt64?
     private var deadlineTimer: EventLoop.Timer?
     private var deadlineTimerAt: UInt64 = 0
+    /// When set, a connection whose waiting output has not moved for this many seconds is closed
+    /// (`timedOut`): a peer that never reads cannot hold our memory forever.
+    public var writeStallTimeout: Double?
+    private var lastWriteProgress: UInt64 = 0
+    private var stallTimer: EventLoop.Timer?
 
     public init(fd: Int32, loop: EventLoop = EventLoopGroup.shared.next()) {
         self.fd = fd
@@ -93,7 +109,14 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
                 // next, so the read that would only say EAGAIN is skipped.
                 if result < loop.readBuffer.count { return }
             } else if result == 0 {
-                close(reason: .peerClosed)
+                if let onReadEnd = handlers?.onReadEnd {
+                    readEnded = true
+                    readPaused = true
+                    updateInterest()
+                    onReadEnd()
+                } else {
+                    close(reason: .peerClosed)
+                }
                 return
             } else if code == EAGAIN {
                 return
@@ -143,11 +166,15 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
             }
             if written > 0 {
                 outboundOffset += written
+                // Only output that had to wait is watched; the common path takes no clock.
+                if writeArmed { lastWriteProgress = EventLoop.now() }
                 continue
             }
             if written < 0, errno == EINTR { continue }
             if written < 0, errno == EAGAIN {
+                if !writeArmed { lastWriteProgress = EventLoop.now() }
                 armWrite(true)
+                if stallTimer == nil, let writeStallTimeout { armStallTimer(after: writeStallTimeout) }
                 return
             }
             close(reason: .error(errno))
@@ -156,8 +183,30 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         guard !isClosed else { return }
         outbound.removeAll(keepingCapacity: outbound.count <= 64 * 1024)
         outboundOffset = 0
+        let waited = writeArmed
         armWrite(false)
-        if closeWhenFlushed { close(reason: .localClose) }
+        stallTimer?.cancel()
+        stallTimer = nil
+        if closeWhenFlushed {
+            close(reason: .localClose)
+        } else if waited {
+            handlers?.onDrained?()
+        }
+    }
+
+    private func armStallTimer(after seconds: Double) {
+        stallTimer = loop.schedule(after: seconds) { [weak self] in self?.stallTimerFired() }
+    }
+
+    private func stallTimerFired() {
+        stallTimer = nil
+        guard !isClosed, writeArmed, let writeStallTimeout else { return }
+        let stalled = Double(EventLoop.now() &- lastWriteProgress) / 1e9
+        if stalled >= writeStallTimeout {
+            close(reason: .timedOut)
+        } else {
+            armStallTimer(after: writeStallTimeout - stalled)
+        }
     }
 
     private func armWrite(_ armed: Bool) {
@@ -178,7 +227,7 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     public func resumeReading() {
-        guard readPaused, !isClosed else { return }
+        guard readPaused, !readEnded, !isClosed else { return }
         readPaused = false
         updateInterest()
     }
@@ -239,6 +288,8 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         isClosed = true
         deadlineTimer?.cancel()
         deadlineTimer = nil
+        stallTimer?.cancel()
+        stallTimer = nil
         if registered { loop.deregister(fd) }
         Glibc.close(fd)
         outbound = []
