@@ -42,6 +42,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxPendingOutput = 1024 * 1024
     /// A connection whose waiting answers have not moved for this long is closed.
     public var writeStallTimeout: Double = 30
+    /// After refusing a request whose body may still be coming, how long the rest is read and
+    /// dropped before the connection closes, so the refusal is not lost to a TCP reset.
+    public var refusalLinger: Double = 2
     /// How long shutdown waits for in-flight requests.
     public var drainTimeout: Double = 10
 
@@ -339,7 +342,7 @@ final class HTTPConnection: @unchecked Sendable {
         releaseBody()
         closing = true
         stream.write(response.serialized(version: version, keepAlive: false, includeBody: includeBody))
-        stream.closeAfterFlush()
+        stream.closeAfterFlush(linger: configuration.refusalLinger)
     }
 
     private func dispatch(_ parsed: HTTPRequest) {

@@ -50,6 +50,10 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var closeWhenFlushed = false
+    /// With `closeAfterFlush(linger:)`: how long to keep reading (and discarding) after our FIN.
+    private var lingerSeconds: Double?
+    /// Our side is shut down; whatever arrives is read and dropped until the peer closes.
+    private var discarding = false
     private let sendLock = NSLock()
     private var sendQueue: [UInt8] = []
     private var sendScheduled = false
@@ -102,6 +106,14 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         while total < Self.maxReadPerEvent, !readPaused, !isClosed {
             let result = loop.readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             let code = result < 0 ? errno : 0
+            if result > 0, discarding {
+                total += result
+                continue
+            }
+            if result == 0, discarding {
+                close(reason: .localClose)
+                return
+            }
             if result > 0 {
                 total += result
                 handlers?.onRead(Array(loop.readBuffer[0..<result]))
@@ -188,7 +200,7 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         stallTimer?.cancel()
         stallTimer = nil
         if closeWhenFlushed {
-            close(reason: .localClose)
+            if let lingerSeconds { linger(lingerSeconds) } else { close(reason: .localClose) }
         } else if waited {
             handlers?.onDrained?()
         }
@@ -268,11 +280,36 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         writeQueuedSends()
         guard !isClosed else { return }
         if pendingOutput == 0 {
-            close(reason: .localClose)
+            if let lingerSeconds { linger(lingerSeconds) } else { close(reason: .localClose) }
         } else {
             closeWhenFlushed = true
             pauseReading()
         }
+    }
+
+    /// Closes once everything written so far has reached the kernel, the way a server refusing a
+    /// request mid-upload must (RFC 9112 §9.6): our side is shut down first, then whatever the
+    /// peer still sends is read and dropped for up to `seconds` or until it closes. Closing at once
+    /// with unread bytes would send a reset, which can destroy the answer before the peer reads it.
+    public func closeAfterFlush(linger seconds: Double) {
+        guard !isClosed else { return }
+        lingerSeconds = seconds
+        closeAfterFlush()
+    }
+
+    private func linger(_ seconds: Double) {
+        closeWhenFlushed = false
+        guard !readEnded else {
+            close(reason: .localClose)
+            return
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        discarding = true
+        readPaused = false
+        updateInterest()
+        // A peer that keeps sending is cut off when the time is up.
+        deadline = nil
+        loop.schedule(after: seconds) { [weak self] in self?.close(reason: .localClose) }
     }
 
     /// Closes with a TCP reset, discarding anything unsent (SO_LINGER 0).
