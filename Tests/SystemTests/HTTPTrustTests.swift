@@ -340,6 +340,46 @@ import Testing
         held.append(again)
     }
 
+    // MARK: Out of descriptors
+
+    /// CPU seconds the process has used (user + system), from /proc.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (proc(5)).
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    @Test func runningOutOfDescriptorsPausesAcceptingInsteadOfSpinning() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let pid = stack.gateway.process.processIdentifier
+        let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+        // Room for a few more descriptors only.
+        let limited = Process()
+        limited.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        limited.arguments = ["--pid", String(pid), "--nofile=\(open + 8):\(open + 8)"]
+        try limited.run()
+        limited.waitUntilExit()
+        try #require(limited.terminationStatus == 0)
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        for _ in 0..<40 { clients.append(try HTTPClient.connect(port: stack.client.port, timeout: 5)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = Self.cpuSeconds(pid)
+        try await Task.sleep(for: .seconds(2))
+        let used = Self.cpuSeconds(pid) - before
+        print("EMFILE: gateway used \(String(format: "%.2f", used)) s of CPU in 2 s with connections waiting it cannot accept")
+        #expect(used < 0.5, "the accept loop spun: \(used) s of CPU in 2 s")
+        // Descriptors freed, it accepts again.
+        clients.forEach { close($0) }
+        clients = []
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await stack.client.request("GET", "/healthz", key: nil).status == 200)
+    }
+
     // MARK: agent_id
 
     @Test func agentIDsAreRestrictedToASafeAlphabet() async throws {
