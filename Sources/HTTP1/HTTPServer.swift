@@ -156,7 +156,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
 final class HTTPConnection: @unchecked Sendable {
     static let loopBodyLimit = 64 * 1024
     /// Chunked bodies take from the budget in steps of this much as they grow.
-    static let budgetStep = 1024 * 1024
+    static let budgetStep = 64 * 1024
     private let stream: StreamConnection
     private let configuration: HTTPServerConfiguration
     private let handler: HTTPHandler
@@ -316,7 +316,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func reserveChunkedBody() -> Bool {
         let needed = parser.bodyBytesReceived
         guard needed > reservedBody else { return true }
-        let step = max(Self.budgetStep, needed - reservedBody)
+        let step = (needed - reservedBody + Self.budgetStep - 1) / Self.budgetStep * Self.budgetStep
         guard bodyBudget.reserve(step) else {
             overBudget()
             return false

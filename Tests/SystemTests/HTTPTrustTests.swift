@@ -235,6 +235,20 @@ import Testing
         try await Task.sleep(for: .milliseconds(200))
         let after = try await stack.client.request("POST", "/v1/campaigns", json: #"{"name":"n","agent_id":"a"}"# + String(repeating: " ", count: 400_000))
         #expect(after.status == 201)
+        // A chunked body counts as it grows: 1.5 MB of chunks cannot fit in 1 MiB.
+        func chunked(_ json: String, padding: Int) -> [UInt8] {
+            var bytes = Array("POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n\(Self.authorization)Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)
+            let body = Array(json.utf8) + [UInt8](repeating: 0x20, count: padding)
+            for start in stride(from: 0, to: body.count, by: 50_000) {
+                let piece = body[start..<min(body.count, start + 50_000)]
+                bytes += Array((String(piece.count, radix: 16) + "\r\n").utf8) + piece + Array("\r\n".utf8)
+            }
+            return bytes + Array("0\r\n\r\n".utf8)
+        }
+        let tooMuch = try await stack.client.exchange(chunked(#"{"name":"n","agent_id":"a"}"#, padding: 1_500_000), timeout: 10)
+        #expect(tooMuch.map(\.status) == [503])
+        let fits = try await stack.client.exchange(chunked(#"{"name":"n","agent_id":"a"}"#, padding: 300_000), timeout: 10)
+        #expect(fits.map(\.status) == [201])
     }
 
     // MARK: Half-close
