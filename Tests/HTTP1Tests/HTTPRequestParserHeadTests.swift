@@ -1,4 +1,4 @@
-import HTTP1
+@testable import HTTP1
 import Testing
 
 /// The head of a request with a body comes out before the body is read, when asked for.
@@ -66,5 +66,23 @@ import Testing
         try next.limitBody(to: 3)
         guard case .request = try next.next(), case .head = try next.next() else { Issue.record("expected request, head"); return }
         #expect(next.declaredBodyLength == 20)
+    }
+}
+
+/// The shared budget for request bodies, without sockets.
+@Suite struct HTTPBodyBudgetTests {
+    @Test func reservesUpToCapacityAndGivesBack() {
+        let budget = HTTPBodyBudget(capacity: 100)
+        #expect(budget.reserve(60))
+        #expect(!budget.reserve(41))
+        #expect(budget.reserve(40))
+        #expect(!budget.reserve(1))
+        budget.release(60)
+        #expect(budget.inUse == 40)
+        #expect(budget.reserve(60))
+        // A refused reservation takes nothing; releases never go below zero.
+        #expect(!budget.reserve(Int.max))
+        budget.release(1000)
+        #expect(budget.inUse == 0)
     }
 }
