@@ -28,6 +28,7 @@ import Testing
         #expect(try await stack.client.request("GET", "/ATTACKER-path").status == 404)
         let metrics = try await stack.adminClient.request("GET", "/metrics", key: nil)
         #expect(metrics.status == 200)
+        print("label flood: 2,000 distinct 1 KB methods and paths; /metrics \(metrics.text.utf8.count) bytes")
         #expect(!metrics.text.contains("ATTACKER"))
         #expect(metrics.text.utf8.count < 64 * 1024, "metrics grew to \(metrics.text.utf8.count) bytes")
         #expect(metrics.text.contains(#"rymi_http_requests_total{method="other",route="unmatched",status="404"} 2000"#))
