@@ -31,7 +31,8 @@ class Process:
                         event = json.loads(line)
                     except ValueError:
                         continue
-                    if event.get("event") == "listening":
+                    # The gateway's admin listener logs a second, marked event.
+                    if event.get("event") == "listening" and "listener" not in event:
                         return int(event["addr"].rsplit(":", 1)[1])
             time.sleep(0.02)
         raise RuntimeError(f"{self.name} did not start; see {self.log_path}")
@@ -61,7 +62,11 @@ class Stack:
                                                 "RYMI_LOG_LEVEL": "warning", **(sim_env or {})}, wait_listening=True)
             self.sim_port = sim
         self.manager = self.start("rymi-manager", {"RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": self.dir, **(manager_env or {})}, wait_listening=True)
-        self.gateway_port = self.start("rymi-gateway", {"RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_MANAGER_ADDR": f"127.0.0.1:{self.manager}",
+        # Every load generator and idle connection comes from 127.0.0.1, so the per-address cap
+        # (256 by default) is lifted; the admin listener takes any free port.
+        self.gateway_port = self.start("rymi-gateway", {"RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_ADMIN_ADDR": "127.0.0.1:0",
+                                                         "RYMI_HTTP_MAX_CONNECTIONS_PER_ADDR": "20000",
+                                                         "RYMI_MANAGER_ADDR": f"127.0.0.1:{self.manager}",
                                                          "RYMI_API_KEYS": f"bench:{KEY}", "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
                                                          "RYMI_LOG_LEVEL": "warning", **(gateway_env or {})}, wait_listening=True)
         for index in range(dialers):

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bin=${RYMI_BIN_DIR:-.build/release}
 export RYMI_DATA_DIR=${RYMI_DATA_DIR:-./data}
 export RYMI_HTTP_ADDR=${RYMI_HTTP_ADDR:-127.0.0.1:8080}
+export RYMI_ADMIN_ADDR=${RYMI_ADMIN_ADDR:-127.0.0.1:9464}
 export RYMI_MANAGER_LISTEN=${RYMI_MANAGER_LISTEN:-127.0.0.1:7070}
 export RYMI_MANAGER_ADDR=${RYMI_MANAGER_ADDR:-$RYMI_MANAGER_LISTEN}
 export RYMI_PUBLIC_URL=${RYMI_PUBLIC_URL:-http://$RYMI_HTTP_ADDR}
@@ -90,6 +91,7 @@ Rymi Campaigns is running.
   API key:  $key
   Dialing:  $plivo
   Logs:     $RYMI_DATA_DIR/logs/
+  Admin:    http://$RYMI_ADMIN_ADDR/metrics and /readyz (operators only)
 
 Try:
   curl -s -X POST $url/v1/campaigns -H "Authorization: Bearer $key" \\

@@ -39,7 +39,7 @@ struct CampaignAPI: Sendable {
         var reader = ObjectReader(try jsonObjectBody(context.request))
         reader.rejectUnknown(allowing: Self.campaignFields)
         let name = reader.text("name", required: true, maxLength: FieldLimits.nameLength)
-        let agentID = reader.text("agent_id", required: true, maxLength: FieldLimits.agentIDLength)
+        let agentID = reader.agentID("agent_id", required: true)
         let callFrom = reader.phoneNumber("call_from_number", required: false)
         guard reader.errors.isEmpty, let name, let agentID else { throw APIError.invalid(reader.errors) }
         let record = try await ask(CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom), context)
@@ -69,7 +69,7 @@ struct CampaignAPI: Sendable {
             reader.fail("body", "names no field to change (known: agent_id, call_from_number, name)")
         }
         let name = reader.value("name") == nil ? nil : reader.text("name", required: true, maxLength: FieldLimits.nameLength)
-        let agentID = reader.value("agent_id") == nil ? nil : reader.text("agent_id", required: true, maxLength: FieldLimits.agentIDLength)
+        let agentID = reader.value("agent_id") == nil ? nil : reader.agentID("agent_id", required: true)
         let callFrom = reader.value("call_from_number") == nil ? nil : reader.phoneNumber("call_from_number", required: true)
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         let update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom)

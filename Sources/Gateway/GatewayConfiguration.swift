@@ -6,6 +6,8 @@ import Transport
 /// Configuration of `rymi-gateway`, from the environment (the README's table).
 public struct GatewayConfiguration: Sendable {
     public var httpAddress: HostPort
+    /// The operator-only listener: `/metrics` and `/readyz` with details. Keep it off the public network.
+    public var adminAddress: HostPort
     public var managerAddress: HostPort
     /// Proves to the manager that this is a gateway, and lets this gateway check the manager.
     public var managerSecret: [UInt8]
@@ -14,6 +16,14 @@ public struct GatewayConfiguration: Sendable {
     public var maxContactsPerUpload: Int
     public var headTimeout: Double
     public var idleTimeout: Double
+    /// Absolute deadline for a request body, from the end of its head.
+    public var bodyTimeout: Double
+    /// Request bodies held at once across all connections.
+    public var bodyBudgetBytes: Int
+    /// Connections open at once from one client address.
+    public var maxConnectionsPerAddress: Int
+    /// Seconds a connection's unsent answers may stand still before it is closed.
+    public var writeStallTimeout: Double
     public var logLevel: Logger.Level
     /// Verifies Plivo's callback signatures; without it every callback is refused.
     public var plivoAuthToken: String?
@@ -30,6 +40,7 @@ public struct GatewayConfiguration: Sendable {
 
     public init(environment: Environment) throws(ConfigurationError) {
         httpAddress = try environment.address("RYMI_HTTP_ADDR", default: "127.0.0.1:8080")
+        adminAddress = try environment.address("RYMI_ADMIN_ADDR", default: "127.0.0.1:9464")
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
         managerSecret = try environment.secret("RYMI_GATEWAY_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
         guard let keys = environment.string("RYMI_API_KEYS") else {
@@ -40,6 +51,10 @@ public struct GatewayConfiguration: Sendable {
         maxContactsPerUpload = try environment.integer("RYMI_MAX_CONTACTS_PER_UPLOAD", default: 100_000, range: 1...10_000_000)
         headTimeout = try environment.seconds("RYMI_HTTP_HEADER_TIMEOUT", default: 10, range: 0.1...600)
         idleTimeout = try environment.seconds("RYMI_HTTP_IDLE_TIMEOUT", default: 75, range: 0.1...3600)
+        bodyTimeout = try environment.seconds("RYMI_HTTP_BODY_TIMEOUT", default: 60, range: 0.1...3600)
+        bodyBudgetBytes = try environment.integer("RYMI_HTTP_BODY_BUDGET_BYTES", default: 256 * 1024 * 1024, range: 1024...64 * 1024 * 1024 * 1024)
+        maxConnectionsPerAddress = try environment.integer("RYMI_HTTP_MAX_CONNECTIONS_PER_ADDR", default: 256, range: 1...1_000_000)
+        writeStallTimeout = try environment.seconds("RYMI_HTTP_WRITE_STALL_TIMEOUT", default: 30, range: 0.1...3600)
         logLevel = try environment.logLevel()
         plivoAuthToken = environment.string("PLIVO_AUTH_TOKEN")
         if var publicURL = environment.string("RYMI_PUBLIC_URL") {

@@ -9,6 +9,8 @@ import Transport
 /// `rymi-gateway`: the public REST API over HTTP/1.1, backed by one multiplexed manager connection.
 public final class GatewayService: Service {
     public let http: HTTPServer
+    /// The operator-only listener (`RYMI_ADMIN_ADDR`): metrics and readiness details.
+    public let admin: HTTPServer
     let manager: RPCClient
     private let logger: Logger
 
@@ -24,9 +26,24 @@ public final class GatewayService: Service {
         httpConfiguration.limits = HTTPLimits(maxBodyBytes: configuration.maxBodyBytes)
         httpConfiguration.headTimeout = configuration.headTimeout
         httpConfiguration.idleTimeout = configuration.idleTimeout
+        httpConfiguration.bodyTimeout = configuration.bodyTimeout
+        httpConfiguration.bodyBudgetBytes = configuration.bodyBudgetBytes
+        httpConfiguration.maxConnectionsPerAddress = configuration.maxConnectionsPerAddress
+        httpConfiguration.writeStallTimeout = configuration.writeStallTimeout
         http = try HTTPServer(address: configuration.httpAddress, configuration: httpConfiguration, logger: logger,
-                              immediate: { request in frontDoor.value!.handleImmediately(request) }) { request in
+                              immediate: { request in frontDoor.value!.handleImmediately(request) },
+                              headCheck: { request in frontDoor.value!.checkHead(request) }) { request in
             await frontDoor.value!.handle(request)
+        }
+        // Operators and their scrapers only: small requests, few connections, no bodies to speak of.
+        var adminConfiguration = HTTPServerConfiguration()
+        adminConfiguration.limits = HTTPLimits(maxBodyBytes: 1024)
+        adminConfiguration.maxConnections = 256
+        adminConfiguration.bodyBudgetBytes = 1024 * 1024
+        adminConfiguration.headTimeout = configuration.headTimeout
+        adminConfiguration.writeStallTimeout = configuration.writeStallTimeout
+        admin = try HTTPServer(address: configuration.adminAddress, configuration: adminConfiguration, logger: logger) { request in
+            await frontDoor.value!.handleAdmin(request)
         }
         var router = Router()
         let campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
@@ -50,18 +67,23 @@ public final class GatewayService: Service {
                                     rateLimiter: configuration.rateLimit > 0 ? RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst) : nil,
                                     logger: logger)
         logger.announce("listening", ["addr": http.localAddress.description, "manager": configuration.managerAddress.description, "public_url": publicURL])
+        // After the public listener's event, and marked: tools that take the first `listening`
+        // event's address find the API.
+        logger.announce("listening", ["addr": admin.localAddress.description, "listener": "admin"])
     }
 
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.manager.run() }
             group.addTask { try await self.http.run() }
+            group.addTask { try await self.admin.run() }
             try await group.waitForAll()
         }
     }
 
     public func shutdown() async {
         await http.shutdown()
+        await admin.shutdown()
         await manager.shutdown()
     }
 }
@@ -108,28 +130,56 @@ struct FrontDoor: Sendable {
         response.headers.append(("X-Request-Id", requestID))
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let route = knownRoute ?? router.pattern(for: request.path) ?? callbackRouter.pattern(for: request.path)
-            ?? (["/healthz", "/readyz", "/metrics"].contains(String(request.path)) ? String(request.path) : "unmatched")
-        metrics.requests.increment(["method": request.method, "route": route, "status": String(response.status)])
+        let route = knownRoute ?? routeLabel(request.path)
+        let method = GatewayMetrics.methodLabel(request.method)
+        let status = GatewayMetrics.statusLabel(response.status)
+        metrics.requests.increment(["method": method, "route": route, "status": status])
         metrics.latency.observe(seconds, ["route": route])
         let level: Logger.Level = response.status >= 500 ? .error : .info
         if level >= logger.minimumLevel {
             logger.log(level, "http_request", [
-                "request_id": requestID, "method": request.method, "route": route, "status": String(response.status),
+                "request_id": requestID, "method": method, "route": route, "status": status,
                 "duration_ms": String(Double(Int(seconds * 100_000)) / 100),
             ])
         }
         return response
     }
 
+    /// The route as a metric label, from a closed set: a route pattern, a health path, or
+    /// `unmatched`. Never the path itself, which the client chose.
+    func routeLabel(_ path: Substring) -> String {
+        if let pattern = router.pattern(for: path) ?? callbackRouter.pattern(for: path) { return pattern }
+        if path == "/healthz" { return "/healthz" }
+        if path == "/readyz" { return "/readyz" }
+        return "unmatched"
+    }
+
+    /// Looks at the head of a request with a body before any of the body is read (and before
+    /// `100 Continue`): an API request without a valid key is refused at once and its body never
+    /// read; requests that need no key (callbacks, whose signature covers the body) may send a
+    /// small body only.
+    func checkHead(_ request: HTTPRequest) -> HTTPHeadVerdict {
+        let path = request.path
+        guard path == "/v1" || path.hasPrefix("/v1/") else { return .limitBody(Self.unauthenticatedBodyBytes) }
+        do {
+            _ = try authenticate(request)
+            return .proceed
+        } catch {
+            var response = finish(request, error.response, requestID: Self.requestID(request), started: ContinuousClock.now)
+            response.headers.append(("Connection", "close"))
+            return .reject(response)
+        }
+    }
+
+    /// The largest body a request without an API key may send: Plivo's callbacks are a few
+    /// hundred bytes of form fields.
+    static let unauthenticatedBodyBytes = 64 * 1024
+
     /// `matched` gets the route pattern that served the request, for metrics and logs.
     private func respond(_ request: HTTPRequest, requestID: String, matched: inout String?) async -> HTTPResponse {
         let path = request.path
         if path == "/readyz", request.method == "GET" || request.method == "HEAD" {
-            return await readiness()
-        }
-        if path == "/metrics", request.method == "GET" {
-            return await metricsResponse(request)
+            return await publicReadiness()
         }
         do {
             if path.hasPrefix("/callbacks/") {
@@ -181,6 +231,34 @@ struct FrontDoor: Sendable {
         text += managerText ?? ""
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: Array(text.utf8))
     }
+
+    /// The operator-only listener: metrics, readiness with details, liveness. Not counted in the
+    /// request metrics (scrapes would count themselves).
+    func handleAdmin(_ request: HTTPRequest) async -> HTTPResponse {
+        var response: HTTPResponse
+        switch (request.path, request.method) {
+        case ("/metrics", "GET"):
+            response = await metricsResponse(request)
+        case ("/readyz", "GET"), ("/readyz", "HEAD"):
+            response = await readiness()
+        case ("/healthz", "GET"), ("/healthz", "HEAD"):
+            response = Self.alive
+        default:
+            response = APIError.notFound("the admin listener serves GET /metrics, /readyz and /healthz").response
+        }
+        response.headers.append(("X-Request-Id", Self.requestID(request)))
+        return response
+    }
+
+    /// Readiness for anyone who can reach the API (load balancers): the status alone. Which
+    /// dialers are connected and how many calls are live is for the admin listener.
+    private func publicReadiness() async -> HTTPResponse {
+        guard (try? await manager.call(GetDispatchStatus(), timeout: 2)) != nil else { return Self.unready }
+        return Self.ready
+    }
+
+    static let ready = HTTPResponse.json(200, .object([("status", .string("ready"))]))
+    static let unready = HTTPResponse.json(503, .object([("status", .string("unavailable"))]))
 
     /// Ready when the manager answers; reports the dialers connected to it.
     private func readiness() async -> HTTPResponse {

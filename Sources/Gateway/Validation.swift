@@ -124,6 +124,26 @@ struct ObjectReader {
         return string
     }
 
+    /// An agent id: 1...128 of letters, digits and `_ - . : @`. It travels into Plivo XML as
+    /// `extraHeaders="agent_id=…,campaign_id=…"`, where `,` or `=` would let a tenant add keys
+    /// of its own (and quotes or `<` would leave the attribute), so only a closed set passes.
+    mutating func agentID(_ key: String, required: Bool) -> String? {
+        guard let string = string(key, required: required) else { return nil }
+        guard !string.isEmpty else {
+            fail(key, "must not be empty")
+            return nil
+        }
+        guard string.utf8.count <= FieldLimits.agentIDLength else {
+            fail(key, "must be at most \(FieldLimits.agentIDLength) characters")
+            return nil
+        }
+        guard string.utf8.allSatisfy(FieldLimits.isAgentIDByte) else {
+            fail(key, "may contain only letters, digits and _ - . : @")
+            return nil
+        }
+        return string
+    }
+
     mutating func phoneNumber(_ key: String, required: Bool) -> String? {
         guard let string = string(key, required: required) else { return nil }
         switch PhoneNumber.normalize(string) {
@@ -139,6 +159,15 @@ struct ObjectReader {
 enum FieldLimits {
     static let nameLength = 200
     static let agentIDLength = 128
+
+    /// ASCII letters, digits and `_ - . : @`.
+    static func isAgentIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "@"): return true
+        default: return false
+        }
+    }
     static let variablesBytes = 4096
     /// Errors listed in one 422; the count of all of them is given too.
     static let reportedErrors = 100

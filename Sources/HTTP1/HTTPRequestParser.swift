@@ -27,6 +27,10 @@ public struct HTTPParseError: Error, Sendable, Equatable {
 public struct HTTPRequestParser {
     public enum Event: Sendable {
         case needMore
+        /// The head of a request with a body, before any of the body is read (only when the
+        /// parser was made with `reportsHeads`): the moment to authenticate, refuse or bound the
+        /// body, and to do so before `sendContinue`.
+        case head(HTTPRequest)
         /// The head asked for `Expect: 100-continue` and its body has not all arrived.
         case sendContinue
         case request(HTTPRequest)
@@ -56,10 +60,31 @@ public struct HTTPRequestParser {
     private var headerBytes = 0
     private var continueOffered = false
     private var expectsContinue = false
+    private let reportsHeads: Bool
+    /// This request's body bound, when `limitBody` made it smaller than `limits.maxBodyBytes`.
+    private var bodyLimit: Int
 
-    public init(limits: HTTPLimits = HTTPLimits()) {
+    public init(limits: HTTPLimits = HTTPLimits(), reportsHeads: Bool = false) {
         self.limits = limits
+        self.reportsHeads = reportsHeads
+        bodyLimit = limits.maxBodyBytes
     }
+
+    /// Lowers the current request's body bound (after `.head`); a declared length over it is
+    /// refused at once, a chunked body once it grows past it.
+    public mutating func limitBody(to bytes: Int) throws(HTTPParseError) {
+        bodyLimit = min(bodyLimit, bytes)
+        if case .fixedBody(let length) = state, length > bodyLimit { throw Self.bodyTooLarge(bodyLimit) }
+    }
+
+    /// The current request's declared body length; nil when chunked or bodiless.
+    public var declaredBodyLength: Int? {
+        if case .fixedBody(let length) = state { return length }
+        return nil
+    }
+
+    /// Body bytes of the current request taken in so far (a chunked body grows as it arrives).
+    public var bodyBytesReceived: Int { request.body.count }
 
     public mutating func append(_ bytes: [UInt8]) {
         if position == buffer.count {
@@ -105,6 +130,9 @@ public struct HTTPRequestParser {
                 if line.isEmpty {
                     state = try bodyState()
                     if case .requestLine = state { return .request(finishRequest()) }
+                    if reportsHeads {
+                        return .head(request)
+                    }
                     continue
                 }
                 try parseHeaderLine(line)
@@ -120,7 +148,7 @@ public struct HTTPRequestParser {
                     state = .trailers
                     headerBytes = 0
                 } else {
-                    guard request.body.count + size <= limits.maxBodyBytes else { throw Self.bodyTooLarge(limits) }
+                    guard request.body.count + size <= bodyLimit else { throw Self.bodyTooLarge(bodyLimit) }
                     state = .chunkData(size)
                 }
             case .chunkData(let remaining):
@@ -155,6 +183,7 @@ public struct HTTPRequestParser {
         state = .requestLine
         continueOffered = false
         expectsContinue = false
+        bodyLimit = limits.maxBodyBytes
         if position == buffer.count {
             buffer.removeAll(keepingCapacity: buffer.capacity <= 64 * 1024)
             position = 0
@@ -251,7 +280,7 @@ public struct HTTPRequestParser {
         guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let length = Int(text) else {
             throw .bad("malformed Content-Length")
         }
-        guard length <= limits.maxBodyBytes else { throw Self.bodyTooLarge(limits) }
+        guard length <= limits.maxBodyBytes else { throw Self.bodyTooLarge(limits.maxBodyBytes) }
         return length == 0 ? .requestLine : .fixedBody(length)
     }
 
@@ -266,8 +295,8 @@ public struct HTTPRequestParser {
         return size
     }
 
-    static func bodyTooLarge(_ limits: HTTPLimits) -> HTTPParseError {
-        HTTPParseError(status: 413, code: "payload_too_large", message: "request body exceeds \(limits.maxBodyBytes) bytes")
+    static func bodyTooLarge(_ limit: Int) -> HTTPParseError {
+        HTTPParseError(status: 413, code: "payload_too_large", message: "request body exceeds \(limit) bytes")
     }
 
     static func hexValue(_ byte: UInt8) -> Int? {

@@ -19,11 +19,20 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         public var onRead: @Sendable ([UInt8]) -> Void
         public var onClose: @Sendable (CloseReason) -> Void
         public var onTimeout: @Sendable () -> Void
+        /// When set, the peer shutting down its sending side (a read of 0 bytes) does not close
+        /// the connection: reading stops for good and this is called, so answers still owed can
+        /// be written before the connection is closed. Unset, end of input closes at once.
+        public var onReadEnd: (@Sendable () -> Void)?
+        /// Called when output that had to wait for the peer has all been taken by the kernel.
+        public var onDrained: (@Sendable () -> Void)?
 
-        public init(onRead: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable (CloseReason) -> Void, onTimeout: @escaping @Sendable () -> Void = {}) {
+        public init(onRead: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable (CloseReason) -> Void, onTimeout: @escaping @Sendable () -> Void = {},
+                    onReadEnd: (@Sendable () -> Void)? = nil, onDrained: (@Sendable () -> Void)? = nil) {
             self.onRead = onRead
             self.onClose = onClose
             self.onTimeout = onTimeout
+            self.onReadEnd = onReadEnd
+            self.onDrained = onDrained
         }
     }
 
@@ -35,10 +44,16 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     private var handlers: Handlers?
     private var registered = false
     private var readPaused = false
+    /// The peer has shut down its sending side; reading never resumes.
+    public private(set) var readEnded = false
     private var writeArmed = false
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var closeWhenFlushed = false
+    /// With `closeAfterFlush(linger:)`: how long to keep reading (and discarding) after our FIN.
+    private var lingerSeconds: Double?
+    /// Our side is shut down; whatever arrives is read and dropped until the peer closes.
+    private var discarding = false
     private let sendLock = NSLock()
     private var sendQueue: [UInt8] = []
     private var sendScheduled = false
@@ -48,6 +63,11 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     private var deadline: UInt64?
     private var deadlineTimer: EventLoop.Timer?
     private var deadlineTimerAt: UInt64 = 0
+    /// When set, a connection whose waiting output has not moved for this many seconds is closed
+    /// (`timedOut`): a peer that never reads cannot hold our memory forever.
+    public var writeStallTimeout: Double?
+    private var lastWriteProgress: UInt64 = 0
+    private var stallTimer: EventLoop.Timer?
 
     public init(fd: Int32, loop: EventLoop = EventLoopGroup.shared.next()) {
         self.fd = fd
@@ -86,6 +106,14 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         while total < Self.maxReadPerEvent, !readPaused, !isClosed {
             let result = loop.readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             let code = result < 0 ? errno : 0
+            if result > 0, discarding {
+                total += result
+                continue
+            }
+            if result == 0, discarding {
+                close(reason: .localClose)
+                return
+            }
             if result > 0 {
                 total += result
                 handlers?.onRead(Array(loop.readBuffer[0..<result]))
@@ -93,7 +121,14 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
                 // next, so the read that would only say EAGAIN is skipped.
                 if result < loop.readBuffer.count { return }
             } else if result == 0 {
-                close(reason: .peerClosed)
+                if let onReadEnd = handlers?.onReadEnd {
+                    readEnded = true
+                    readPaused = true
+                    updateInterest()
+                    onReadEnd()
+                } else {
+                    close(reason: .peerClosed)
+                }
                 return
             } else if code == EAGAIN {
                 return
@@ -143,11 +178,15 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
             }
             if written > 0 {
                 outboundOffset += written
+                // Only output that had to wait is watched; the common path takes no clock.
+                if writeArmed { lastWriteProgress = EventLoop.now() }
                 continue
             }
             if written < 0, errno == EINTR { continue }
             if written < 0, errno == EAGAIN {
+                if !writeArmed { lastWriteProgress = EventLoop.now() }
                 armWrite(true)
+                if stallTimer == nil, let writeStallTimeout { armStallTimer(after: writeStallTimeout) }
                 return
             }
             close(reason: .error(errno))
@@ -156,8 +195,30 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         guard !isClosed else { return }
         outbound.removeAll(keepingCapacity: outbound.count <= 64 * 1024)
         outboundOffset = 0
+        let waited = writeArmed
         armWrite(false)
-        if closeWhenFlushed { close(reason: .localClose) }
+        stallTimer?.cancel()
+        stallTimer = nil
+        if closeWhenFlushed {
+            if let lingerSeconds { linger(lingerSeconds) } else { close(reason: .localClose) }
+        } else if waited {
+            handlers?.onDrained?()
+        }
+    }
+
+    private func armStallTimer(after seconds: Double) {
+        stallTimer = loop.schedule(after: seconds) { [weak self] in self?.stallTimerFired() }
+    }
+
+    private func stallTimerFired() {
+        stallTimer = nil
+        guard !isClosed, writeArmed, let writeStallTimeout else { return }
+        let stalled = Double(EventLoop.now() &- lastWriteProgress) / 1e9
+        if stalled >= writeStallTimeout {
+            close(reason: .timedOut)
+        } else {
+            armStallTimer(after: writeStallTimeout - stalled)
+        }
     }
 
     private func armWrite(_ armed: Bool) {
@@ -178,7 +239,7 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
     }
 
     public func resumeReading() {
-        guard readPaused, !isClosed else { return }
+        guard readPaused, !readEnded, !isClosed else { return }
         readPaused = false
         updateInterest()
     }
@@ -219,11 +280,36 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         writeQueuedSends()
         guard !isClosed else { return }
         if pendingOutput == 0 {
-            close(reason: .localClose)
+            if let lingerSeconds { linger(lingerSeconds) } else { close(reason: .localClose) }
         } else {
             closeWhenFlushed = true
             pauseReading()
         }
+    }
+
+    /// Closes once everything written so far has reached the kernel, the way a server refusing a
+    /// request mid-upload must (RFC 9112 §9.6): our side is shut down first, then whatever the
+    /// peer still sends is read and dropped for up to `seconds` or until it closes. Closing at once
+    /// with unread bytes would send a reset, which can destroy the answer before the peer reads it.
+    public func closeAfterFlush(linger seconds: Double) {
+        guard !isClosed else { return }
+        lingerSeconds = seconds
+        closeAfterFlush()
+    }
+
+    private func linger(_ seconds: Double) {
+        closeWhenFlushed = false
+        guard !readEnded else {
+            close(reason: .localClose)
+            return
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        discarding = true
+        readPaused = false
+        updateInterest()
+        // A peer that keeps sending is cut off when the time is up.
+        deadline = nil
+        loop.schedule(after: seconds) { [weak self] in self?.close(reason: .localClose) }
     }
 
     /// Closes with a TCP reset, discarding anything unsent (SO_LINGER 0).
@@ -239,6 +325,8 @@ public final class StreamConnection: EventLoopHandler, @unchecked Sendable {
         isClosed = true
         deadlineTimer?.cancel()
         deadlineTimer = nil
+        stallTimer?.cancel()
+        stallTimer = nil
         if registered { loop.deregister(fd) }
         Glibc.close(fd)
         outbound = []

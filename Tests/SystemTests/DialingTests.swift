@@ -339,14 +339,14 @@ import Testing
         options.gateway = ["RYMI_AGENT_STREAM_URL": "wss://agents.example/ws"]
         let stack = try await Stack.start(options)
         defer { stack.stop() }
-        let id = try await stack.createCampaign(agentID: "agent_<7>")
+        let id = try await stack.createCampaign(agentID: "agent.7@team:eu")
         try await stack.upload(["15551234567"], to: id)
         _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
         try await stack.waitForCampaign(id, status: "completed")
         let xml = try await stack.simulatorCalls().calls.first?["answer_xml"]?.stringValue ?? ""
         let contact = try await stack.contacts(id)[0]["id"]?.stringValue ?? "?"
         #expect(xml.contains("<Stream bidirectional=\"true\""))
-        #expect(xml.contains("extraHeaders=\"agent_id=agent_&lt;7&gt;,campaign_id=\(id),contact_id=\(contact)\""))
+        #expect(xml.contains("extraHeaders=\"agent_id=agent.7@team:eu,campaign_id=\(id),contact_id=\(contact)\""))
         #expect(xml.contains(">wss://agents.example/ws</Stream>"))
         // The agent reads the contact's variables through the API.
         let record = try await stack.client.request("GET", "/v1/campaigns/\(id)/contacts/\(contact)")

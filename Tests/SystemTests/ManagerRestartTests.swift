@@ -83,7 +83,7 @@ import Testing
         let restored = try ServiceProcess("rymi-manager", environment: ["RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": copy.deletingLastPathComponent().path])
         defer { restored.stop() }
         let port = try await restored.listeningPort()
-        let gateway = try ServiceProcess("rymi-gateway", environment: ["RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_MANAGER_ADDR": "127.0.0.1:\(port)", "RYMI_API_KEYS": Keys.all])
+        let gateway = try ServiceProcess("rymi-gateway", environment: ["RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_ADMIN_ADDR": "127.0.0.1:0", "RYMI_MANAGER_ADDR": "127.0.0.1:\(port)", "RYMI_API_KEYS": Keys.all])
         defer { gateway.stop() }
         let client = HTTPClient(port: try await gateway.listeningPort())
         _ = try await gateway.waitForEvent("rpc_connected")

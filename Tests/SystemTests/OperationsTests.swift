@@ -46,7 +46,7 @@ import Testing
         try await stack.waitForCampaign(id, status: "completed")
         _ = try await stack.client.request("POST", "/callbacks/plivo/hangup?contact=ct_1&attempt=1", key: nil, json: "CallStatus=completed",
                                            headers: [("Content-Type", "application/x-www-form-urlencoded")])
-        let response = try await stack.client.request("GET", "/metrics", key: nil)
+        let response = try await stack.adminClient.request("GET", "/metrics", key: nil)
         #expect(response.status == 200)
         #expect(response.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
         let text = response.text
@@ -66,15 +66,15 @@ import Testing
             #expect(text.contains(expected), "missing \(expected)")
         }
         stack.killManager()
-        let without = try await stack.client.request("GET", "/metrics", key: nil)
+        let without = try await stack.adminClient.request("GET", "/metrics", key: nil)
         #expect(without.status == 200 && without.text.contains("rymi_manager_up 0"))
     }
 
     @Test func metricsCanRequireAToken() async throws {
         let stack = try await Stack.start(gatewayEnvironment: ["RYMI_METRICS_TOKEN": "scrape-secret"])
         defer { stack.stop() }
-        #expect(try await stack.client.request("GET", "/metrics", key: nil).status == 401)
-        #expect(try await stack.client.request("GET", "/metrics", key: "scrape-secret").status == 200)
+        #expect(try await stack.adminClient.request("GET", "/metrics", key: nil).status == 401)
+        #expect(try await stack.adminClient.request("GET", "/metrics", key: "scrape-secret").status == 200)
     }
 
     @Test func requestIDsTravelFromGatewayToManagerAndDialers() async throws {

@@ -65,12 +65,14 @@ final class ServiceProcess: @unchecked Sendable {
     var logLines: [String] { lock.withLock { lines } }
     var standardError: String { lock.withLock { stderrText } }
 
-    /// The first log event named `event` (as parsed JSON), waiting up to `timeout` seconds.
-    func waitForEvent(_ event: String, timeout: Double = 20, after skip: Int = 0) async throws -> JSONValue {
+    /// The first log event named `event` (as parsed JSON) that `matching` accepts, waiting up to
+    /// `timeout` seconds.
+    func waitForEvent(_ event: String, timeout: Double = 20, after skip: Int = 0,
+                      matching: (JSONValue) -> Bool = { _ in true }) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             for line in logLines.dropFirst(skip) {
-                if let value = try? JSONParser.parse(line), value["event"]?.stringValue == event { return value }
+                if let value = try? JSONParser.parse(line), value["event"]?.stringValue == event, matching(value) { return value }
             }
             if !process.isRunning {
                 throw TestFailure("\(name) exited (\(process.terminationStatus)) before logging \(event): \(standardError)")
@@ -80,13 +82,31 @@ final class ServiceProcess: @unchecked Sendable {
         throw TestFailure("\(name) did not log \(event) within \(timeout)s; log: \(logLines.suffix(5))")
     }
 
-    /// The port from the process's `listening` event.
+    /// The port from the process's main `listening` event (the gateway's admin listener logs one
+    /// too, marked `"listener":"admin"`).
     func listeningPort() async throws -> Int {
-        let event = try await waitForEvent("listening")
+        try await port(of: waitForEvent("listening") { $0["listener"] == nil })
+    }
+
+    /// The port of the gateway's operator-only listener (`RYMI_ADMIN_ADDR`).
+    func adminPort() async throws -> Int {
+        try await port(of: waitForEvent("listening") { $0["listener"]?.stringValue == "admin" })
+    }
+
+    private func port(of event: JSONValue) throws -> Int {
         guard let address = event["addr"]?.stringValue, let port = address.split(separator: ":").last.flatMap({ Int($0) }) else {
             throw TestFailure("\(name) logged no address")
         }
         return port
+    }
+
+    /// The process's resident memory in KiB (`VmRSS` in /proc), or nil once it has gone.
+    var residentKiB: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        }
+        return nil
     }
 
     func signal(_ number: Int32) {

@@ -51,6 +51,8 @@ final class Stack: @unchecked Sendable {
     private(set) var dialers: [ServiceProcess] = []
     let managerPort: Int
     let client: HTTPClient
+    /// The gateway's operator-only listener: `/metrics`, `/readyz` with details.
+    let adminClient: HTTPClient
     let simulatorClient: HTTPClient?
     let options: StackOptions
     private var managerEnvironment: [String: String]
@@ -76,28 +78,30 @@ final class Stack: @unchecked Sendable {
         let manager = try ServiceProcess("rymi-manager", environment: managerEnvironment)
         let managerPort = try await manager.listeningPort()
         let gateway = try ServiceProcess("rymi-gateway", environment: [
-            "RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_MANAGER_ADDR": "127.0.0.1:\(managerPort)", "RYMI_API_KEYS": Keys.all,
-            "PLIVO_AUTH_TOKEN": PlivoTestAccount.authToken,
+            "RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_ADMIN_ADDR": "127.0.0.1:0", "RYMI_MANAGER_ADDR": "127.0.0.1:\(managerPort)",
+            "RYMI_API_KEYS": Keys.all, "PLIVO_AUTH_TOKEN": PlivoTestAccount.authToken,
         ].merging(options.gateway) { $1 })
         let port = try await gateway.listeningPort()
+        let adminPort = try await gateway.adminPort()
         _ = try await gateway.waitForEvent("rpc_connected")
         var pinned = managerEnvironment
         pinned["RYMI_MANAGER_LISTEN"] = "127.0.0.1:\(managerPort)"
         let stack = Stack(data: data, manager: manager, gateway: gateway, simulator: simulator, managerPort: managerPort,
-                          client: HTTPClient(port: port), simulatorClient: simulatorPort.map { HTTPClient(port: $0) },
+                          client: HTTPClient(port: port), adminClient: HTTPClient(port: adminPort), simulatorClient: simulatorPort.map { HTTPClient(port: $0) },
                           options: options, managerEnvironment: pinned)
         for _ in 0..<options.dialers { try await stack.addDialer() }
         return stack
     }
 
     private init(data: URL, manager: ServiceProcess, gateway: ServiceProcess, simulator: ServiceProcess?, managerPort: Int,
-                 client: HTTPClient, simulatorClient: HTTPClient?, options: StackOptions, managerEnvironment: [String: String]) {
+                 client: HTTPClient, adminClient: HTTPClient, simulatorClient: HTTPClient?, options: StackOptions, managerEnvironment: [String: String]) {
         self.dataDirectory = data
         self.manager = manager
         self.gateway = gateway
         self.simulator = simulator
         self.managerPort = managerPort
         self.client = client
+        self.adminClient = adminClient
         self.simulatorClient = simulatorClient
         self.options = options
         self.managerEnvironment = managerEnvironment
