@@ -81,7 +81,8 @@ public final class RPCClient: Service, @unchecked Sendable {
     public static func connect(to address: HostPort, role: PeerRole, name: String, secret: [UInt8], router: RPCRouter = RPCRouter(),
                                logger: Logger, onClose: @escaping @Sendable () -> Void = {}) async throws -> RPCPeer {
         let stream = try await StreamConnection.connect(to: address, timeout: 2)
-        let peer = RPCPeer(stream: stream, router: router, side: .connecting(role: role, name: name, secret: secret), logger: logger)
+        let peer = RPCPeer(stream: stream, router: router, side: .connecting(role: role, name: name, secret: secret),
+                           remoteHost: address.description, logger: logger)
         peer.onClose(onClose)
         peer.start()
         do {

@@ -71,7 +71,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         self.router = router
         self.side = side
         self.logger = logger
-        self.remoteHost = remoteHost ?? peerHost(of: stream.fd)
+        self.remoteHost = remoteHost
     }
 
     public var isClosed: Bool { lock.withLock { closed } }

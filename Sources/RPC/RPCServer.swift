@@ -22,10 +22,10 @@ public final class RPCServer: Service, @unchecked Sendable {
     private let router: RPCRouter
     private let secrets: [PeerRole: [UInt8]]
     private let limits: Limits
+    private let admission: ConnectionLimiter
     private let logger: Logger
     private let lock = NSLock()
     private var peers: [ObjectIdentifier: RPCPeer] = [:]
-    private var connectionsPerHost: [String: Int] = [:]
     private var lastRefusalLogged = DispatchTime(uptimeNanoseconds: 0)
     private let stopped = AsyncStream<Void>.makeStream()
 
@@ -36,51 +36,43 @@ public final class RPCServer: Service, @unchecked Sendable {
         self.router = router
         self.secrets = secrets
         self.limits = limits
+        admission = ConnectionLimiter(maxTotal: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerHost)
         self.logger = logger
     }
 
     public func run() async throws {
-        listener.start { [self] fd in accept(fd) }
+        listener.start { [self] fd, address in accept(fd, from: address) }
         for await _ in stopped.stream { break }
     }
 
-    private func accept(_ fd: Int32) {
-        let host = peerHost(of: fd) ?? "unknown"
-        let admitted = lock.withLock { () -> Bool in
-            guard peers.count < limits.maxConnections, connectionsPerHost[host, default: 0] < limits.maxConnectionsPerHost else { return false }
-            connectionsPerHost[host, default: 0] += 1
-            return true
-        }
-        guard admitted else {
+    private func accept(_ fd: Int32, from address: PeerAddress?) {
+        guard admission.admit(address) == .admitted else {
             close(fd)
-            logRefusal(host)
+            logRefusal(address)
             return
         }
         let peer = RPCPeer(stream: StreamConnection(fd: fd), router: router,
                            side: .accepting(secrets: secrets, handshakeTimeout: limits.handshakeTimeout),
-                           idleTimeout: Self.idleTimeout, remoteHost: host, logger: logger)
+                           idleTimeout: Self.idleTimeout, remoteHost: address?.description, logger: logger)
         let key = ObjectIdentifier(peer)
         lock.withLock { peers[key] = peer }
         peer.onClose { [weak self] in
             guard let self else { return }
-            lock.withLock {
-                peers.removeValue(forKey: key)
-                connectionsPerHost[host, default: 1] -= 1
-                if connectionsPerHost[host] == 0 { connectionsPerHost.removeValue(forKey: host) }
-            }
+            _ = lock.withLock { peers.removeValue(forKey: key) }
+            admission.release(address)
         }
         peer.start()
     }
 
     /// At most one line a second, so a flood of refused connections cannot flood the log too.
-    private func logRefusal(_ host: String) {
+    private func logRefusal(_ address: PeerAddress?) {
         let now = DispatchTime.now()
         let due = lock.withLock { () -> Bool in
             guard now.uptimeNanoseconds - lastRefusalLogged.uptimeNanoseconds > 1_000_000_000 else { return false }
             lastRefusalLogged = now
             return true
         }
-        if due { logger.warning("rpc_connection_refused", ["remote": host, "reason": "connection limit"]) }
+        if due { logger.warning("rpc_connection_refused", ["remote": address?.description ?? "unknown", "reason": "connection limit"]) }
     }
 
     /// Clients ping every second; ten silent seconds mean the peer or its link is gone.
