@@ -56,5 +56,8 @@ struct SignatureVector: Sendable, CustomStringConvertible {
         #expect(!PlivoSignature.verifyV3(header: good, url: url, method: "POST", parameters: [("CallUUID", "abc"), ("CallStatus", "busy")], nonce: "n1", authToken: "token"))
         #expect(!PlivoSignature.verifyV3(header: good, url: url, method: "POST", parameters: parameters, nonce: "n1", authToken: "other"))
         #expect(!PlivoSignature.verifyV3(header: "", url: url, method: "POST", parameters: parameters, nonce: "n1", authToken: "token"))
+        // The genuine signature followed by 256 NULs (a length difference that fits no byte).
+        let padded = good + String(repeating: "\u{0}", count: 256)
+        #expect(!PlivoSignature.verifyV3(header: padded, url: url, method: "POST", parameters: parameters, nonce: "n1", authToken: "token"))
     }
 }
