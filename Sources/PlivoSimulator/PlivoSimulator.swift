@@ -7,7 +7,7 @@ import Plivo
 import Runtime
 
 /// `rymi-plivo-sim`: Plivo's call API on loopback. It checks credentials and parameters like
-/// Plivo, plays each call (ring, answer, hangup callbacks, signed V3 and V2), injects faults on
+/// Plivo, plays each call (ring, answer, hangup callbacks, signed V3), injects faults on
 /// request, and shows what it was asked to dial (`GET /sim/calls`) so tests can prove nobody was
 /// called twice.
 public final class PlivoSimulator: Service {
@@ -231,8 +231,6 @@ final class SimulatorEngine: Sendable {
                 ("Content-Type", "application/x-www-form-urlencoded"),
                 ("X-Plivo-Signature-V3", PlivoSignature.v3(url: url, method: "POST", parameters: parameters, nonce: nonce, authToken: configuration.authToken)),
                 ("X-Plivo-Signature-V3-Nonce", nonce),
-                ("X-Plivo-Signature-V2", PlivoSignature.v2(url: url, nonce: nonce, authToken: configuration.authToken)),
-                ("X-Plivo-Signature-V2-Nonce", nonce),
             ]
             if let body = await post(url, target, headers: headers, body: Array(FormEncoding.encodePairs(parameters).utf8)) {
                 await state.delivered(call.requestUUID, fields.first(where: { $0.0 == "Event" })?.1 ?? "")
