@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import FoundationNetworking
 import HTTP1
 import JSON
@@ -17,6 +20,40 @@ public struct PlivoAccount: Sendable {
     }
 
     var authorization: String { "Basic " + Base64.encode(Array("\(authID):\(authToken)".utf8)) }
+}
+
+extension PlivoAccount {
+    /// Why `apiURL` must not carry our credentials, or nil when it may. Every request sends the
+    /// auth id and token as Basic credentials, readable by anyone on the path over plain HTTP: so
+    /// `http://` is allowed only to a loopback host (127.0.0.0/8, ::1, `localhost`), unless
+    /// `allowInsecureHTTP` (the compose demo, where the simulator is a service name on a private
+    /// network).
+    public static func apiURLProblem(_ apiURL: String, allowInsecureHTTP: Bool) -> String? {
+        guard let url = URL(string: apiURL), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty
+        else { return "'\(apiURL)' is not an http(s) URL" }
+        guard url.query == nil, url.fragment == nil, url.user == nil, url.password == nil else {
+            return "'\(apiURL)' must be a base URL, without query, fragment or user information"
+        }
+        if scheme == "http" && !allowInsecureHTTP && !isLoopback(host) {
+            return "'\(apiURL)' would send the Plivo credentials unencrypted to a host that is not loopback; use https, or set PLIVO_ALLOW_INSECURE_HTTP=1 on a private network"
+        }
+        return nil
+    }
+
+    /// 127.0.0.0/8 in dotted-quad form, ::1, or `localhost`: names that cannot leave the machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        var bare = host.lowercased()
+        if bare.hasPrefix("[") && bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
+        if bare == "localhost" || bare == "localhost." { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, bare, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+        }
+        return false
+    }
 }
 
 /// One outbound call request, in Plivo's field names.

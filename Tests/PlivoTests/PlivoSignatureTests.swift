@@ -61,3 +61,29 @@ struct SignatureVector: Sendable, CustomStringConvertible {
         #expect(!PlivoSignature.verifyV3(header: padded, url: url, method: "POST", parameters: parameters, nonce: "n1", authToken: "token"))
     }
 }
+
+/// Issue 10: `PLIVO_API_URL` over plain HTTP sends the Basic credentials in the clear.
+@Suite struct PlivoAPIURLTests {
+    @Test(arguments: [
+        "https://api.plivo.com", "https://api.plivo.com/", "http://127.0.0.1:9090", "http://127.9.8.7", "http://localhost:9090",
+        "http://LOCALHOST", "http://[::1]:9090", "HTTP://127.0.0.1:1",
+    ])
+    func allowed(url: String) {
+        #expect(PlivoAccount.apiURLProblem(url, allowInsecureHTTP: false) == nil)
+    }
+
+    @Test(arguments: [
+        "http://api.plivo.com", "http://10.0.0.5:9090", "http://128.0.0.1", "http://127.0.0.1.evil.example", "http://localhost.evil.example",
+        "http://[::2]", "http://0x7f.0.0.1", "http://plivo-sim:9090",
+    ])
+    func plainHTTPBeyondLoopbackIsRefused(url: String) {
+        #expect(PlivoAccount.apiURLProblem(url, allowInsecureHTTP: false)?.contains("PLIVO_ALLOW_INSECURE_HTTP") == true)
+        // Explicitly allowed, for a private network such as the compose demo.
+        #expect(PlivoAccount.apiURLProblem(url, allowInsecureHTTP: true) == nil)
+    }
+
+    @Test(arguments: ["ftp://127.0.0.1", "127.0.0.1:9090", "https://", "https://api.plivo.com/?x=1", "https://user:pw@api.plivo.com"])
+    func notABaseURL(url: String) {
+        #expect(PlivoAccount.apiURLProblem(url, allowInsecureHTTP: true) != nil)
+    }
+}
