@@ -31,11 +31,11 @@ public struct DialerConfiguration: Sendable {
         }
         plivo = PlivoAccount(apiURL: apiURL, authID: authID, authToken: authToken)
         plivoTimeout = try environment.seconds("PLIVO_TIMEOUT", default: 10, range: 0.5...120)
-        publicURL = environment.string("RYMI_PUBLIC_URL") ?? "http://127.0.0.1:8080"
-        guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
-            throw ConfigurationError("RYMI_PUBLIC_URL", "'\(publicURL)' is not an http(s) base URL")
+        // The same rule as the gateway's, so callback URLs and signature checks agree.
+        guard let publicURL = try PublicURL.resolve(environment) else {
+            throw ConfigurationError("RYMI_PUBLIC_URL", "not set and RYMI_HTTP_ADDR's port is 0; give the URL Plivo calls the gateway on")
         }
-        if publicURL.hasSuffix("/") { publicURL.removeLast() }
+        self.publicURL = publicURL
         name = environment.string("RYMI_DIALER_NAME") ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         slots = try environment.integer("RYMI_DIALER_SLOTS", default: 32, range: 1...10_000)
         ringTimeout = try environment.integer("RYMI_RING_TIMEOUT", default: 45, range: 5...120)

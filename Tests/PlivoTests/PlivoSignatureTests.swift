@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Runtime
 @testable import Plivo
 import Testing
 
@@ -85,5 +86,26 @@ struct SignatureVector: Sendable, CustomStringConvertible {
     @Test(arguments: ["ftp://127.0.0.1", "127.0.0.1:9090", "https://", "https://api.plivo.com/?x=1", "https://user:pw@api.plivo.com"])
     func notABaseURL(url: String) {
         #expect(PlivoAccount.apiURLProblem(url, allowInsecureHTTP: true) != nil)
+    }
+}
+
+/// Issue 10: the gateway (bound address) and the dialer (`http://127.0.0.1:8080`) defaulted
+/// RYMI_PUBLIC_URL differently; callbacks are verified over it, so they must agree.
+@Suite struct PublicURLTests {
+    @Test func unsetItFollowsTheGatewaysListeningAddress() throws {
+        #expect(try PublicURL.resolve(Environment([:])) == "http://127.0.0.1:8080")
+        #expect(try PublicURL.resolve(Environment(["RYMI_HTTP_ADDR": "127.0.0.1:9000"])) == "http://127.0.0.1:9000")
+        // Plivo cannot call a wildcard address: it is read as loopback.
+        #expect(try PublicURL.resolve(Environment(["RYMI_HTTP_ADDR": "0.0.0.0:8080"])) == "http://127.0.0.1:8080")
+        #expect(try PublicURL.resolve(Environment(["RYMI_HTTP_ADDR": "[::]:8080"])) == "http://[::1]:8080")
+        #expect(try PublicURL.resolve(Environment(["RYMI_HTTP_ADDR": "10.0.0.3:8080"])) == "http://10.0.0.3:8080")
+        #expect(try PublicURL.resolve(Environment(["RYMI_HTTP_ADDR": "127.0.0.1:0"])) == nil)
+    }
+
+    @Test func setItIsValidatedAndWinsEverywhere() throws {
+        let environment = Environment(["RYMI_PUBLIC_URL": "https://rymi.example.com/", "RYMI_HTTP_ADDR": "0.0.0.0:8080"])
+        #expect(try PublicURL.resolve(environment) == "https://rymi.example.com")
+        #expect(throws: ConfigurationError.self) { try PublicURL.resolve(Environment(["RYMI_PUBLIC_URL": "rymi.example.com"])) }
+        #expect(throws: ConfigurationError.self) { try PublicURL.resolve(Environment(["RYMI_PUBLIC_URL": "https://rymi.example.com/?a=1"])) }
     }
 }
