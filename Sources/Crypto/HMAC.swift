@@ -17,11 +17,15 @@ public enum HMACSHA256 {
 /// Compares two byte strings in time that depends only on their lengths, so a secret's
 /// content does not leak through how long a mismatch takes to find.
 public func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-    var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+    // The length difference is kept whole: truncated to a byte, lengths 256 apart (a secret
+    // followed by 256 NULs) compared equal.
+    var lengthDifference = lhs.count ^ rhs.count
+    var difference: UInt8 = 0
     for index in 0..<max(lhs.count, rhs.count) {
         let left = index < lhs.count ? lhs[index] : 0
         let right = index < rhs.count ? rhs[index] : 0
         difference |= left ^ right
     }
-    return difference == 0
+    lengthDifference |= Int(difference)
+    return lengthDifference == 0
 }

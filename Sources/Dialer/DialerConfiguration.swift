@@ -29,16 +29,17 @@ public struct DialerConfiguration: Sendable {
             throw ConfigurationError("PLIVO_AUTH_TOKEN", "not set; give the Plivo account's auth token")
         }
         let apiURL = environment.string("PLIVO_API_URL") ?? "https://api.plivo.com"
-        guard let parsed = URL(string: apiURL), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else {
-            throw ConfigurationError("PLIVO_API_URL", "'\(apiURL)' is not an http(s) URL")
+        let allowInsecureHTTP = try Self.flag(environment, "PLIVO_ALLOW_INSECURE_HTTP")
+        if let problem = PlivoAccount.apiURLProblem(apiURL, allowInsecureHTTP: allowInsecureHTTP) {
+            throw ConfigurationError("PLIVO_API_URL", problem)
         }
         plivo = PlivoAccount(apiURL: apiURL, authID: authID, authToken: authToken)
         plivoTimeout = try environment.seconds("PLIVO_TIMEOUT", default: 10, range: 0.5...120)
-        publicURL = environment.string("RYMI_PUBLIC_URL") ?? "http://127.0.0.1:8080"
-        guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
-            throw ConfigurationError("RYMI_PUBLIC_URL", "'\(publicURL)' is not an http(s) base URL")
+        // The same rule as the gateway's, so callback URLs and signature checks agree.
+        guard let publicURL = try PublicURL.resolve(environment) else {
+            throw ConfigurationError("RYMI_PUBLIC_URL", "not set and RYMI_HTTP_ADDR's port is 0; give the URL Plivo calls the gateway on")
         }
-        if publicURL.hasSuffix("/") { publicURL.removeLast() }
+        self.publicURL = publicURL
         name = environment.string("RYMI_DIALER_NAME") ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         guard PeerRole.isValidName(name) else {
             throw ConfigurationError("RYMI_DIALER_NAME", "'\(name)' is not 1–128 letters, digits and - _ . : @")
@@ -48,6 +49,16 @@ public struct DialerConfiguration: Sendable {
         timeLimit = try environment.integer("RYMI_CALL_TIME_LIMIT", default: 3600, range: 60...14_400)
         logLevel = try environment.logLevel()
         statusFile = Self.statusFile(environment)
+    }
+
+    /// `1`/`true`/`yes` or `0`/`false`/`no`; unset is false.
+    static func flag(_ environment: Environment, _ name: String) throws(ConfigurationError) -> Bool {
+        guard let value = environment.string(name) else { return false }
+        switch value.lowercased() {
+        case "1", "true", "yes": return true
+        case "0", "false", "no": return false
+        default: throw ConfigurationError(name, "'\(value)' is not 1 or 0")
+        }
     }
 
     public static func statusFile(_ environment: Environment) -> String {

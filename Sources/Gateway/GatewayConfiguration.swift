@@ -1,4 +1,5 @@
 import Foundation
+import Plivo
 import Protocol
 import Runtime
 import Transport
@@ -27,8 +28,10 @@ public struct GatewayConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// Verifies Plivo's callback signatures; without it every callback is refused.
     public var plivoAuthToken: String?
-    /// The base URL Plivo calls back on; signatures cover it, so it must be what Plivo used.
-    /// Unset, it is `http://` and the address the gateway bound.
+    /// The base URL Plivo calls back on; signatures cover it, so it must be what Plivo used, which
+    /// is what the dialers put in their call requests: both resolve it with `PublicURL.resolve`
+    /// (unset: `http://` + RYMI_HTTP_ADDR, a wildcard host read as 127.0.0.1). Nil only when
+    /// RYMI_HTTP_ADDR's port is 0 (tests): then the address the gateway bound.
     public var publicURL: String?
     /// Where answered calls are streamed to the agent; without it callees hear a greeting.
     public var agentStreamURL: String?
@@ -57,13 +60,7 @@ public struct GatewayConfiguration: Sendable {
         writeStallTimeout = try environment.seconds("RYMI_HTTP_WRITE_STALL_TIMEOUT", default: 30, range: 0.1...3600)
         logLevel = try environment.logLevel()
         plivoAuthToken = environment.string("PLIVO_AUTH_TOKEN")
-        if var publicURL = environment.string("RYMI_PUBLIC_URL") {
-            guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
-                throw ConfigurationError("RYMI_PUBLIC_URL", "'\(publicURL)' is not an http(s) base URL")
-            }
-            if publicURL.hasSuffix("/") { publicURL.removeLast() }
-            self.publicURL = publicURL
-        }
+        publicURL = try PublicURL.resolve(environment)
         metricsToken = environment.string("RYMI_METRICS_TOKEN")
         rateLimit = try environment.seconds("RYMI_RATE_LIMIT", default: 200, range: 0...1_000_000)
         rateBurst = try environment.seconds("RYMI_RATE_BURST", default: max(1, rateLimit * 2), range: 1...10_000_000)

@@ -7,9 +7,13 @@ import Runtime
 
 /// Plivo's answer, ring and hangup callbacks (`/callbacks/plivo/…`, no Bearer key).
 ///
-/// A callback is believed only if its V3 (or V2) signature verifies against the auth token over
-/// the URL Plivo called, which carries the contact and attempt: a signature for one call cannot
-/// be replayed for another. Ring and hangup are answered 2xx only once the manager has recorded
+/// A callback is believed only if its V3 signature verifies against the auth token over the URL
+/// Plivo called (which carries the contact and attempt), the nonce and the POST parameters: a
+/// signature for one call cannot be replayed for another, nor its CallStatus changed. Legacy V2
+/// signatures are refused even when valid: V2 covers only the URL without its query, and the
+/// nonce, so one observed V2 pair would let anyone post any outcome for any contact. A replay of
+/// an identical genuine callback is harmless: the manager ignores duplicate and late events.
+/// Ring and hangup are answered 2xx only once the manager has recorded
 /// them (else 503, so Plivo retries); the answer callback is rendered from the signed URL alone,
 /// so a call connects to its agent even while the manager restarts.
 struct PlivoCallbacks: Sendable {
@@ -77,11 +81,10 @@ struct PlivoCallbacks: Sendable {
             }
             parameters = pairs.map { ($0.key, $0.value) }
         }
+        // V3 only: a V2 signature (X-Plivo-Signature-V2) does not cover our query or the body.
         let verified: Bool
         if let signature = request.header("X-Plivo-Signature-V3"), let nonce = request.header("X-Plivo-Signature-V3-Nonce") {
             verified = PlivoSignature.verifyV3(header: signature, url: url, method: request.method, parameters: parameters, nonce: nonce, authToken: token)
-        } else if let signature = request.header("X-Plivo-Signature-V2"), let nonce = request.header("X-Plivo-Signature-V2-Nonce") {
-            verified = PlivoSignature.verifyV2(header: signature, url: url, nonce: nonce, authToken: token)
         } else {
             verified = false
         }

@@ -4,8 +4,13 @@ import Transport
 
 /// A small HTTP/1.1 client for plain-HTTP peers on the event loops: keep-alive connections per
 /// host, one request at a time on each, bodies framed by Content-Length. It exists for the Plivo
-/// simulator's callbacks, where URLSession's threads cost more CPU than the stack under test;
-/// anything that may speak TLS (Plivo itself) uses URLSession.
+/// simulator's callbacks, where URLSession's threads cost more CPU than the stack under test, and
+/// for the dialer's call requests to a plain-HTTP Plivo on loopback (`sendOnce`); anything that
+/// may speak TLS (Plivo itself) uses URLSession.
+///
+/// Two ways to send: `send` is for idempotent requests only (it resends a request a reused
+/// connection never answered); `sendOnce` writes the request at most once, on a connection of
+/// its own, and never resends it.
 public final class HTTPClient: @unchecked Sendable {
     public struct Response: Sendable {
         public var status: Int
@@ -30,20 +35,11 @@ public final class HTTPClient: @unchecked Sendable {
         self.timeout = timeout
     }
 
+    /// Sends an idempotent request over a pooled keep-alive connection. A request written on a
+    /// reused connection that closes before any byte of an answer is sent again on a new one, so
+    /// the peer may receive it twice: never use this for a request that must happen at most once.
     public func send(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) async throws -> Response {
-        guard url.hasPrefix("http://") else { throw Failure.unsupportedURL(url) }
-        let rest = url.dropFirst("http://".count)
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = String(rest[..<slash])
-        let target = slash == rest.endIndex ? "/" : String(rest[slash...])
-        guard let address = HostPort(parsing: authority) ?? HostPort(parsing: authority + ":80") else {
-            throw Failure.unsupportedURL(url)
-        }
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(authority)\r\nContent-Length: \(body.count)\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += "\r\n"
-        let request = Array(head.utf8) + body
-
+        let (address, request) = try Self.encode(method, url, headers: headers, body: body, close: false)
         if let reused = takeIdle(address) {
             // The server may have closed it while it sat idle, even as we wrote to it: a request
             // it never read is sent again on a new connection.
@@ -53,6 +49,35 @@ public final class HTTPClient: @unchecked Sendable {
             }
         }
         return try await exchange(request, on: try await connect(address), address: address)
+    }
+
+    /// Sends a request at most once: on a new connection of its own (never a pooled one, which
+    /// the server may be closing), with `Connection: close`, closed after the answer and never
+    /// resent. `connectionFailed` means nothing was written; any other failure means the peer may
+    /// have received and acted on the request.
+    public func sendOnce(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) async throws -> Response {
+        let (address, request) = try Self.encode(method, url, headers: headers, body: body, close: true)
+        let connection = try await connect(address)
+        defer { connection.close() }
+        return try await connection.exchange(request, timeout: timeout).0
+    }
+
+    /// The peer's address and the request's bytes.
+    private static func encode(_ method: String, _ url: String, headers: [(name: String, value: String)], body: [UInt8],
+                               close: Bool) throws(Failure) -> (HostPort, [UInt8]) {
+        guard url.hasPrefix("http://") else { throw Failure.unsupportedURL(url) }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        let target = slash == rest.endIndex ? "/" : String(rest[slash...])
+        guard let address = HostPort(parsing: authority) ?? HostPort(parsing: authority + ":80") else {
+            throw Failure.unsupportedURL(url)
+        }
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(authority)\r\nContent-Length: \(body.count)\r\n"
+        if close { head += "Connection: close\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        return (address, Array(head.utf8) + body)
     }
 
     private func exchange(_ request: [UInt8], on connection: ClientConnection, address: HostPort) async throws -> Response {

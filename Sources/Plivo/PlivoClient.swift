@@ -1,6 +1,10 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import FoundationNetworking
+import HTTP1
 import JSON
 
 /// Where Plivo's API is and who we are to it.
@@ -16,6 +20,40 @@ public struct PlivoAccount: Sendable {
     }
 
     var authorization: String { "Basic " + Base64.encode(Array("\(authID):\(authToken)".utf8)) }
+}
+
+extension PlivoAccount {
+    /// Why `apiURL` must not carry our credentials, or nil when it may. Every request sends the
+    /// auth id and token as Basic credentials, readable by anyone on the path over plain HTTP: so
+    /// `http://` is allowed only to a loopback host (127.0.0.0/8, ::1, `localhost`), unless
+    /// `allowInsecureHTTP` (the compose demo, where the simulator is a service name on a private
+    /// network).
+    public static func apiURLProblem(_ apiURL: String, allowInsecureHTTP: Bool) -> String? {
+        guard let url = URL(string: apiURL), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty
+        else { return "'\(apiURL)' is not an http(s) URL" }
+        guard url.query == nil, url.fragment == nil, url.user == nil, url.password == nil else {
+            return "'\(apiURL)' must be a base URL, without query, fragment or user information"
+        }
+        if scheme == "http" && !allowInsecureHTTP && !isLoopback(host) {
+            return "'\(apiURL)' would send the Plivo credentials unencrypted to a host that is not loopback; use https, or set PLIVO_ALLOW_INSECURE_HTTP=1 on a private network"
+        }
+        return nil
+    }
+
+    /// 127.0.0.0/8 in dotted-quad form, ::1, or `localhost`: names that cannot leave the machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        var bare = host.lowercased()
+        if bare.hasPrefix("[") && bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
+        if bare == "localhost" || bare == "localhost." { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, bare, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+        }
+        return false
+    }
 }
 
 /// One outbound call request, in Plivo's field names.
@@ -69,60 +107,101 @@ public enum PlivoCallState: Sendable, Equatable {
     case unavailable(reason: String)
 }
 
-/// Plivo's voice API over URLSession. It never retries a request that may have fired.
+/// Plivo's voice API. It never retries a request that may have fired, and never lets the HTTP
+/// stack do so behind its back.
+///
+/// Call requests (`POST …/Call/`) are sent at most once at the socket level, each on a connection
+/// of its own: URLSession on Linux is libcurl, which silently re-sends a request on a new
+/// connection when a reused keep-alive connection dies before the first response byte, and that
+/// would place the call twice. Over `https://` (real Plivo) each call request gets a fresh
+/// ephemeral URLSession, invalidated after it, so no connection is ever reused for one; over
+/// plain `http://` (the simulator, loopback only unless opted in) the in-tree client opens one
+/// connection, sends `Connection: close` and never resends, which costs far less than a session.
+/// Lookups and the warm-up (GETs, harmless to repeat) share one keep-alive URLSession.
 public struct PlivoClient: Sendable {
     public let account: PlivoAccount
     private let session: URLSession
     private let timeout: Double
+    private let plainHTTP: HTTPClient?
 
     private let userAgent: String
 
     public init(account: PlivoAccount, timeout: Double, maxConnections: Int, userAgent: String) {
+        self.init(account: account, timeout: timeout, maxConnections: maxConnections, userAgent: userAgent, urlSessionOnly: false)
+    }
+
+    /// `urlSessionOnly` sends call requests through a one-shot URLSession even over plain HTTP:
+    /// how tests check the `https://` path against a plain-HTTP stand-in.
+    init(account: PlivoAccount, timeout: Double, maxConnections: Int, userAgent: String, urlSessionOnly: Bool) {
         self.account = account
         self.timeout = timeout
         self.userAgent = userAgent
+        session = URLSession(configuration: Self.sessionConfiguration(timeout: timeout, maxConnections: maxConnections))
+        plainHTTP = !urlSessionOnly && account.apiURL.lowercased().hasPrefix("http://") ? HTTPClient(timeout: timeout) : nil
+    }
+
+    static func sessionConfiguration(timeout: Double, maxConnections: Int) -> URLSessionConfiguration {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
         configuration.httpMaximumConnectionsPerHost = maxConnections
         configuration.urlCache = nil
-        session = URLSession(configuration: configuration)
+        return configuration
     }
 
     public func placeCall(_ call: PlivoCallRequest) async -> PlivoCallResult {
-        guard let url = URL(string: "\(account.apiURL)/v1/Account/\(account.authID)/Call/") else {
+        let address = "\(account.apiURL)/v1/Account/\(account.authID)/Call/"
+        guard let url = URL(string: address) else {
             return .refused(status: 0, message: "PLIVO_API_URL does not form a valid URL")
+        }
+        let headers = [
+            ("Authorization", account.authorization), ("Content-Type", "application/json"), ("User-Agent", userAgent),
+            // When we sent it (ms since the epoch): lets a receiver tell our pacing from network delay.
+            ("X-Rymi-Sent-At", String(format: "%.3f", Date().timeIntervalSince1970 * 1000)),
+        ]
+        let body = call.json.serialized()
+        if let plainHTTP {
+            do {
+                let response = try await plainHTTP.sendOnce("POST", address, headers: headers.map { (name: $0.0, value: $0.1) }, body: Array(body))
+                let retryAfter = response.headers.first { $0.name.lowercased() == "retry-after" }?.value
+                return Self.classify(status: response.status, retryAfter: retryAfter, body: response.body)
+            } catch {
+                return Self.classify(error)
+            }
         }
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
-        request.setValue(account.authorization, forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
-        // When we sent it (ms since the epoch): lets a receiver tell our pacing from network delay.
-        request.setValue(String(format: "%.3f", Date().timeIntervalSince1970 * 1000), forHTTPHeaderField: "X-Rymi-Sent-At")
-        request.httpBody = Data(call.json.serialized())
-        let response: (Data, HTTPURLResponse)
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = Data(body)
+        // A session of its own: its connection cache is empty, so libcurl opens a new connection
+        // and has no reused one whose death it would "repair" by sending the request again.
+        let oneShot = URLSession(configuration: Self.sessionConfiguration(timeout: timeout, maxConnections: 1))
+        defer { oneShot.finishTasksAndInvalidate() }
         do {
-            response = try await send(request)
+            let (data, http) = try await oneShot.httpResponse(for: request)
+            return Self.classify(status: http.statusCode, retryAfter: http.value(forHTTPHeaderField: "Retry-After"), body: Array(data))
         } catch {
             return Self.classify(error)
         }
-        let (body, http) = response
-        let document = try? JSONParser.parse(Array(body))
+    }
+
+    /// What Plivo's answer to a call request means.
+    static func classify(status: Int, retryAfter: String?, body: [UInt8]) -> PlivoCallResult {
+        let document = try? JSONParser.parse(body)
         let message = document?["error"]?.stringValue ?? document?["message"]?.stringValue ?? String(decoding: body.prefix(200), as: UTF8.self)
-        switch http.statusCode {
+        switch status {
         case 200..<300:
             let uuid = document?["request_uuid"]?.stringValue ?? document?["request_uuid"]?.arrayValue?.first?.stringValue
             return .accepted(requestUUID: uuid)
         case 401, 403:
-            return .unauthorized(status: http.statusCode, message: message)
+            return .unauthorized(status: status, message: message)
         case 429:
-            let seconds = http.value(forHTTPHeaderField: "Retry-After").flatMap(Double.init) ?? 1
+            let seconds = retryAfter.flatMap(Double.init) ?? 1
             return .retryLater(reason: "Plivo rate limit (429)", afterMilliseconds: Int(seconds * 1000))
         case 400..<500:
-            return .refused(status: http.statusCode, message: message)
+            return .refused(status: status, message: message)
         default:
-            return .uncertain(reason: "Plivo answered HTTP \(http.statusCode)")
+            return .uncertain(reason: "Plivo answered HTTP \(status)")
         }
     }
 
@@ -177,6 +256,17 @@ public struct PlivoClient: Sendable {
 
     /// Transport failures: only those that prove the request never left are safe to retry.
     static func classify(_ error: any Error) -> PlivoCallResult {
+        if let failure = error as? HTTPClient.Failure {
+            switch failure {
+            case .connectionFailed(let reason):
+                // Thrown only before a byte of the request was written.
+                return .retryLater(reason: "cannot reach Plivo: \(reason)", afterMilliseconds: 1000)
+            case .unsupportedURL(let url):
+                return .refused(status: 0, message: "PLIVO_API_URL does not form a valid URL: \(url)")
+            case .closedEarly, .timedOut, .malformedResponse:
+                return .uncertain(reason: "request outcome unknown: \(failure)")
+            }
+        }
         guard let urlError = error as? URLError else { return .uncertain(reason: "\(error)") }
         switch urlError.code {
         case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL, .unsupportedURL:

@@ -1,10 +1,12 @@
 import Crypto
 import HTTP1
 
-/// Plivo's callback signatures (V3, and legacy V2): what proves a callback came from Plivo.
+/// Plivo's callback signatures: V3 is what proves a callback came from Plivo.
 ///
 /// The same code signs (in the simulator) and verifies (in the gateway), so the two cannot drift;
-/// both are tested against Plivo's published vectors.
+/// both are tested against Plivo's published vectors. Legacy V2 is only computed (for its test
+/// vectors and for tests proving the gateway refuses it), never verified: it signs the URL
+/// without its query, and the nonce, not the parameters, so it proves nothing about the call.
 public enum PlivoSignature {
     /// `X-Plivo-Signature-V3` for a callback to `url` with `parameters` (form fields for POST, extra
     /// query fields for GET).
@@ -13,7 +15,8 @@ public enum PlivoSignature {
         return Base64.encode(HMACSHA256.authenticate(Array(message.utf8), key: Array(authToken.utf8)))
     }
 
-    /// `X-Plivo-Signature-V2`: over the URL without its query, then the nonce.
+    /// `X-Plivo-Signature-V2`: over the URL without its query, then the nonce. Not accepted by the
+    /// gateway (see the type's comment).
     public static func v2(url: String, nonce: String, authToken: String) -> String {
         let (base, _) = split(url)
         return Base64.encode(HMACSHA256.authenticate(Array((base + nonce).utf8), key: Array(authToken.utf8)))
@@ -23,10 +26,6 @@ public enum PlivoSignature {
     public static func verifyV3(header: String, url: String, method: String, parameters: [(String, String)], nonce: String, authToken: String) -> Bool {
         let expected = Array(v3(url: url, method: method, parameters: parameters, nonce: nonce, authToken: authToken).utf8)
         return anyMatches(header, expected)
-    }
-
-    public static func verifyV2(header: String, url: String, nonce: String, authToken: String) -> Bool {
-        anyMatches(header, Array(v2(url: url, nonce: nonce, authToken: authToken).utf8))
     }
 
     private static func anyMatches(_ header: String, _ expected: [UInt8]) -> Bool {

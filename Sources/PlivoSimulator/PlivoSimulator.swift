@@ -7,9 +7,9 @@ import Plivo
 import Runtime
 
 /// `rymi-plivo-sim`: Plivo's call API on loopback. It checks credentials and parameters like
-/// Plivo, plays each call (ring, answer, hangup callbacks, signed V3 and V2), injects faults on
+/// Plivo, plays each call (ring, answer, hangup callbacks, signed V3), injects faults on
 /// request, and shows what it was asked to dial (`GET /sim/calls`) so tests can prove nobody was
-/// called twice.
+/// called twice. The `/sim/*` control endpoints are for the operator only (`controlRefusal`).
 public final class PlivoSimulator: Service {
     public let http: HTTPServer
 
@@ -21,6 +21,9 @@ public final class PlivoSimulator: Service {
             await engine.handle(request)
         }
         logger.announce("listening", ["addr": http.localAddress.description, "auth_id": configuration.authID])
+        if configuration.controlAccess == .disabled {
+            logger.warning("sim_control_disabled", ["reason": "listening beyond loopback without RYMI_SIM_CONTROL_TOKEN: /sim/* answer 404"])
+        }
     }
 
     public func run() async throws { try await http.run() }
@@ -49,6 +52,7 @@ final class SimulatorEngine: Sendable {
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let parts = request.path.split(separator: "/").map(String.init)
+        if parts.first == "sim", let refusal = controlRefusal(request) { return refusal }
         switch (request.method, parts.count) {
         case ("GET", 1) where parts[0] == "healthz":
             return .json(200, .object([("status", .string("ok"))]))
@@ -79,6 +83,27 @@ final class SimulatorEngine: Sendable {
         case ("GET", 5, "Call"): return await getCall(parts[4], live: request.query?.contains("status=live") == true)
         case ("DELETE", 5, "Request"): return await state.cancel(parts[4]) ? HTTPResponse(status: 204) : Self.plivoError(404, "not found")
         default: return Self.plivoError(405, "method not allowed")
+        }
+    }
+
+    /// Why a `/sim/*` request is refused, or nil when its sender is the operator: on a loopback
+    /// listener anyone on the machine is; beyond it only the bearer of RYMI_SIM_CONTROL_TOKEN, and
+    /// without a token the endpoints do not exist (404), so nothing on the network can read who
+    /// was called or inject faults.
+    func controlRefusal(_ request: HTTPRequest) -> HTTPResponse? {
+        switch configuration.controlAccess {
+        case .loopbackListener:
+            return nil
+        case .disabled:
+            return Self.plivoError(404, "not found")
+        case .token(let token):
+            let presented = Array((request.header("Authorization") ?? "").utf8)
+            guard constantTimeEquals(presented, Array("Bearer \(token)".utf8)) else {
+                var refusal = Self.plivoError(401, "the simulator's control endpoints need Authorization: Bearer <RYMI_SIM_CONTROL_TOKEN>")
+                refusal.headers.append(("WWW-Authenticate", "Bearer"))
+                return refusal
+            }
+            return nil
         }
     }
 
@@ -231,8 +256,6 @@ final class SimulatorEngine: Sendable {
                 ("Content-Type", "application/x-www-form-urlencoded"),
                 ("X-Plivo-Signature-V3", PlivoSignature.v3(url: url, method: "POST", parameters: parameters, nonce: nonce, authToken: configuration.authToken)),
                 ("X-Plivo-Signature-V3-Nonce", nonce),
-                ("X-Plivo-Signature-V2", PlivoSignature.v2(url: url, nonce: nonce, authToken: configuration.authToken)),
-                ("X-Plivo-Signature-V2-Nonce", nonce),
             ]
             if let body = await post(url, target, headers: headers, body: Array(FormEncoding.encodePairs(parameters).utf8)) {
                 await state.delivered(call.requestUUID, fields.first(where: { $0.0 == "Event" })?.1 ?? "")

@@ -1,4 +1,5 @@
 import Foundation
+import Plivo
 import Runtime
 
 /// How the simulated Plivo behaves: who may call it, how calls end, and which faults it injects.
@@ -15,9 +16,30 @@ public struct SimulatorConfiguration: Sendable {
     /// Plivo's own call-rate queue: calls above this rate are "queued" and start later; 0 = none.
     public var callsPerSecond: Double
     public var logLevel: Logger.Level
+    /// When set, the `/sim/*` control endpoints need `Authorization: Bearer <token>`.
+    public var controlToken: String?
+
+    /// Who may use the `/sim/*` control endpoints (what was dialed, fault injection).
+    public enum ControlAccess: Sendable, Equatable {
+        /// Anyone who reaches the listener: it is on loopback, so only this machine.
+        case loopbackListener
+        /// Only requests bearing `RYMI_SIM_CONTROL_TOKEN`.
+        case token(String)
+        /// Nobody: the listener is beyond loopback and no token is set.
+        case disabled
+    }
+
+    public var controlAccess: ControlAccess {
+        if let controlToken { return .token(controlToken) }
+        return PlivoAccount.isLoopback(address.host) ? .loopbackListener : .disabled
+    }
 
     public init(environment: Environment) throws(ConfigurationError) {
         address = try environment.address("RYMI_SIM_ADDR", default: "127.0.0.1:9090")
+        controlToken = environment.string("RYMI_SIM_CONTROL_TOKEN")
+        if let token = controlToken, token.count < 16 {
+            throw ConfigurationError("RYMI_SIM_CONTROL_TOKEN", "is \(token.count) characters; use at least 16")
+        }
         guard let authID = environment.string("PLIVO_AUTH_ID"), let authToken = environment.string("PLIVO_AUTH_TOKEN") else {
             throw ConfigurationError("PLIVO_AUTH_ID", "PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set: the simulator checks them like Plivo")
         }

@@ -62,6 +62,15 @@ func bytes(hex: String) -> [UInt8] {
         #expect(!constantTimeEquals([1, 2, 3], [1, 2]))
         #expect(!constantTimeEquals([], [0]))
     }
+
+    /// Lengths that differ by a multiple of 256 must not compare equal when the longer one is the
+    /// shorter one padded with NULs (the difference was once truncated to 8 bits).
+    @Test func constantTimeEqualsKeepsTheWholeLengthDifference() {
+        let expected = Array("c2lnbmF0dXJl".utf8)
+        #expect(!constantTimeEquals(expected + [UInt8](repeating: 0, count: 256), expected))
+        #expect(!constantTimeEquals(expected, expected + [UInt8](repeating: 0, count: 512)))
+        #expect(!constantTimeEquals([UInt8](repeating: 0, count: 256), []))
+    }
 }
 
 @Suite struct Base64Tests {

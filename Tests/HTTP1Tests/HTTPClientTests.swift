@@ -1,3 +1,4 @@
+import Foundation
 import HTTP1
 import Runtime
 import Testing
@@ -50,9 +51,43 @@ import Testing
         }
     }
 
+    /// `sendOnce` writes its request once, on a connection of its own, and never again: a server
+    /// that reads it and drops the connection sees it exactly once, and the caller an error.
+    @Test func sendOnceNeverResendsAndNeverReusesAConnection() async throws {
+        let received = Counted()
+        try await withServer(handler: { request in
+            received.add(request.header("Connection") ?? "")
+            if request.method == "POST" {
+                var reset = HTTPResponse(status: 0)
+                reset.resetsConnection = true
+                return reset
+            }
+            return HTTPResponse(status: 200)
+        }) { server in
+            let client = HTTPClient(timeout: 2)
+            let base = "http://127.0.0.1:\(server.localAddress.port)"
+            // A pooled keep-alive connection exists; sendOnce must not use it.
+            #expect(try await client.send("GET", base + "/").status == 200)
+            await #expect(throws: HTTPClient.Failure.closedEarly) { try await client.sendOnce("POST", base + "/Call/", body: Array("x".utf8)) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(received.values == ["", "close"])
+            #expect(try await client.sendOnce("GET", base + "/").status == 200)
+            try await Task.sleep(for: .milliseconds(300))
+            // Only the pooled connection of the first GET is left.
+            #expect(server.connectionCount == 1)
+        }
+    }
+
     @Test func refusesWhatItCannotSpeak() async {
         let client = HTTPClient(timeout: 1)
         await #expect(throws: HTTPClient.Failure.self) { try await client.send("GET", "https://example.com/") }
         await #expect(throws: HTTPClient.Failure.self) { try await client.send("GET", "http://127.0.0.1:1/") }
     }
+}
+
+final class Counted: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    var values: [String] { lock.withLock { stored } }
+    func add(_ value: String) { lock.withLock { stored.append(value) } }
 }

@@ -390,9 +390,49 @@ import Testing
         let genuine = try await post(stack, target, fields: fields, headers: [("X-Plivo-Signature-V3", valid), ("X-Plivo-Signature-V3-Nonce", "1")])
         #expect(genuine.status == 200)
         #expect(try await stack.contacts(id).allSatisfy { $0["status"] == .string("pending") })
-        // V2 is accepted too.
+        // A replay of the same genuine callback is acknowledged again and still changes nothing.
+        let replay = try await post(stack, target, fields: fields, headers: [("X-Plivo-Signature-V3", valid), ("X-Plivo-Signature-V3-Nonce", "1")])
+        #expect(replay.status == 200)
+        #expect(try await stack.contacts(id).allSatisfy { $0["status"] == .string("pending") })
+        // A valid legacy V2 signature is refused: V2 covers neither our query nor the body.
         let v2 = PlivoSignature.v2(url: url, nonce: "9", authToken: PlivoTestAccount.authToken)
-        #expect(try await post(stack, target, fields: fields, headers: [("X-Plivo-Signature-V2", v2), ("X-Plivo-Signature-V2-Nonce", "9")]).status == 200)
+        let legacy = try await post(stack, target, fields: fields, headers: [("X-Plivo-Signature-V2", v2), ("X-Plivo-Signature-V2-Nonce", "9")])
+        #expect(legacy.status == 403)
+        #expect(legacy.errorCode == "invalid_signature")
+    }
+
+    /// Issue 10: one observed V2 pair (nonce, signature) for a hangup URL was accepted for other
+    /// contacts with `CallStatus=completed`, completing contacts whose calls were still live.
+    @Test func aV2SignatureFromOneCallCannotCompleteAnotherLiveCall() async throws {
+        let stack = try await Stack.start(.dialing(dialers: 1, simulator: ["RYMI_SIM_TALK_MS": "30000", "RYMI_SIM_OUTCOMES": "completed=1"]))
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        try await stack.upload(["15551230001", "15551230002"], to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        var contacts: [JSONValue] = []
+        for _ in 0..<200 {
+            contacts = try await stack.contacts(id)
+            if contacts.count == 2, contacts.allSatisfy({ $0["status"] == .string("dialed") && $0["call_uuid"] != .null }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try #require(contacts.allSatisfy { $0["status"] == .string("dialed") })
+        let victim = contacts[1]["id"]?.stringValue ?? "?"
+        // A genuine V2 pair as Plivo would send it with the first contact's hangup callback...
+        let observedURL = "http://127.0.0.1:\(stack.client.port)/callbacks/plivo/hangup?contact=\(contacts[0]["id"]?.stringValue ?? "?")&attempt=1"
+        let v2 = PlivoSignature.v2(url: observedURL, nonce: "31415926535897932384", authToken: PlivoTestAccount.authToken)
+        // ...replayed for the second contact with a forged outcome.
+        let fields = [("CallUUID", contacts[1]["call_uuid"]?.stringValue ?? ""), ("CallStatus", "completed"), ("Duration", "9999"),
+                      ("BillDuration", "9999"), ("HangupCauseCode", "4000")]
+        // The victim's real attempt, from the answer URL the dialer gave the simulator.
+        let victimCall = try await stack.simulatorCalls().calls.first { $0["to"] == contacts[1]["phone_number"] }
+        let answerURL = URLComponents(string: victimCall?["answer_url"]?.stringValue ?? "")
+        let attempt = try #require(answerURL?.queryItems?.first { $0.name == "attempt" }?.value)
+        let forged = try await post(stack, "/callbacks/plivo/hangup?contact=\(victim)&attempt=\(attempt)", fields: fields,
+                                    headers: [("X-Plivo-Signature-V2", v2), ("X-Plivo-Signature-V2-Nonce", "31415926535897932384")])
+        #expect(forged.status == 403)
+        let after = try await stack.client.request("GET", "/v1/campaigns/\(id)/contacts/\(victim)")
+        #expect(after.json?["status"] == .string("dialed"))
+        #expect(after.json?["duration_seconds"] == .null)
     }
 }
 

@@ -25,8 +25,11 @@ import Testing
         let plivo = [
             "PLIVO_AUTH_ID": PlivoTestAccount.authID, "PLIVO_AUTH_TOKEN": PlivoTestAccount.authToken,
         ]
+        let simulatorControlToken = "sim_control_0123456789abcdef"
         processes.append(try ServiceProcess("rymi-plivo-sim", environment: plivo.merging([
             "RYMI_SIM_ADDR": "\(simulator.address):9090", "RYMI_SIM_RING_MS": "50", "RYMI_SIM_TALK_MS": "300",
+            // Beyond loopback, /sim/* need the operator's token.
+            "RYMI_SIM_CONTROL_TOKEN": simulatorControlToken,
         ]) { $1 }, namespace: simulator.namespace))
         processes.append(try ServiceProcess("rymi-manager", environment: [
             "RYMI_MANAGER_LISTEN": "\(manager.address):7070", "RYMI_DATA_DIR": data.path, "RYMI_DIAL_CPS": String(cps),
@@ -45,6 +48,8 @@ import Testing
             let host = try lab.addHost("d\(index)", octet: 20 + index)
             let dialer = try ServiceProcess("rymi-dialer", environment: plivo.merging([
                 "RYMI_MANAGER_ADDR": "\(manager.address):7070", "PLIVO_API_URL": "http://\(simulator.address):9090",
+                // The simulator is on another (private, namespaced) host: plain HTTP needs the opt-in.
+                "PLIVO_ALLOW_INSECURE_HTTP": "1",
                 "RYMI_PUBLIC_URL": "http://\(gateway.address):8080", "RYMI_DIALER_NAME": "d\(index)", "PLIVO_TIMEOUT": "3",
                 "RYMI_STATUS_FILE": data.appendingPathComponent("d\(index).status").path,
             ]) { $1 }, namespace: host.namespace)
@@ -88,7 +93,7 @@ import Testing
         let final = ["completed", "failed", "skipped_dnc"].compactMap { counts[$0]?.intValue }.reduce(0, +)
         #expect(final == contacts, "every contact ends in exactly one final status")
 
-        let report = try await sim.request("GET", "/sim/calls", key: nil)
+        let report = try await sim.request("GET", "/sim/calls", key: simulatorControlToken)
         let requests = report.json?["requests"]?.arrayValue ?? []
         var perNumber: [String: Int] = [:]
         for request in requests { perNumber[request["to"]?.stringValue ?? "", default: 0] += 1 }

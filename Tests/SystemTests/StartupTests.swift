@@ -24,6 +24,25 @@ import Testing
         #expect(message.split(separator: "\n").count == 1)
     }
 
+    /// Issue 10: plain HTTP to a host that is not loopback would send the Plivo credentials in
+    /// the clear; it needs an explicit opt-in.
+    @Test func dialerRefusesPlainHTTPToPlivoBeyondLoopback() async throws {
+        let environment = ["RYMI_MANAGER_ADDR": "127.0.0.1:1", "PLIVO_AUTH_ID": PlivoTestAccount.authID, "PLIVO_AUTH_TOKEN": PlivoTestAccount.authToken,
+                           "PLIVO_API_URL": "http://plivo.example.com", "RYMI_STATUS_FILE": temporaryDirectory("status").appendingPathComponent("s").path]
+        let (status, message) = try await run("rymi-dialer", environment)
+        #expect(status == 2)
+        #expect(message.hasPrefix("rymi-dialer: configuration error: PLIVO_API_URL: "))
+        #expect(message.contains("PLIVO_ALLOW_INSECURE_HTTP=1"))
+        #expect(message.split(separator: "\n").count == 1)
+        let (badFlag, flagMessage) = try await run("rymi-dialer", environment.merging(["PLIVO_ALLOW_INSECURE_HTTP": "maybe"]) { $1 })
+        #expect(badFlag == 2)
+        #expect(flagMessage.contains("PLIVO_ALLOW_INSECURE_HTTP"))
+        // Opted in, it starts (and keeps trying to reach the manager).
+        let optedIn = try ServiceProcess("rymi-dialer", environment: environment.merging(["PLIVO_ALLOW_INSECURE_HTTP": "1"]) { $1 })
+        defer { optedIn.stop() }
+        #expect(await optedIn.waitForExit(timeout: 1.5) == nil)
+    }
+
     @Test func managerRefusesADataDirectoryThatIsAFile() async throws {
         let file = temporaryDirectory("file").appendingPathComponent("plain")
         try Data("x".utf8).write(to: file)
