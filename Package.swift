@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CEpoll"),
         .target(name: "Transport", dependencies: ["Runtime", "CEpoll"], swiftSettings: settings),
         .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),
-        .target(name: "Protocol", dependencies: ["JSON", "Crypto"], swiftSettings: settings),
+        .target(name: "Protocol", dependencies: ["JSON"], swiftSettings: settings),
         .target(name: "Plivo", dependencies: ["HTTP1", "Crypto", "JSON", "Runtime"], swiftSettings: settings),
         .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime", "JSON", "Crypto"], swiftSettings: settings),
 
@@ -68,12 +68,13 @@ let package = Package(
         .testTarget(name: "PlivoTests", dependencies: ["Plivo", "JSON"], exclude: ["Fixtures"], swiftSettings: settings),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: settings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Runtime"], swiftSettings: settings),
-        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON", "Crypto"], swiftSettings: settings),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON"], swiftSettings: settings),
+        .testTarget(name: "RPCTests", dependencies: ["RPC", "Protocol", "Crypto"], swiftSettings: settings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "Crypto"],
+            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto"],
             swiftSettings: settings
         ),
     ]

@@ -1,6 +1,7 @@
 import Foundation
 import Plivo
 import Protocol
+import RPC
 import Runtime
 
 /// Configuration of `rymi-dialer`, from the environment.

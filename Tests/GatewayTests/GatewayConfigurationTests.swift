@@ -6,7 +6,9 @@ import Testing
 /// dialers put in their call requests (issue 10: it was the bound address, e.g. http://0.0.0.0:8080).
 @Suite struct GatewayConfigurationTests {
     func configuration(_ values: [String: String]) throws -> GatewayConfiguration {
-        try GatewayConfiguration(environment: Environment(["RYMI_API_KEYS": "acme:key_acme_0123456789abcdef"].merging(values) { $1 }))
+        try GatewayConfiguration(environment: Environment([
+            "RYMI_API_KEYS": "acme:key_acme_0123456789abcdef", "RYMI_GATEWAY_SECRET": "gateway-secret-0123456789abcdef",
+        ].merging(values) { $1 }))
     }
 
     @Test func publicURLDefaultsLikeTheDialers() throws {

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import JSON
 import Protocol
+import RPC
 import Testing
 
 /// The manager's line protocol, spoken by hand over real TCP connections: by well-behaved peers

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import JSON
 import Protocol
+import RPC
 import Testing
 
 /// Whatever answers at RYMI_MANAGER_ADDR must prove it holds the role's secret before a dialer

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import JSON
 import Protocol
+import RPC
 
 /// The manager's line protocol spoken by hand over a blocking socket, the way a hostile or a
 /// well-behaved peer would: raw lines, or the handshake and sealed lines.

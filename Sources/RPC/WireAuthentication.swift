@@ -1,4 +1,5 @@
 import Crypto
+import Protocol
 
 /// The handshake's arithmetic and the sealing of lines, without I/O.
 ///

@@ -1,5 +1,6 @@
 import Crypto
 import Protocol
+import RPC
 import Testing
 
 /// The handshake's proofs and the line seals, without sockets.
