@@ -1,6 +1,7 @@
 extension HMACSHA256 {
     /// A key whose padded inner and outer blocks are hashed once, so authenticating many short
-    /// messages under it (one per protocol line) costs two compressions less each.
+    /// messages under it (one per protocol line) costs two compressions less each and allocates
+    /// nothing but the result.
     public struct Key: Sendable {
         private let inner: SHA256
         private let outer: SHA256
@@ -21,16 +22,21 @@ extension HMACSHA256 {
         public func authenticate(_ parts: UnsafeRawBufferPointer...) -> [UInt8] {
             var inner = self.inner
             for part in parts { inner.update(part) }
-            var outer = self.outer
-            outer.update(inner.finalize())
-            return outer.finalize()
+            return finish(&inner)
         }
 
         public func authenticate(_ message: some Sequence<UInt8>) -> [UInt8] {
             var inner = self.inner
             inner.update(message)
+            return finish(&inner)
+        }
+
+        private func finish(_ inner: inout SHA256) -> [UInt8] {
             var outer = self.outer
-            outer.update(inner.finalize())
+            withUnsafeTemporaryAllocation(byteCount: SHA256.digestSize, alignment: 8) { digest in
+                inner.finalize(into: digest)
+                outer.update(UnsafeRawBufferPointer(digest))
+            }
             return outer.finalize()
         }
     }

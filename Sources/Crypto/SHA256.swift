@@ -2,21 +2,24 @@ import CSHA256
 
 /// SHA-256 as specified in FIPS 180-4, incremental. Whole blocks go through the processor's SHA
 /// extensions where it has them (every sealed protocol line is hashed, uploads of megabytes
-/// included), else through the portable compression below.
+/// included), else through the portable compression below. State and the partial block live
+/// inline, so hashing a short message allocates nothing but the digest.
 public struct SHA256: Sendable {
-    /// Whether this processor compresses blocks in hardware.
-    public static let hardwareAvailable = rymi_sha256_hardware_available() != 0
-    private let hardware: Bool
     public static let blockSize = 64
     public static let digestSize = 32
 
+    /// Whether this processor compresses blocks in hardware.
+    public static let hardwareAvailable = rymi_sha256_hardware_available() != 0
     /// The round constants, from the C shim so both compression paths read one table.
     nonisolated(unsafe) private static let k = UnsafeBufferPointer(start: rymi_sha256_round_constants(), count: 64)
 
-    private var state: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
-    private var pending: [UInt8] = []
+    private typealias Words = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+    private typealias Block = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+
+    private let hardware: Bool
+    private var state: Words = (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
+    private var pending: Block = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var pendingCount = 0
     private var totalLength: UInt64 = 0
 
     public init() {
@@ -36,60 +39,79 @@ public struct SHA256: Sendable {
 
     public mutating func update(_ data: some Sequence<UInt8>) {
         let handled: Void? = data.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
-        if handled == nil { update(Array(data)) }
+        if handled == nil { Array(data).withUnsafeBytes { update($0) } }
     }
 
     /// Whole blocks are compressed straight from the caller's bytes; only a tail waits.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         totalLength &+= UInt64(bytes.count)
         var offset = 0
-        if !pending.isEmpty {
-            let take = min(Self.blockSize - pending.count, bytes.count)
-            pending.append(contentsOf: bytes[0..<take])
+        if pendingCount > 0 {
+            let take = min(Self.blockSize - pendingCount, bytes.count)
+            let start = pendingCount
+            withUnsafeMutableBytes(of: &pending) { $0.baseAddress!.advanced(by: start).copyMemory(from: base, byteCount: take) }
+            pendingCount += take
             offset = take
-            guard pending.count == Self.blockSize else { return }
-            pending.withUnsafeBytes { compressOne($0) }
-            pending.removeAll(keepingCapacity: true)
+            guard pendingCount == Self.blockSize else { return }
+            let block = pending
+            withUnsafeBytes(of: block) { compress($0.baseAddress!, blocks: 1) }
+            pendingCount = 0
         }
         let wholeBlocks = (bytes.count - offset) / Self.blockSize
-        if hardware, wholeBlocks > 0 {
-            state.withUnsafeMutableBufferPointer { words in
-                rymi_sha256_hardware_blocks(words.baseAddress!, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self), wholeBlocks)
-            }
+        if wholeBlocks > 0 {
+            compress(base.advanced(by: offset), blocks: wholeBlocks)
             offset += wholeBlocks * Self.blockSize
         }
-        while bytes.count - offset >= Self.blockSize {
-            compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Self.blockSize]))
-            offset += Self.blockSize
+        let rest = bytes.count - offset
+        if rest > 0 {
+            withUnsafeMutableBytes(of: &pending) { $0.baseAddress!.copyMemory(from: base.advanced(by: offset), byteCount: rest) }
+            pendingCount = rest
         }
-        pending.append(contentsOf: bytes[offset...])
     }
 
     public mutating func finalize() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: Self.digestSize) { digest, count in
+            finalize(into: UnsafeMutableRawBufferPointer(digest))
+            count = Self.digestSize
+        }
+    }
+
+    /// Pads, compresses the last block(s) and writes the 32-byte digest to `digest`.
+    public mutating func finalize(into digest: UnsafeMutableRawBufferPointer) {
         let bitLength = totalLength &* 8
-        pending.append(0x80)
-        while pending.count % Self.blockSize != 56 { pending.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { pending.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        pending.withUnsafeBytes { padded in
-            for start in stride(from: 0, to: padded.count, by: Self.blockSize) {
-                compressOne(UnsafeRawBufferPointer(rebasing: padded[start..<start + Self.blockSize]))
+        // 0x80, zeros up to 56 bytes into a block, then the length: one or two blocks' worth.
+        let padding = (pendingCount < 56 ? 56 : 120) - pendingCount
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+            for index in 0..<padding + 8 { tail[index] = 0 }
+            tail[0] = 0x80
+            for index in 0..<8 { tail[padding + index] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - 8 * index)) }
+            update(UnsafeRawBufferPointer(start: tail.baseAddress, count: padding + 8))
+        }
+        withUnsafeBytes(of: state) { words in
+            for index in 0..<8 {
+                let word = words.load(fromByteOffset: 4 * index, as: UInt32.self)
+                for byte in 0..<4 { digest[4 * index + byte] = UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * byte)) }
             }
         }
-        pending.removeAll()
-        return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } }
     }
 
-    private mutating func compressOne(_ block: UnsafeRawBufferPointer) {
-        guard hardware else { return compress(block) }
-        state.withUnsafeMutableBufferPointer { words in
-            rymi_sha256_hardware_blocks(words.baseAddress!, block.baseAddress!.assumingMemoryBound(to: UInt8.self), 1)
+    private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+        let hardware = self.hardware
+        withUnsafeMutableBytes(of: &state) { raw in
+            let words = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            if hardware {
+                rymi_sha256_hardware_blocks(words, data.assumingMemoryBound(to: UInt8.self), blocks)
+            } else {
+                for block in 0..<blocks { Self.compressPortably(words, data.advanced(by: block * Self.blockSize)) }
+            }
         }
     }
 
-    private mutating func compress(_ block: UnsafeRawBufferPointer) {
+    private static func compressPortably(_ state: UnsafeMutablePointer<UInt32>, _ block: UnsafeRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             for i in 0..<16 {
-                w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
+                w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
             }
             for i in 16..<64 {
                 let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)

@@ -99,16 +99,21 @@ public struct LineSealer: Sendable {
         sequence += 1
         var out: [UInt8] = []
         out.reserveCapacity(WireAuthentication.sealPrefixBytes + line.count + 1)
-        out += Hex.encodedBytes(seal)
+        for byte in seal.prefix(WireAuthentication.sealBytes) {
+            out.append(Self.hexDigits[Int(byte >> 4)])
+            out.append(Self.hexDigits[Int(byte & 0x0F)])
+        }
         out.append(0x20)
         out += line
         if payloadCount == line.count { out.append(0x0A) }
         return out
     }
 
-    static func seal(_ key: HMACSHA256.Key, _ sequence: UInt64, _ payload: UnsafeRawBufferPointer) -> ArraySlice<UInt8> {
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func seal(_ key: HMACSHA256.Key, _ sequence: UInt64, _ payload: UnsafeRawBufferPointer) -> [UInt8] {
         var counter = sequence.bigEndian
-        return withUnsafeBytes(of: &counter) { key.authenticate($0, payload) }.prefix(WireAuthentication.sealBytes)
+        return withUnsafeBytes(of: &counter) { key.authenticate($0, payload) }
     }
 }
 
@@ -122,12 +127,18 @@ public struct LineOpener: Sendable {
     }
 
     /// The envelope inside a sealed line (without its newline), or nil when the seal is wrong:
-    /// then nothing more from this connection can be trusted.
+    /// then nothing more from this connection can be trusted. Seals are lowercase hex, compared
+    /// digit by digit in constant time.
     public mutating func open(_ line: [UInt8]) -> ArraySlice<UInt8>? {
         let prefix = WireAuthentication.sealPrefixBytes
-        guard line.count > prefix, line[prefix - 1] == 0x20, let received = Hex.decode(line[0..<prefix - 1]) else { return nil }
+        guard line.count > prefix, line[prefix - 1] == 0x20 else { return nil }
         let expected = line.withUnsafeBytes { LineSealer.seal(key, sequence, UnsafeRawBufferPointer(rebasing: $0[prefix...])) }
-        guard constantTimeEquals(received, Array(expected)) else { return nil }
+        var difference: UInt8 = 0
+        for index in 0..<WireAuthentication.sealBytes {
+            difference |= line[2 * index] ^ LineSealer.hexDigits[Int(expected[index] >> 4)]
+            difference |= line[2 * index + 1] ^ LineSealer.hexDigits[Int(expected[index] & 0x0F)]
+        }
+        guard difference == 0 else { return nil }
         sequence += 1
         return line[prefix...]
     }
