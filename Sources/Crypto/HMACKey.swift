@@ -18,26 +18,29 @@ extension HMACSHA256 {
             self.outer = outer
         }
 
-        /// HMAC-SHA256 of the concatenation of `parts`.
-        public func authenticate(_ parts: UnsafeRawBufferPointer...) -> [UInt8] {
-            var inner = self.inner
-            for part in parts { inner.update(part) }
-            return finish(&inner)
-        }
-
         public func authenticate(_ message: some Sequence<UInt8>) -> [UInt8] {
             var inner = self.inner
             inner.update(message)
-            return finish(&inner)
+            return [UInt8](unsafeUninitializedCapacity: SHA256.digestSize) { digest, count in
+                finish(&inner, into: UnsafeMutableRawBufferPointer(digest))
+                count = SHA256.digestSize
+            }
         }
 
-        private func finish(_ inner: inout SHA256) -> [UInt8] {
+        /// HMAC-SHA256 of `first` followed by `second`, written to `digest` (32 bytes): no
+        /// allocation at all, for the one MAC every protocol line carries.
+        public func authenticate(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, into digest: UnsafeMutableRawBufferPointer) {
+            var inner = self.inner
+            inner.update(first)
+            inner.update(second)
+            finish(&inner, into: digest)
+        }
+
+        private func finish(_ inner: inout SHA256, into digest: UnsafeMutableRawBufferPointer) {
             var outer = self.outer
-            withUnsafeTemporaryAllocation(byteCount: SHA256.digestSize, alignment: 8) { digest in
-                inner.finalize(into: digest)
-                outer.update(UnsafeRawBufferPointer(digest))
-            }
-            return outer.finalize()
+            inner.finalize(into: digest)
+            outer.update(UnsafeRawBufferPointer(digest))
+            outer.finalize(into: digest)
         }
     }
 }

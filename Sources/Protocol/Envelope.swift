@@ -119,7 +119,12 @@ public struct IncomingEnvelope: Sendable {
     /// as text: they are passed on, not read.
     static let verbatimDepth = 4
 
-    public init(line: some Collection<UInt8>, resolver: any EnvelopeBodyResolver) throws(Malformed) {
+    public init(line: [UInt8], resolver: any EnvelopeBodyResolver) throws(Malformed) {
+        try self.init(line: line[...], resolver: resolver)
+    }
+
+    /// A line still inside the buffer it arrived in (a sealed line, past its seal).
+    public init(line: ArraySlice<UInt8>, resolver: any EnvelopeBodyResolver) throws(Malformed) {
         let parsed: JSONValue
         do {
             parsed = try JSONParser.parse(line, verbatimBelow: Self.verbatimDepth)

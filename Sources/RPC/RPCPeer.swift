@@ -388,14 +388,12 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         }
     }
 
-    /// Seals the line once a session exists, then queues it.
+    /// Seals the line once a session exists, then queues it (the seal first, so the line itself
+    /// is never copied to be sealed).
     private func sendLine(_ line: [UInt8]) {
         sendLock.withLock {
-            if sealer == nil {
-                stream.send(line)
-            } else {
-                stream.send(sealer!.seal(line))
-            }
+            if sealer != nil { stream.send(sealer!.prefix(for: line)) }
+            stream.send(line)
         }
     }
 

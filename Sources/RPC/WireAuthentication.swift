@@ -92,28 +92,35 @@ public struct LineSealer: Sendable {
         self.key = key
     }
 
-    /// `line` ends with its newline; the seal covers everything before it.
-    public mutating func seal(_ line: [UInt8]) -> [UInt8] {
+    /// The seal and its space, to be written right before `line` (whose newline, if any, the
+    /// seal does not cover): the line itself is never copied.
+    public mutating func prefix(for line: [UInt8]) -> [UInt8] {
         let payloadCount = line.last == 0x0A ? line.count - 1 : line.count
-        let seal = line.withUnsafeBytes { Self.seal(key, sequence, UnsafeRawBufferPointer(rebasing: $0[0..<payloadCount])) }
-        sequence += 1
-        var out: [UInt8] = []
-        out.reserveCapacity(WireAuthentication.sealPrefixBytes + line.count + 1)
-        for byte in seal.prefix(WireAuthentication.sealBytes) {
-            out.append(Self.hexDigits[Int(byte >> 4)])
-            out.append(Self.hexDigits[Int(byte & 0x0F)])
+        defer { sequence += 1 }
+        return [UInt8](unsafeUninitializedCapacity: WireAuthentication.sealPrefixBytes) { out, count in
+            line.withUnsafeBytes { Self.writeSeal(key, sequence, UnsafeRawBufferPointer(rebasing: $0[0..<payloadCount]), into: out) }
+            out[WireAuthentication.sealPrefixBytes - 1] = 0x20
+            count = WireAuthentication.sealPrefixBytes
         }
-        out.append(0x20)
-        out += line
-        if payloadCount == line.count { out.append(0x0A) }
-        return out
+    }
+
+    /// The whole sealed line, newline included.
+    public mutating func seal(_ line: [UInt8]) -> [UInt8] {
+        prefix(for: line) + line + (line.last == 0x0A ? [] : [0x0A])
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func seal(_ key: HMACSHA256.Key, _ sequence: UInt64, _ payload: UnsafeRawBufferPointer) -> [UInt8] {
+    /// The first `sealBytes` of HMAC(key, sequence ‖ payload), as lowercase hex.
+    static func writeSeal(_ key: HMACSHA256.Key, _ sequence: UInt64, _ payload: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) {
         var counter = sequence.bigEndian
-        return withUnsafeBytes(of: &counter) { key.authenticate($0, payload) }
+        withUnsafeTemporaryAllocation(byteCount: SHA256.digestSize, alignment: 8) { digest in
+            withUnsafeBytes(of: &counter) { key.authenticate($0, payload, into: digest) }
+            for index in 0..<WireAuthentication.sealBytes {
+                out[2 * index] = hexDigits[Int(digest[index] >> 4)]
+                out[2 * index + 1] = hexDigits[Int(digest[index] & 0x0F)]
+            }
+        }
     }
 }
 
@@ -132,13 +139,13 @@ public struct LineOpener: Sendable {
     public mutating func open(_ line: [UInt8]) -> ArraySlice<UInt8>? {
         let prefix = WireAuthentication.sealPrefixBytes
         guard line.count > prefix, line[prefix - 1] == 0x20 else { return nil }
-        let expected = line.withUnsafeBytes { LineSealer.seal(key, sequence, UnsafeRawBufferPointer(rebasing: $0[prefix...])) }
-        var difference: UInt8 = 0
-        for index in 0..<WireAuthentication.sealBytes {
-            difference |= line[2 * index] ^ LineSealer.hexDigits[Int(expected[index] >> 4)]
-            difference |= line[2 * index + 1] ^ LineSealer.hexDigits[Int(expected[index] & 0x0F)]
+        let matches = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix - 1) { expected in
+            line.withUnsafeBytes { LineSealer.writeSeal(key, sequence, UnsafeRawBufferPointer(rebasing: $0[prefix...]), into: expected) }
+            var difference: UInt8 = 0
+            for index in 0..<prefix - 1 { difference |= line[index] ^ expected[index] }
+            return difference == 0
         }
-        guard difference == 0 else { return nil }
+        guard matches else { return nil }
         sequence += 1
         return line[prefix...]
     }

@@ -100,8 +100,11 @@ struct HMACKeyAndHexTests {
             let prepared = HMACSHA256.Key(key)
             let message = Array("The quick brown fox jumps over the lazy dog".utf8)
             #expect(prepared.authenticate(message) == HMACSHA256.authenticate(message, key: key))
-            let split = message.withUnsafeBytes { whole in
-                prepared.authenticate(UnsafeRawBufferPointer(rebasing: whole[0..<10]), UnsafeRawBufferPointer(rebasing: whole[10...]))
+            var split = [UInt8](repeating: 0, count: 32)
+            message.withUnsafeBytes { whole in
+                split.withUnsafeMutableBytes { digest in
+                    prepared.authenticate(UnsafeRawBufferPointer(rebasing: whole[0..<10]), UnsafeRawBufferPointer(rebasing: whole[10...]), into: digest)
+                }
             }
             #expect(split == HMACSHA256.authenticate(message, key: key))
         }
