@@ -53,6 +53,8 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     private var splitter = LineSplitter(maxLineBytes: WireProtocol.maxHandshakeLineBytes)
     private var opener: LineOpener?
     private var handshake = Handshake.awaitingHello
+    /// The loop's own copy of the remote role, read on every line without a lock.
+    private var authenticatedRole: PeerRole?
     private var sweeper: EventLoop.Timer?
     private var lastReceived = DispatchTime.now()
     private let opened = DispatchTime.now()
@@ -154,7 +156,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
     }
 
     private func closeIfIdle() {
-        if remoteRole == nil, case .accepting(_, let handshakeTimeout) = side,
+        if authenticatedRole == nil, case .accepting(_, let handshakeTimeout) = side,
            DispatchTime.now().uptimeNanoseconds - opened.uptimeNanoseconds > UInt64(handshakeTimeout * 1e9) {
             refuse("rpc_handshake_timeout", "no proof within \(handshakeTimeout) s")
             return
@@ -169,7 +171,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         splitter.append(bytes)
         while !stream.isClosed, let item = splitter.next() {
             switch item {
-            case .oversized where remoteRole == nil:
+            case .oversized where authenticatedRole == nil:
                 refuse("rpc_handshake_oversized", "line over \(splitter.maxLineBytes) bytes before authentication")
             case .oversized:
                 reply(id: 0, error: RemoteError(.malformed, "line longer than \(splitter.maxLineBytes) bytes"))
@@ -181,7 +183,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
                 guard let envelope = opener!.open(line) else {
                     // A wrong secret, or a line altered, injected, replayed or reordered on the
                     // way: nothing after it can be trusted.
-                    refuse(remoteRole == nil ? "rpc_auth_failed" : "rpc_seal_invalid", "bad seal")
+                    refuse(authenticatedRole == nil ? "rpc_auth_failed" : "rpc_seal_invalid", "bad seal")
                     return
                 }
                 handleLine(envelope)
@@ -200,13 +202,13 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         do {
             envelope = try IncomingEnvelope(line: line, resolver: self)
         } catch {
-            guard remoteRole != nil else { return refuse("rpc_handshake_malformed", "\(error)") }
+            guard authenticatedRole != nil else { return refuse("rpc_handshake_malformed", "\(error)") }
             reply(id: error.id, error: RemoteError(.malformed, "not a protocol envelope: \(error)"))
             return
         }
         guard envelope.version == WireProtocol.version else {
             reply(id: envelope.id, error: RemoteError(.versionMismatch, "protocol version \(envelope.version) is not \(WireProtocol.version)"))
-            if remoteRole == nil { stream.closeAfterFlush() }
+            if authenticatedRole == nil { stream.closeAfterFlush() }
             return
         }
         switch envelope.type {
@@ -233,11 +235,11 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
 
     private func serve(_ envelope: IncomingEnvelope) {
         let id = envelope.id
-        if case .accepting(let secrets, _) = side, remoteRole == nil {
+        if case .accepting(let secrets, _) = side, authenticatedRole == nil {
             authenticate(envelope, secrets: secrets)
             return
         }
-        guard let role = remoteRole else {
+        guard let role = authenticatedRole else {
             // The connecting side serves nothing until the manager has proved itself.
             refuse("rpc_request_before_handshake", String(envelope.type.prefix(64)))
             return
@@ -334,6 +336,7 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
             }
             handshake = .done
             splitter.maxLineBytes = transcript.role.maxLineBytes
+            authenticatedRole = transcript.role
             lock.withLock { remote = (transcript.role, transcript.name) }
             logger.info("rpc_peer_authenticated", ["peer": transcript.name, "role": transcript.role.rawValue, "remote": remoteHost ?? "unknown"])
             reply(id: envelope.id, body: Empty())
@@ -372,6 +375,12 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         sendLock.withLock { sealer = LineSealer(key: keys.clientToServer) }
         _ = try await call(Authenticate(proof: Hex.encode(WireAuthentication.clientProof(secret: secret, transcript))), timeout: timeout)
         lock.withLock { remote = (.manager, "manager") }
+        await withCheckedContinuation { (set: CheckedContinuation<Void, Never>) in
+            stream.loop.execute { [self] in
+                authenticatedRole = .manager
+                set.resume()
+            }
+        }
     }
 
     private func reply(id: UInt64, body: some Encodable) {
