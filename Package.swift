@@ -31,12 +31,14 @@ let package = Package(
         .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),
         .target(name: "Protocol", dependencies: ["JSON"], swiftSettings: settings),
         .target(name: "Plivo", dependencies: ["HTTP1", "Crypto", "JSON", "Runtime"], swiftSettings: settings),
+        // The dialing rules as sans-IO values: no sockets, no clock reads, no Foundation networking.
+        .target(name: "Dialing", dependencies: ["Protocol"], swiftSettings: settings),
         .target(name: "RPC", dependencies: ["Protocol", "Transport", "Runtime", "JSON", "Crypto"], swiftSettings: settings),
 
         // Services.
         .target(
             name: "Manager",
-            dependencies: ["Protocol", "RPC", "SQLite", "Runtime", "Transport"],
+            dependencies: ["Protocol", "Dialing", "RPC", "SQLite", "Runtime", "Transport"],
             swiftSettings: settings
         ),
         .target(
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: settings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Runtime"], swiftSettings: settings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON"], swiftSettings: settings),
+        .testTarget(name: "DialingTests", dependencies: ["Dialing", "Protocol"], swiftSettings: settings),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Protocol", "Crypto"], swiftSettings: settings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),

@@ -1,3 +1,4 @@
+import Dialing
 import Foundation
 import Protocol
 import RPC
@@ -11,7 +12,7 @@ struct DispatchConfiguration: Sendable {
     /// How long a dialer may take from an offer to sending it to Plivo: time for a commit, plus
     /// a few pacing slots, since "go" answers wait for their slot.
     var leaseMilliseconds: Int {
-        2000 + (callsPerSecond > 0 ? Int(3000 * Pacer.cadenceMargin / callsPerSecond) : 0)
+        2000 + (callsPerSecond > 0 ? Int(3000 * Pacing.cadenceMargin / callsPerSecond) : 0)
     }
     /// A begun placement unreported for this long is treated as possibly placed.
     var placementTimeout: Double = 30
@@ -130,7 +131,7 @@ actor Dispatcher {
     private var rotation = 0
     private var nextAttempt: Int64 = 1
     private var offerCount = 0
-    private var pacer: Pacer?
+    private var pacer: Pacer<ContinuousClock.Instant>?
     /// Placements begun and waiting for their pacing slot: they have not heard "go" yet.
     private var waitingForGo = 0
     /// Numbers put on Do-Not-Call lists lately, for begins that were already past their own
