@@ -168,65 +168,18 @@ public final class ManagerService: Service {
         router.on(ListContacts.self) { request, _ in try await guardedRead(logger, reader) { try $0.listContacts(request) } }
         singleRowRead(GetContact.self) { try $0.contact($1) }
 
-        // Lifecycle.
-        router.on(StartCampaign.self) { request, context in
-            let started = try await guarded(logger) { try await store.startCampaign(request) }
-            await dispatcher.sync(started.seq, requestID: context.requestID)
-            logger.info("campaign_started", ["request_id": context.requestID ?? "", "campaign": request.campaignID,
-                                             "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
-            return started.result
-        }
-        router.on(PauseCampaign.self) { request, _ in
-            let seq = try await guarded(logger) { try await store.pauseCampaign(request) }
-            await dispatcher.sync(seq)
-            // No call of this campaign may reach Plivo after the answer.
-            await dispatcher.waitForBegunPlacements { $0.campaign == seq }
-            return Empty()
-        }
-        router.on(ResumeCampaign.self) { request, context in
-            let seq = try await guarded(logger) { try await store.resumeCampaign(request) }
-            await dispatcher.sync(seq, requestID: context.requestID)
-            logger.info("campaign_resumed", ["request_id": context.requestID ?? "", "campaign": request.campaignID])
-            return Empty()
-        }
-
-        // Do-Not-Call.
-        router.on(AddDNC.self) { request, context in
-            let (result, added) = try await guarded(logger) { try await store.addDNC(request) }
-            if !added.isEmpty {
-                let update = DNCUpdate(account: request.account, added: added, removed: [])
-                for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update, requestID: context.requestID) } }
-            }
-            let numbers = Set(request.numbers)
-            let account = request.account
-            await dispatcher.listed(account: account, numbers: numbers)
-            // Once this answers, no placement begun earlier can still reach Plivo for these numbers.
-            await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
-            return result
-        }
+        // Lifecycle, Do-Not-Call, callbacks and dialers: the use cases below.
+        let dialing = DialingUseCases(store: store, dispatcher: dispatcher, logger: logger)
+        router.on(StartCampaign.self) { request, context in try await dialing.start(request, requestID: context.requestID) }
+        router.on(PauseCampaign.self) { request, _ in try await dialing.pause(request) }
+        router.on(ResumeCampaign.self) { request, context in try await dialing.resume(request, requestID: context.requestID) }
+        router.on(AddDNC.self) { request, context in try await dialing.addDNC(request, requestID: context.requestID) }
         router.on(ListDNC.self) { request, _ in try await guardedRead(logger, reader) { try $0.listDNC(request) } }
-        router.on(RemoveDNC.self) { request, context in
-            try await guarded(logger) { try await store.removeDNC(request) }
-            let update = DNCUpdate(account: request.account, added: [], removed: [request.number])
-            for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update, requestID: context.requestID) } }
-            return Empty()
-        }
-
-        // Plivo callbacks and status.
+        router.on(RemoveDNC.self) { request, context in try await dialing.removeDNC(request, requestID: context.requestID) }
         router.on(RecordCallEvent.self) { request, _ in try await guarded(logger) { try await dispatcher.callEvent(request.event) } }
         router.on(GetDispatchStatus.self) { _, _ in await dispatcher.status }
         router.on(GetMetrics.self) { _, _ in MetricsText(text: store.metrics.registry.render() + (await dispatcher.gaugeText())) }
-
-        // Dialers.
-        router.on(RegisterDialer.self) { request, context in
-            guard (1...RegisterDialer.maxSlots).contains(request.slots) else {
-                throw RemoteError(.invalid, "slots must be 1...\(RegisterDialer.maxSlots)")
-            }
-            let peer = context.peer
-            await dispatcher.register(peer, name: request.name, slots: request.slots)
-            peer.onClose { Task { await dispatcher.unregister(peer) } }
-            return DialerRegistration(dnc: try await guarded(logger) { try await store.dncSnapshot() })
-        }
+        router.on(RegisterDialer.self) { request, context in try await dialing.register(request, peer: context.peer) }
         router.on(BeginCall.self) { request, context in
             try await guarded(logger) { try await dispatcher.begin(request.attempt, from: context.peer) }
         }

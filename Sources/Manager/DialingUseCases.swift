@@ -1,0 +1,72 @@
+import Protocol
+import RPC
+import Runtime
+
+/// What the manager does for the dialing side's requests: each a named use case over the store
+/// (what is durable) and the dispatcher (what is in flight), so the router only maps messages.
+struct DialingUseCases: Sendable {
+    let store: Store
+    let dispatcher: Dispatcher
+    let logger: Logger
+
+    private func guarded<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await ManagerService.guarded(logger, body)
+    }
+
+    func start(_ request: StartCampaign, requestID: String?) async throws -> StartResult {
+        let started = try await guarded { try await store.startCampaign(request) }
+        await dispatcher.sync(started.seq, requestID: requestID)
+        logger.info("campaign_started", ["request_id": requestID ?? "", "campaign": request.campaignID,
+                                         "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
+        return started.result
+    }
+
+    /// Answers once no call of the campaign can still reach Plivo.
+    func pause(_ request: PauseCampaign) async throws -> Empty {
+        let seq = try await guarded { try await store.pauseCampaign(request) }
+        await dispatcher.sync(seq)
+        await dispatcher.waitForBegunPlacements { $0.campaign == seq }
+        return Empty()
+    }
+
+    func resume(_ request: ResumeCampaign, requestID: String?) async throws -> Empty {
+        let seq = try await guarded { try await store.resumeCampaign(request) }
+        await dispatcher.sync(seq, requestID: requestID)
+        logger.info("campaign_resumed", ["request_id": requestID ?? "", "campaign": request.campaignID])
+        return Empty()
+    }
+
+    /// Answers once no placement begun earlier can still reach Plivo for these numbers: every
+    /// dialer is told, placements waiting for their go-ahead are withdrawn, and those already
+    /// sent are waited for.
+    func addDNC(_ request: AddDNC, requestID: String?) async throws -> DNCAddResult {
+        let (result, added) = try await guarded { try await store.addDNC(request) }
+        if !added.isEmpty { await tellDialers(DNCUpdate(account: request.account, added: added, removed: []), requestID: requestID) }
+        let numbers = Set(request.numbers)
+        let account = request.account
+        await dispatcher.listed(account: account, numbers: numbers)
+        await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
+        return result
+    }
+
+    func removeDNC(_ request: RemoveDNC, requestID: String?) async throws -> Empty {
+        try await guarded { try await store.removeDNC(request) }
+        await tellDialers(DNCUpdate(account: request.account, added: [], removed: [request.number]), requestID: requestID)
+        return Empty()
+    }
+
+    /// Every connected dialer holds the list and checks it too; each is told without waiting.
+    private func tellDialers(_ update: DNCUpdate, requestID: String?) async {
+        for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update, requestID: requestID) } }
+    }
+
+    /// A dialer joins: it gets offers from now on, and the whole Do-Not-Call list to check them by.
+    func register(_ request: RegisterDialer, peer: RPCPeer) async throws -> DialerRegistration {
+        guard (1...RegisterDialer.maxSlots).contains(request.slots) else {
+            throw RemoteError(.invalid, "slots must be 1...\(RegisterDialer.maxSlots)")
+        }
+        await dispatcher.register(peer, name: request.name, slots: request.slots)
+        peer.onClose { Task { await dispatcher.unregister(peer) } }
+        return DialerRegistration(dnc: try await guarded { try await store.dncSnapshot() })
+    }
+}
