@@ -141,6 +141,16 @@ actor Dispatcher {
     private var wakeAt: ContinuousClock.Instant?
     private var lastLookup: [Int64: ContinuousClock.Instant] = [:]
     private var reconciling = false
+    private var reconciler: Task<Void, Never>?
+    /// Callers waiting until no matching placement is on its way to Plivo.
+    private var begunWaiters: [Int: BegunWaiter] = [:]
+    private var nextWaiter = 0
+
+    private struct BegunWaiter {
+        let matches: @Sendable (Begun) -> Bool
+        let continuation: CheckedContinuation<Void, Never>
+        let timeout: Task<Void, Never>
+    }
 
     init(store: Store, configuration: DispatchConfiguration, logger: Logger) {
         self.store = store
@@ -164,7 +174,13 @@ actor Dispatcher {
             "running_campaigns": "\(order.count)", "live_calls": "\(liveCalls)",
             "cps": "\(configuration.callsPerSecond)", "max_concurrent_calls": "\(configuration.maxConcurrentCalls)",
         ])
-        Task { await self.reconcileForever() }
+        reconciler = Task { await self.reconcileForever() }
+    }
+
+    /// Stops the background reconciliation (shutdown).
+    func stop() {
+        reconciler?.cancel()
+        reconciler = nil
     }
 
     var status: DispatchStatus {
@@ -235,11 +251,30 @@ actor Dispatcher {
     /// Waits until every begun placement matching `predicate` has been reported: a request still
     /// on its way to Plivo could otherwise arrive after the caller's answer. Bounded by the
     /// placement timeout, after which such a placement counts as possibly placed anyway.
-    func waitForBegunPlacements(matching predicate: @Sendable (Begun) -> Bool) async {
-        let deadline = clock.now + .seconds(configuration.placementTimeout)
-        while clock.now < deadline, begun.values.contains(where: predicate) {
-            try? await Task.sleep(for: .milliseconds(5))
+    func waitForBegunPlacements(matching predicate: @escaping @Sendable (Begun) -> Bool) async {
+        guard begun.values.contains(where: predicate) else { return }
+        let id = nextWaiter
+        nextWaiter += 1
+        let limit = Duration.seconds(configuration.placementTimeout)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let timeout = Task {
+                try? await Task.sleep(for: limit)
+                self.releaseWaiter(id)
+            }
+            begunWaiters[id] = BegunWaiter(matches: predicate, continuation: continuation, timeout: timeout)
         }
+    }
+
+    private func releaseWaiter(_ id: Int) {
+        guard let waiter = begunWaiters.removeValue(forKey: id) else { return }
+        waiter.timeout.cancel()
+        waiter.continuation.resume()
+    }
+
+    /// Called whenever placements leave `begun`: whoever waited only for those may go on.
+    private func releaseSettledWaiters() {
+        guard !begunWaiters.isEmpty else { return }
+        for (id, waiter) in begunWaiters where !begun.values.contains(where: waiter.matches) { releaseWaiter(id) }
     }
 
     // MARK: Dialers
@@ -467,6 +502,7 @@ actor Dispatcher {
         }
         let effect = try await store.applyPlacement(report)
         let placement = begun.removeValue(forKey: report.attempt)
+        releaseSettledWaiters()
         if let placement { dialers[placement.dialer]?.outstanding -= 1 }
         // Reports are re-sent until acknowledged; only the first one counts: the one that changed
         // the contact, or the first heard for a placement begun here (its hangup callback may
@@ -521,8 +557,9 @@ actor Dispatcher {
     // MARK: Overdue outcomes
 
     private func reconcileForever() async {
-        while true {
+        while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
+            guard !Task.isCancelled else { return }
             await reconcile()
         }
     }
@@ -535,6 +572,7 @@ actor Dispatcher {
         // Placements whose dialer never reported: the call may exist.
         for (attempt, placement) in begun where now - placement.started > .seconds(configuration.placementTimeout) {
             begun.removeValue(forKey: attempt)
+            releaseSettledWaiters()
             dialers[placement.dialer]?.outstanding -= 1
             _ = try? await store.markUncertain(contact: placement.contact, attempt: attempt)
         }

@@ -208,6 +208,7 @@ public final class ManagerService: Service {
 
     public func shutdown() async {
         await server.shutdown()
+        await dispatcher.stop()
         await store.checkpoint()
         logger.info("manager_stopped")
     }
