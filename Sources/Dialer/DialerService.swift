@@ -15,6 +15,8 @@ public final class DialerService: Service, @unchecked Sendable {
     private let lookups: PlivoClient
     private let state = DialerState()
     private var client: RPCClient!
+    /// Report retries and the status file: background loops that end with the service.
+    private let background = BackgroundTasks()
 
     public init(configuration: DialerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -44,8 +46,8 @@ public final class DialerService: Service, @unchecked Sendable {
     public func run() async throws {
         logger.info("dialer_starting", ["name": configuration.name, "manager": configuration.managerAddress.description,
                                         "plivo": configuration.plivo.apiURL, "slots": "\(configuration.slots)"])
-        Task { await self.retryReportsForever() }
-        Task { await self.writeStatusForever() }
+        background.start { await self.retryReportsForever() }
+        background.start { await self.writeStatusForever() }
         try await client.run()
     }
 
@@ -58,6 +60,7 @@ public final class DialerService: Service, @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         await client.shutdown()
+        background.cancelAll()
         logger.info("dialer_stopped", ["unreported": "\(await state.unreportedCount)"])
     }
 
@@ -161,7 +164,7 @@ public final class DialerService: Service, @unchecked Sendable {
     }
 
     private func retryReportsForever() async {
-        while true {
+        while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             await flushReports()
         }
@@ -173,7 +176,7 @@ public final class DialerService: Service, @unchecked Sendable {
     private func writeStatusForever() async {
         // Starting up counts as connected, so a new dialer gets the same minute as a disconnected one.
         var lastConnected = Int(Date().timeIntervalSince1970)
-        while true {
+        while !Task.isCancelled {
             let now = Int(Date().timeIntervalSince1970)
             let connected = client.isConnected
             if connected { lastConnected = now }

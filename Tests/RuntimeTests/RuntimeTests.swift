@@ -1,3 +1,4 @@
+import Foundation
 import Runtime
 import Testing
 
@@ -26,5 +27,32 @@ import Testing
         #expect(text.contains(#"h_seconds_bucket{le="0.1"} 0"#))
         #expect(text.contains(#"h_seconds_bucket{le="1"} 1"#))
         #expect(text.contains("h_seconds_count 1"))
+    }
+}
+
+struct BackgroundTasksTests {
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.withLock { value = true } }
+        var isSet: Bool { lock.withLock { value } }
+    }
+
+    @Test func cancellingStopsEveryLoopAndRefusesNewOnes() async throws {
+        let tasks = BackgroundTasks()
+        let stopped = Flag()
+        tasks.start {
+            while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
+            stopped.set()
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(!stopped.isSet)
+        tasks.cancelAll()
+        for _ in 0..<200 where !stopped.isSet { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(stopped.isSet)
+        let late = Flag()
+        tasks.start { if Task.isCancelled { late.set() } }
+        for _ in 0..<200 where !late.isSet { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(late.isSet, "a loop started after cancelAll is cancelled at once")
     }
 }
