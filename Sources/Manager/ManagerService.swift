@@ -1,3 +1,4 @@
+import Dialing
 import Foundation
 import Protocol
 import RPC
@@ -129,6 +130,8 @@ public final class ManagerService: Service {
         switch error {
         case let error as RemoteError:
             return error
+        case let refusal as CampaignLifecycle.Refusal:
+            return RemoteError(.conflict, refusal.description)
         case let error as SQLiteError where error.isFull:
             logger.error("storage_full", ["error": error.description])
             return RemoteError(.storageFull, "the database disk is full; nothing was written")

@@ -1,3 +1,4 @@
+import Dialing
 import Foundation
 import Protocol
 import Runtime
@@ -84,16 +85,10 @@ extension Store {
 
     // MARK: Lifecycle
 
-    /// The campaign for a status change from `expected`; 409 from any other status, or when it
-    /// would dial and has no number to dial from.
-    private func campaignChanging(_ account: String, _ id: String, from expected: CampaignStatus, verb: String, dials: Bool) throws -> (seq: Int64, record: CampaignRecord) {
+    /// The campaign for `command`, once the campaign rules allow it (a `Refusal` otherwise).
+    private func campaignChanging(_ account: String, _ id: String, _ command: CampaignLifecycle.Command) throws -> (seq: Int64, record: CampaignRecord) {
         let (seq, record) = try queries.campaignRow(account: account, id: id)
-        guard record.status == expected else {
-            throw RemoteError(.conflict, "only a \(expected.rawValue) campaign can be \(verb); this one is \(record.status.rawValue)")
-        }
-        guard !dials || record.callFromNumber != nil else {
-            throw RemoteError(.conflict, "the campaign has no call_from_number; set one with PUT first")
-        }
+        try CampaignLifecycle.check(command, on: record.lifecycle)
         return (seq, record)
     }
 
@@ -107,7 +102,7 @@ extension Store {
 
     func startCampaign(_ request: StartCampaign) async throws -> (result: StartResult, seq: Int64) {
         try await mutate {
-            let (seq, record) = try campaignChanging(request.account, request.campaignID, from: .draft, verb: "started", dials: true)
+            let (seq, record) = try campaignChanging(request.account, request.campaignID, .start)
             let now = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1
@@ -124,7 +119,7 @@ extension Store {
 
     func pauseCampaign(_ request: PauseCampaign) async throws -> Int64 {
         try await mutate {
-            let (seq, _) = try campaignChanging(request.account, request.campaignID, from: .running, verb: "paused", dials: false)
+            let (seq, _) = try campaignChanging(request.account, request.campaignID, .pause)
             try setStatus(seq, .paused, now: Timestamp.nowMilliseconds())
             return seq
         }
@@ -132,7 +127,7 @@ extension Store {
 
     func resumeCampaign(_ request: ResumeCampaign) async throws -> Int64 {
         try await mutate {
-            let (seq, _) = try campaignChanging(request.account, request.campaignID, from: .paused, verb: "resumed", dials: true)
+            let (seq, _) = try campaignChanging(request.account, request.campaignID, .resume)
             let now = Timestamp.nowMilliseconds()
             try setStatus(seq, .running, now: now)
             _ = try completeIfDone(seq, now: now)

@@ -1,3 +1,4 @@
+import Dialing
 import Foundation
 import Protocol
 import Runtime
@@ -138,9 +139,7 @@ actor Store {
             var (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
             let changesDialing = (request.agentID.map { $0 != record.agentID } ?? false)
                 || (request.callFromNumber.map { $0 != record.callFromNumber } ?? false)
-            if record.status == .running, changesDialing {
-                throw RemoteError(.conflict, "agent_id and call_from_number cannot change while the campaign is running; pause it first")
-            }
+            try CampaignLifecycle.check(.update(changesDialing: changesDialing), on: record.lifecycle)
             record.name = request.name ?? record.name
             record.agentID = request.agentID ?? record.agentID
             record.callFromNumber = request.callFromNumber ?? record.callFromNumber
@@ -154,16 +153,11 @@ actor Store {
     func deleteCampaign(_ request: DeleteCampaign) async throws {
         try await mutate {
             let (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
-            guard record.status != .running else {
-                throw RemoteError(.conflict, "a running campaign cannot be deleted; pause it first")
-            }
             let inFlight = try database.cached("SELECT count(*) FROM contacts WHERE campaign_seq = ? AND call_state IS NOT NULL")
             inFlight.bind(1, seq)
             let calls = try inFlight.step() ? inFlight.int(0) : 0
             inFlight.reset()
-            guard calls == 0 else {
-                throw RemoteError(.conflict, "\(calls) calls of this campaign are still in progress; delete it once they have ended")
-            }
+            try CampaignLifecycle.check(.delete(callsInProgress: calls), on: record.lifecycle)
             try database.cached("DELETE FROM contacts WHERE campaign_seq = ?").bind(1, seq).run()
             try database.cached("DELETE FROM campaigns WHERE seq = ?").bind(1, seq).run()
         }
@@ -175,9 +169,7 @@ actor Store {
     func uploadContacts(_ request: UploadContacts) async throws -> (result: UploadResult, campaignSeq: Int64, running: Bool) {
         try await mutate {
             let (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
-            guard record.status != .completed else {
-                throw RemoteError(.conflict, "the campaign is completed; contacts can no longer be added")
-            }
+            try CampaignLifecycle.check(.uploadContacts, on: record.lifecycle)
             let now = Timestamp.nowMilliseconds()
             var inserted = 0
             // Many rows per statement: each execution has a fixed cost (and AUTOINCREMENT
@@ -241,4 +233,9 @@ enum ContactID {
         guard id.hasPrefix("ct_"), let seq = Int64(id.dropFirst(3)), seq > 0 else { return nil }
         return seq
     }
+}
+
+extension CampaignRecord {
+    /// What the campaign rules need to know of this campaign.
+    var lifecycle: CampaignLifecycle.Campaign { CampaignLifecycle.Campaign(status: status, hasCallerID: callFromNumber != nil) }
 }
