@@ -365,20 +365,22 @@ public final class RPCPeer: @unchecked Sendable, EnvelopeBodyResolver {
         }
         let keys = WireAuthentication.sessionKeys(secret: secret, transcript)
         // The opener must be in place before the sealed answer to `authenticate` can arrive.
-        await withCheckedContinuation { (installed: CheckedContinuation<Void, Never>) in
-            stream.loop.execute { [self] in
-                opener = LineOpener(key: keys.serverToClient)
-                splitter.maxLineBytes = PeerRole.manager.maxLineBytes
-                installed.resume()
-            }
+        await onLoop {
+            self.opener = LineOpener(key: keys.serverToClient)
+            self.splitter.maxLineBytes = PeerRole.manager.maxLineBytes
         }
         sendLock.withLock { sealer = LineSealer(key: keys.clientToServer) }
         _ = try await call(Authenticate(proof: Hex.encode(WireAuthentication.clientProof(secret: secret, transcript))), timeout: timeout)
         lock.withLock { remote = (.manager, "manager") }
-        await withCheckedContinuation { (set: CheckedContinuation<Void, Never>) in
-            stream.loop.execute { [self] in
-                authenticatedRole = .manager
-                set.resume()
+        await onLoop { self.authenticatedRole = .manager }
+    }
+
+    /// Runs `body` on the stream's loop, where the reading state lives, and waits for it.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            stream.loop.execute {
+                body()
+                done.resume()
             }
         }
     }
