@@ -33,26 +33,7 @@ struct DispatchConfiguration: Sendable {
 /// to dialers, and placements begun. The database decides the rest: a call is begun only by a
 /// committed `beginCall`, so no contact is ever called twice, whatever dies when.
 actor Dispatcher {
-    final class Dialer {
-        let peer: RPCPeer
-        let name: String
-        let slots: Int
-        var outstanding = 0
-        /// When it last got an offer (a count, not a time), to take turns among equally free dialers.
-        var lastOffer = 0
-        /// A dialer that let an offer time out gets none until then: it may be cut off.
-        var suspendedUntil: ContinuousClock.Instant?
-
-        init(peer: RPCPeer, name: String, slots: Int) {
-            self.peer = peer
-            self.name = name
-            self.slots = slots
-        }
-    }
-
-    /// Each registration gets a new number: a reconnecting dialer is a new dialer, and nothing
-    /// owed to the old connection is counted against the new one.
-    typealias DialerID = Int
+    typealias DialerID = DialerPool<ContinuousClock.Instant>.ID
 
     struct Offer {
         let contact: QueuedContact
@@ -117,9 +98,10 @@ actor Dispatcher {
     private let logger: Logger
     private let metrics: ManagerMetrics
     private let clock = ContinuousClock()
-    private var dialers: [DialerID: Dialer] = [:]
+    private var dialers = DialerPool<ContinuousClock.Instant>()
+    /// Each member's connection, and each connection's member.
+    private var dialerPeers: [DialerID: RPCPeer] = [:]
     private var dialerIDs: [ObjectIdentifier: DialerID] = [:]
-    private var registrations = 0
     /// The newest status change applied per campaign, so status changes applied out of order
     /// cannot leave a paused campaign queued or a running one unqueued.
     private var versions: [Int64: Int64] = [:]
@@ -130,7 +112,6 @@ actor Dispatcher {
     private var order: [Int64] = []
     private var rotation = 0
     private var nextAttempt: Int64 = 1
-    private var offerCount = 0
     private var pacer: Pacer<ContinuousClock.Instant>?
     /// Placements begun and waiting for their pacing slot: they have not heard "go" yet.
     private var waitingForGo = 0
@@ -184,7 +165,7 @@ actor Dispatcher {
     }
 
     var status: DispatchStatus {
-        DispatchStatus(dialers: dialers.values.map(\.name).sorted(), liveCalls: liveCalls, offeredCalls: offers.count)
+        DispatchStatus(dialers: dialers.names, liveCalls: liveCalls, offeredCalls: offers.count)
     }
 
     /// Gauges, in Prometheus text format.
@@ -280,15 +261,16 @@ actor Dispatcher {
     // MARK: Dialers
 
     func register(_ peer: RPCPeer, name: String, slots: Int) {
-        registrations += 1
-        dialerIDs[ObjectIdentifier(peer)] = registrations
-        dialers[registrations] = Dialer(peer: peer, name: name, slots: max(1, slots))
+        let id = dialers.add(name: name, slots: slots)
+        dialerIDs[ObjectIdentifier(peer)] = id
+        dialerPeers[id] = peer
         logger.info("dialer_registered", ["dialer": name, "slots": "\(slots)", "dialers": "\(dialers.count)"])
         pump()
     }
 
     func unregister(_ peer: RPCPeer) {
-        guard let id = dialerIDs.removeValue(forKey: ObjectIdentifier(peer)), let dialer = dialers.removeValue(forKey: id) else { return }
+        guard let id = dialerIDs.removeValue(forKey: ObjectIdentifier(peer)), let dialer = dialers.remove(id) else { return }
+        dialerPeers.removeValue(forKey: id)
         logger.warning("dialer_lost", ["dialer": dialer.name, "dialers": "\(dialers.count)"])
         for (attempt, offer) in offers where offer.dialer == id {
             withdraw(attempt, requeue: true)
@@ -297,7 +279,7 @@ actor Dispatcher {
         pump()
     }
 
-    var connectedDialers: [RPCPeer] { dialers.values.map(\.peer) }
+    var connectedDialers: [RPCPeer] { Array(dialerPeers.values) }
 
     // MARK: Offers and placements
 
@@ -308,22 +290,13 @@ actor Dispatcher {
             scheduleWake(at: until)
             return
         }
-        while liveCalls + offers.count < configuration.maxConcurrentCalls, let dialer = freestDialer() {
+        while liveCalls + offers.count < configuration.maxConcurrentCalls, let dialer = dialers.freest(now: now) {
             // With pacing, the "go" gate in `begin` sets the rate; offers only need to stay a
             // few ahead of it, so a begin is waiting when its slot comes and the cadence never slips.
             if pacer != nil, offers.count + waitingForGo >= configuration.lookahead { return }
             guard let (queue, contact) = nextContact() else { return }
             offer(contact, from: queue.campaign, to: dialer, requestID: queue.requestID)
         }
-    }
-
-    /// The dialer with the most free slots; among equals, the one that waited longest.
-    private func freestDialer() -> DialerID? {
-        let now = clock.now
-        return dialers.filter { $0.value.outstanding < $0.value.slots && ($0.value.suspendedUntil.map { $0 <= now } ?? true) }.max { a, b in
-            let freeA = a.value.slots - a.value.outstanding, freeB = b.value.slots - b.value.outstanding
-            return freeA == freeB ? a.value.lastOffer > b.value.lastOffer : freeA < freeB
-        }?.key
     }
 
     /// The next contact, taking campaigns in turn so a big campaign cannot starve a small one.
@@ -367,19 +340,16 @@ actor Dispatcher {
     }
 
     private func offer(_ contact: QueuedContact, from campaign: DispatchCampaign, to dialerID: DialerID, requestID: String?) {
-        guard let dialer = dialers[dialerID] else { return }
+        guard let peer = dialerPeers[dialerID] else { return }
         let attempt = nextAttempt
         nextAttempt += 1
         offers[attempt] = Offer(contact: contact, campaign: campaign, dialer: dialerID)
         metrics.offers.increment()
-        dialer.outstanding += 1
-        offerCount += 1
-        dialer.lastOffer = offerCount
+        dialers.offered(to: dialerID)
         let message = PlaceCall(
             attempt: attempt, account: campaign.account, campaignID: campaign.id, contactID: ContactID.format(contact.seq),
             agentID: campaign.agentID, from: campaign.from ?? "", to: contact.phoneNumber, leaseMilliseconds: configuration.leaseMilliseconds
         )
-        let peer = dialer.peer
         Task {
             do {
                 _ = try await peer.call(message, requestID: requestID, timeout: Double(configuration.leaseMilliseconds) / 1000)
@@ -404,12 +374,11 @@ actor Dispatcher {
 
     /// Stops offering to a dialer that did not answer in time, for a while.
     private func suspend(_ dialerID: DialerID) {
-        guard let dialer = dialers[dialerID] else { return }
-        let until = clock.now + Self.suspension
-        if dialer.suspendedUntil.map({ $0 < clock.now }) ?? true {
-            logger.warning("dialer_suspended", ["dialer": dialer.name, "seconds": "\(Self.suspension.components.seconds)"])
+        let now = clock.now
+        let until = now + Self.suspension
+        if dialers.suspend(dialerID, until: until, now: now) {
+            logger.warning("dialer_suspended", ["dialer": dialers[dialerID]?.name ?? "", "seconds": "\(Self.suspension.components.seconds)"])
         }
-        dialer.suspendedUntil = until
         scheduleWake(at: until)
     }
 
@@ -418,7 +387,7 @@ actor Dispatcher {
     /// Takes back an offer that was not begun; the contact goes back to the front of its queue.
     private func withdraw(_ attempt: Int64, requeue: Bool) {
         guard let offer = offers.removeValue(forKey: attempt) else { return }
-        dialers[offer.dialer]?.outstanding -= 1
+        dialers.settled(offer.dialer)
         if requeue { queues[offer.campaign.seq]?.pushFront(offer.contact) }
         pump()
     }
@@ -437,14 +406,14 @@ actor Dispatcher {
                                                 account: offer.campaign.account, number: offer.contact.phoneNumber)
         } catch {
             liveCalls -= 1
-            dialers[dialerID]?.outstanding -= 1
+            dialers.settled(dialerID)
             queues[offer.campaign.seq]?.pushFront(offer.contact)
             pump()
             throw error
         }
         guard verdict == .go else {
             liveCalls -= 1
-            dialers[dialerID]?.outstanding -= 1
+            dialers.settled(dialerID)
             if case .doNotCall(let effect) = verdict { apply(effect) }
             // The database says the campaign is not running: whatever queued it was stale.
             if verdict == .campaignNotRunning { Task { await self.sync(offer.campaign.seq) } }
@@ -503,7 +472,7 @@ actor Dispatcher {
         let effect = try await store.applyPlacement(report)
         let placement = begun.removeValue(forKey: report.attempt)
         releaseSettledWaiters()
-        if let placement { dialers[placement.dialer]?.outstanding -= 1 }
+        if let placement { dialers.settled(placement.dialer) }
         // Reports are re-sent until acknowledged; only the first one counts: the one that changed
         // the contact, or the first heard for a placement begun here (its hangup callback may
         // have got to the contact first).
@@ -573,7 +542,7 @@ actor Dispatcher {
         for (attempt, placement) in begun where now - placement.started > .seconds(configuration.placementTimeout) {
             begun.removeValue(forKey: attempt)
             releaseSettledWaiters()
-            dialers[placement.dialer]?.outstanding -= 1
+            dialers.settled(placement.dialer)
             _ = try? await store.markUncertain(contact: placement.contact, attempt: attempt)
         }
         let nowMilliseconds = Timestamp.nowMilliseconds()
@@ -607,9 +576,9 @@ actor Dispatcher {
     /// Asks Plivo (through a dialer) what became of a call, and records the answer.
     private func resolve(_ call: OverdueCall, silentFor: Double) async {
         var lookup = CallLookup.unavailable(reason: "no dialer connected")
-        if call.callUUID != nil || call.requestUUID != nil, let dialer = dialers.values.first {
+        if call.callUUID != nil || call.requestUUID != nil, let peer = dialerPeers.values.first {
             do {
-                lookup = try await dialer.peer.call(LookupCall(callUUID: call.callUUID, requestUUID: call.requestUUID), timeout: 15)
+                lookup = try await peer.call(LookupCall(callUUID: call.callUUID, requestUUID: call.requestUUID), timeout: 15)
             } catch {
                 lookup = .unavailable(reason: "\(error)")
             }
