@@ -284,3 +284,50 @@ public enum ContactLifecycle {
                           detail: .clear)
     }
 }
+
+/// What becomes of `contacts.dialed_at`.
+public enum DialedAtChange: Sendable, Equatable {
+    case keep
+    /// Now, unless already known (`coalesce`).
+    case stampIfMissing
+    case clear
+}
+
+/// Which of the contact's timestamps a transition stamps with "now".
+public struct Stamps: Sendable, Equatable {
+    public var dialedAt: DialedAtChange
+    /// `ended_at`, unless already set.
+    public var endedAt: Bool
+    /// `last_event_at`: the clock the overdue-outcome check reads.
+    public var lastEventAt: Bool
+    /// `updated_at`: the contact's status, call state or attempt changed.
+    public var updatedAt: Bool
+
+    public init(dialedAt: DialedAtChange = .keep, endedAt: Bool = false, lastEventAt: Bool = false, updatedAt: Bool = false) {
+        self.dialedAt = dialedAt
+        self.endedAt = endedAt
+        self.lastEventAt = lastEventAt
+        self.updatedAt = updatedAt
+    }
+}
+
+extension ContactLifecycle {
+    /// The timestamps `transition` (the answer to `event` on `state`) stamps.
+    public static func stamps(_ transition: Transition, for event: ContactEvent, from state: ContactState) -> Stamps {
+        guard let next = transition.next else { return Stamps() }
+        var stamps = Stamps()
+        if transition.requeues {
+            stamps.dialedAt = .clear
+        } else if next.status == .dialed && state.status != .dialed {
+            stamps.dialedAt = .stampIfMissing
+        } else if case .callback(let callback) = event, callback.kind == .hangup {
+            stamps.dialedAt = .stampIfMissing
+        }
+        // A Do-Not-Call skip is not the end of a call.
+        stamps.endedAt = transition.endsAttempt && next.status != .skippedDNC
+        // A contact released to pending, or skipped at its begin, has no call whose clock runs.
+        stamps.lastEventAt = !transition.requeues && event != .dncListed
+        stamps.updatedAt = next.status != state.status || next.callState != state.callState || next.attempt != state.attempt
+        return stamps
+    }
+}

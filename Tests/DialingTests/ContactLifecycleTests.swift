@@ -323,3 +323,29 @@ private let table: [Row] = [
         #expect(steps[2].failureReason == .busy)
     }
 }
+
+/// The timestamps each kind of transition stamps, as the store's SQL did before the rules moved here.
+@Suite struct ContactLifecycleStampsTests {
+    private func stamps(_ event: ContactEvent, _ state: ContactState) -> Stamps {
+        ContactLifecycle.stamps(ContactLifecycle.apply(event, to: state), for: event, from: state)
+    }
+
+    @Test func stampsFollowTheStoresColumns() {
+        #expect(stamps(.begin(attempt: 2), fresh) == Stamps(lastEventAt: true, updatedAt: true))
+        #expect(stamps(.dncListed, fresh) == Stamps(updatedAt: true))
+        #expect(stamps(report(accepted), placing) == Stamps(dialedAt: .stampIfMissing, lastEventAt: true, updatedAt: true))
+        #expect(stamps(report(uncertain), placing) == Stamps(dialedAt: .stampIfMissing, lastEventAt: true, updatedAt: true))
+        #expect(stamps(report(refused), placing) == Stamps(endedAt: true, lastEventAt: true, updatedAt: true))
+        #expect(stamps(report(.skippedDNC), placing) == Stamps(lastEventAt: true, updatedAt: true))
+        #expect(stamps(report(notPlaced), presumed) == Stamps(dialedAt: .clear, updatedAt: true))
+        #expect(stamps(report(accepted), presumed) == Stamps(lastEventAt: true, updatedAt: true))
+        #expect(stamps(callback(.ring), placing) == Stamps(dialedAt: .stampIfMissing, lastEventAt: true, updatedAt: true))
+        #expect(stamps(callback(.ring), presumed) == Stamps(lastEventAt: true, updatedAt: true))
+        // A duplicate ring only moves the overdue clock.
+        #expect(stamps(callback(.ring), liveHeard) == Stamps(lastEventAt: true))
+        #expect(stamps(callback(.hangup, status: "busy"), live) == Stamps(dialedAt: .stampIfMissing, endedAt: true, lastEventAt: true, updatedAt: true))
+        #expect(stamps(.dialerLost(attempt: 1), placing) == Stamps(dialedAt: .stampIfMissing, lastEventAt: true, updatedAt: true))
+        #expect(stamps(.outcomeUnknown(attempt: 1, detail: "x"), presumed) == Stamps(endedAt: true, lastEventAt: true, updatedAt: true))
+        #expect(stamps(callback(.hangup, status: "busy"), completed) == Stamps())
+    }
+}
