@@ -73,6 +73,7 @@ public struct ContactState: Sendable, Equatable {
 /// Something that happens to a contact's call attempt.
 public enum ContactEvent: Sendable, Equatable {
     /// A dialer asks to place the call as `attempt` (the durable "go"), and the number is not listed.
+    /// Whether the campaign is running is the store's check, before the contact's.
     case begin(attempt: Int64)
     /// The begin found the number on the account's Do-Not-Call list.
     case dncListed
@@ -130,6 +131,7 @@ public struct Transition: Sendable, Equatable {
     public var pausesCampaign: Bool
     /// The attempt ended with a result (counted in `rymi_call_results_total`).
     public var endsAttempt: Bool
+    /// Written when the attempt ends (nil clears a reason left from before); kept otherwise.
     public var failureReason: FailureReason?
     public var detail: DetailChange
     public var requestUUID: RequestUUIDChange
