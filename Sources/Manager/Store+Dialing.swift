@@ -28,18 +28,24 @@ struct OverdueCall: Sendable {
     let lastEventAt: Int64
 }
 
-/// What a write did to the dispatcher's world.
+/// What a write did to the dispatcher's world: the contact's transition, and what it did to the
+/// campaign.
 struct DispatchEffect: Sendable, Equatable {
-    var applied = false
-    /// A call that counted against the concurrency limit no longer does.
-    var releasedSlot = false
+    var transition = Transition.ignored
+    /// The contact and campaign the transition happened to.
+    var contact: QueuedContact?
+    var campaign: Int64?
     /// The campaign ran out of work and is now completed.
     var completedCampaign: Int64?
     /// The campaign was paused by the system (e.g. Plivo refused our credentials).
     var pausedCampaign: Int64?
+
+    var applied: Bool { transition.applied }
+    /// A call that counted against the concurrency limit no longer does.
+    var releasedSlot: Bool { transition.releasesSlot }
     /// The contact was surely not called and should be offered again.
-    var retry: QueuedContact?
-    var retryCampaign: Int64?
+    var retry: QueuedContact? { transition.requeues ? contact : nil }
+    var retryCampaign: Int64? { transition.requeues ? campaign : nil }
 }
 
 enum BeginVerdict: Sendable, Equatable {
@@ -49,9 +55,9 @@ enum BeginVerdict: Sendable, Equatable {
     case doNotCall(DispatchEffect)
 }
 
-/// Contact states in the database: `status` is the public one; `call_state` says whether a call
-/// attempt is in flight: `placing` (Plivo request under way), `live` (accepted, no hangup yet),
-/// `uncertain` (the request may have reached Plivo). Non-null means it counts as a live call.
+/// Contact states in the database: `status` is the public one; `call_state` (`CallState`) says
+/// whether a call attempt is in flight; non-null means it counts as a live call. Every change of a
+/// contact reads its row, asks `ContactLifecycle` what the event does, and writes the answer.
 extension Store {
     // MARK: Counters
 
@@ -158,7 +164,8 @@ extension Store {
     /// reconnect and report before they count as possibly placed.
     func restartPlacementClocks() async throws {
         try await mutate {
-            try database.cached("UPDATE contacts SET last_event_at = ? WHERE call_state = 'placing'").bind(1, Timestamp.nowMilliseconds()).run()
+            try database.cached("UPDATE contacts SET last_event_at = ? WHERE call_state = ?").bind(1, Timestamp.nowMilliseconds())
+                .bind(2, CallState.placing.rawValue).run()
         }
     }
 
@@ -198,166 +205,127 @@ extension Store {
             let running = try state.step() && state.string(0) == CampaignStatus.running.rawValue
             state.reset()
             guard running else { return .campaignNotRunning }
-            if try isListed(account: account, number: number) {
-                try database.cached("""
-                    UPDATE contacts SET status = 'skipped_dnc', updated_at = ? WHERE seq = ? AND status = 'pending' AND call_state IS NULL
-                    """).bind(1, now).bind(2, contact).run()
-                guard database.changes == 1 else { return .contactNotPending }
-                try moveCounts(campaign: campaign, from: .pending, to: .skippedDNC, now: now)
-                var effect = DispatchEffect(applied: true)
-                if try completeIfDone(campaign, now: now) { effect.completedCampaign = campaign }
-                return .doNotCall(effect)
-            }
-            try database.cached("""
-                UPDATE contacts SET call_state = 'placing', attempt = ?, last_event_at = ?, updated_at = ?,
-                begun_version = (SELECT status_version FROM campaigns WHERE seq = ?)
-                WHERE seq = ? AND status = 'pending' AND call_state IS NULL
-                """).bind(1, attempt).bind(2, now).bind(3, now).bind(4, campaign).bind(5, contact).run()
-            return database.changes == 1 ? .go : .contactNotPending
+            let event: ContactEvent = try isListed(account: account, number: number) ? .dncListed : .begin(attempt: attempt)
+            let effect = try change(contact, by: event, now: now)
+            guard effect.applied else { return .contactNotPending }
+            return event == .dncListed ? .doNotCall(effect) : .go
         }
     }
 
-    /// The current state of the contact a call attempt belongs to; nil when the attempt is stale.
-    private func attemptRow(contact: Int64, attempt: Int64) throws -> (campaign: Int64, status: ContactStatus, callState: String?, phone: String, heard: Bool)? {
-        let statement = try database.cached("SELECT campaign_seq, status, call_state, phone_number, call_uuid IS NOT NULL FROM contacts WHERE seq = ? AND attempt = ?")
-        statement.bind(1, contact).bind(2, attempt)
+    /// A contact's row as the rules read it.
+    private struct ContactRow {
+        let campaign: Int64
+        let phone: String
+        let state: ContactState
+    }
+
+    private func contactRow(_ contact: Int64) throws -> ContactRow? {
+        let statement = try database.cached("SELECT campaign_seq, phone_number, status, call_state, attempt, call_uuid IS NOT NULL FROM contacts WHERE seq = ?")
+        statement.bind(1, contact)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
-        return (statement.int64(0), ContactStatus(rawValue: statement.string(1)) ?? .pending, statement.optionalString(2), statement.string(3),
-                statement.int(4) == 1)
+        let state = ContactState(status: ContactStatus(rawValue: statement.string(2)) ?? .pending,
+                                 callState: statement.optionalString(3).flatMap(CallState.init(rawValue:)),
+                                 attempt: statement.optionalInt64(4), heard: statement.int(5) == 1)
+        return ContactRow(campaign: statement.int64(0), phone: statement.string(1), state: state)
+    }
+
+    /// Reads the contact, applies `event` and writes the resulting state, guarded by the state read.
+    /// The SQL only reads and writes; what changes is `ContactLifecycle`'s decision.
+    private func change(_ contact: Int64, by event: ContactEvent, now: Int64) throws -> DispatchEffect {
+        guard let row = try contactRow(contact) else { return DispatchEffect() }
+        let transition = ContactLifecycle.apply(event, to: row.state)
+        guard let next = transition.next else {
+            if case .fillIfMissing(let uuid) = transition.requestUUID {
+                try database.cached("UPDATE contacts SET request_uuid = coalesce(request_uuid, ?) WHERE seq = ?").bind(1, uuid).bind(2, contact).run()
+            }
+            return DispatchEffect()
+        }
+        let stamps = ContactLifecycle.stamps(transition, for: event, from: row.state)
+        let detail: (Int64, String?) = switch transition.detail {
+        case .keep: (0, nil)
+        case .clear: (1, nil)
+        case .set(let text): (2, text)
+        }
+        let requestUUID: (Int64, String?) = switch transition.requestUUID {
+        case .keep: (0, nil)
+        case .set(let uuid): (1, uuid)
+        case .fillIfMissing(let uuid): (2, uuid)
+        }
+        let dialedAt: Int64 = switch stamps.dialedAt {
+        case .keep: 0
+        case .stampIfMissing: 1
+        case .clear: 2
+        }
+        let begins: Int64 = if case .begin = event { 1 } else { 0 }
+        try database.cached("""
+            UPDATE contacts SET status = ?1, call_state = ?2, attempt = ?3,
+            failure_reason = CASE WHEN ?4 THEN ?5 ELSE failure_reason END,
+            failure_detail = CASE ?6 WHEN 0 THEN failure_detail WHEN 1 THEN NULL ELSE ?7 END,
+            request_uuid = CASE ?8 WHEN 0 THEN request_uuid WHEN 1 THEN ?9 ELSE coalesce(request_uuid, ?9) END,
+            dialed_at = CASE ?10 WHEN 0 THEN dialed_at WHEN 1 THEN coalesce(dialed_at, ?11) ELSE NULL END,
+            ended_at = CASE WHEN ?12 THEN coalesce(ended_at, ?11) ELSE ended_at END,
+            last_event_at = CASE WHEN ?13 THEN ?11 ELSE last_event_at END,
+            updated_at = CASE WHEN ?14 THEN ?11 ELSE updated_at END,
+            begun_version = CASE WHEN ?15 THEN (SELECT status_version FROM campaigns WHERE seq = ?16) ELSE begun_version END
+            WHERE seq = ?17 AND status = ?18 AND call_state IS ?19 AND attempt IS ?20
+            """)
+            .bind(1, next.status.rawValue).bind(2, next.callState?.rawValue).bind(3, next.attempt)
+            .bind(4, transition.endsAttempt ? 1 : 0).bind(5, transition.failureReason?.rawValue)
+            .bind(6, detail.0).bind(7, detail.1).bind(8, requestUUID.0).bind(9, requestUUID.1)
+            .bind(10, dialedAt).bind(11, now).bind(12, stamps.endedAt ? 1 : 0).bind(13, stamps.lastEventAt ? 1 : 0)
+            .bind(14, stamps.updatedAt ? 1 : 0).bind(15, begins).bind(16, row.campaign)
+            .bind(17, contact).bind(18, row.state.status.rawValue).bind(19, row.state.callState?.rawValue).bind(20, row.state.attempt)
+            .run()
+        // Read and written in one transaction of the one writer: the guard cannot fail unless the
+        // row changed under us, and then nothing was written.
+        guard database.changes == 1 else { return DispatchEffect() }
+        var effect = DispatchEffect(transition: transition, contact: QueuedContact(seq: contact, phoneNumber: row.phone), campaign: row.campaign)
+        if let move = transition.counters { try moveCounts(campaign: row.campaign, from: move.from, to: move.to, now: now) }
+        if transition.endsAttempt {
+            metrics.results.increment(["reason": transition.failureReason?.rawValue ?? "", "status": next.status.rawValue])
+        }
+        if transition.pausesCampaign, case .placement(_, .authRejected(let status, _)) = event {
+            // Only if nothing changed the campaign's status since this placement began: a late
+            // refusal from before a resume must not pause the resumed campaign.
+            try database.cached("""
+                UPDATE campaigns SET status = 'paused', paused_reason = ?, updated_at = ?, status_version = status_version + 1
+                WHERE seq = ? AND status = 'running'
+                AND status_version = (SELECT begun_version FROM contacts WHERE seq = ?)
+                """).bind(1, "plivo_auth_failed: Plivo answered HTTP \(status); check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, then resume")
+                .bind(2, now).bind(3, row.campaign).bind(4, contact).run()
+            if database.changes == 1 { effect.pausedCampaign = row.campaign }
+        }
+        if transition.reachesFinalStatus, try completeIfDone(row.campaign, now: now) { effect.completedCampaign = row.campaign }
+        return effect
     }
 
     func applyPlacement(_ report: ReportPlacement) async throws -> DispatchEffect {
         try await mutate {
-            guard let contact = ContactID.parse(report.contactID), let row = try attemptRow(contact: contact, attempt: report.attempt) else {
-                return DispatchEffect()
-            }
-            let now = Timestamp.nowMilliseconds()
-            // A placement given up on as possibly placed, with no callback since, still takes the
-            // dialer's late word for what happened.
-            let presumed = row.callState == "uncertain" && !row.heard && row.status == .dialed
-            guard row.callState == "placing" || presumed else {
-                // A callback got here first; only fill in what it could not know.
-                if case .accepted(let uuid) = report.outcome, !uuid.isEmpty {
-                    try database.cached("UPDATE contacts SET request_uuid = coalesce(request_uuid, ?) WHERE seq = ?").bind(1, uuid).bind(2, contact).run()
-                }
-                return DispatchEffect()
-            }
-            let from = row.status
-            var effect = DispatchEffect(applied: true)
-            switch report.outcome {
-            case .accepted(let uuid):
-                try database.cached("""
-                    UPDATE contacts SET status = 'dialed', call_state = 'live', request_uuid = ?, failure_detail = NULL,
-                    dialed_at = coalesce(dialed_at, ?), last_event_at = ?, updated_at = ? WHERE seq = ?
-                    """).bind(1, uuid.isEmpty ? nil : uuid).bind(2, now).bind(3, now).bind(4, now).bind(5, contact).run()
-                try moveCounts(campaign: row.campaign, from: from, to: .dialed, now: now)
-            case .uncertain(let reason):
-                guard !presumed else { return DispatchEffect() }
-                try database.cached("""
-                    UPDATE contacts SET status = 'dialed', call_state = 'uncertain', failure_detail = ?, dialed_at = ?, last_event_at = ?, updated_at = ?
-                    WHERE seq = ?
-                    """).bind(1, reason).bind(2, now).bind(3, now).bind(4, now).bind(5, contact).run()
-                try moveCounts(campaign: row.campaign, from: .pending, to: .dialed, now: now)
-            case .refused(let status, let message):
-                try finish(contact: contact, campaign: row.campaign, from: from, to: .failed, reason: "plivo_rejected",
-                           detail: "HTTP \(status): \(message)", now: now, effect: &effect)
-            case .skippedDNC:
-                try finish(contact: contact, campaign: row.campaign, from: from, to: .skippedDNC, reason: nil, detail: nil, now: now, effect: &effect)
-            case .notPlaced:
-                try releaseToPending(contact: contact, campaign: row.campaign, from: from, now: now)
-                effect.releasedSlot = true
-                effect.retry = QueuedContact(seq: contact, phoneNumber: row.phone)
-                effect.retryCampaign = row.campaign
-            case .authRejected(let status, _):
-                try releaseToPending(contact: contact, campaign: row.campaign, from: from, now: now)
-                effect.releasedSlot = true
-                // If the campaign runs on (resumed since), the contact is offered again.
-                effect.retry = QueuedContact(seq: contact, phoneNumber: row.phone)
-                effect.retryCampaign = row.campaign
-                // Only if nothing changed the campaign's status since this placement began: a late
-                // refusal from before a resume must not pause the resumed campaign.
-                try database.cached("""
-                    UPDATE campaigns SET status = 'paused', paused_reason = ?, updated_at = ?, status_version = status_version + 1
-                    WHERE seq = ? AND status = 'running'
-                    AND status_version = (SELECT begun_version FROM contacts WHERE seq = ?)
-                    """).bind(1, "plivo_auth_failed: Plivo answered HTTP \(status); check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, then resume")
-                    .bind(2, now).bind(3, row.campaign).bind(4, contact).run()
-                if database.changes == 1 { effect.pausedCampaign = row.campaign }
-            }
-            return effect
+            guard let contact = ContactID.parse(report.contactID) else { return DispatchEffect() }
+            return try change(contact, by: .placement(attempt: report.attempt, outcome: report.outcome), now: Timestamp.nowMilliseconds())
         }
-    }
-
-    private func releaseToPending(contact: Int64, campaign: Int64, from: ContactStatus, now: Int64) throws {
-        try database.cached("""
-            UPDATE contacts SET status = 'pending', call_state = NULL, failure_detail = NULL, dialed_at = NULL, updated_at = ? WHERE seq = ?
-            """).bind(1, now).bind(2, contact).run()
-        try moveCounts(campaign: campaign, from: from, to: .pending, now: now)
-    }
-
-    /// Moves a contact to a final status, releasing its call slot and completing the campaign if done.
-    private func finish(contact: Int64, campaign: Int64, from: ContactStatus, to: ContactStatus, reason: String?, detail: String?,
-                        now: Int64, effect: inout DispatchEffect) throws {
-        try database.cached("""
-            UPDATE contacts SET status = ?, call_state = NULL, failure_reason = ?, failure_detail = coalesce(?, failure_detail),
-            ended_at = coalesce(ended_at, ?), last_event_at = ?, updated_at = ? WHERE seq = ?
-            """).bind(1, to.rawValue).bind(2, reason).bind(3, detail).bind(4, to == .skippedDNC ? nil : now as Int64?)
-            .bind(5, now).bind(6, now).bind(7, contact).run()
-        try moveCounts(campaign: campaign, from: from, to: to, now: now)
-        metrics.results.increment(["reason": reason ?? "", "status": to.rawValue])
-        effect.applied = true
-        effect.releasedSlot = true
-        if try completeIfDone(campaign, now: now) { effect.completedCampaign = campaign }
     }
 
     /// Applies a Plivo callback. Duplicates, late and unknown events change nothing.
     func applyCallEvent(_ event: CallEvent) async throws -> DispatchEffect {
         try await mutate {
-            guard let contact = ContactID.parse(event.contactID), let row = try attemptRow(contact: contact, attempt: event.attempt),
-                  row.status == .pending && row.callState == "placing" || row.status == .dialed
-            else { return DispatchEffect() }
+            guard let contact = ContactID.parse(event.contactID) else { return DispatchEffect() }
             let now = Timestamp.nowMilliseconds()
-            var effect = DispatchEffect()
+            let effect = try change(contact, by: .callback(event), now: now)
+            guard effect.applied else { return effect }
+            // What the callback tells beyond the contact's state.
             try database.cached("""
-                UPDATE contacts SET call_uuid = coalesce(call_uuid, ?), request_uuid = coalesce(request_uuid, ?), last_event_at = ?,
+                UPDATE contacts SET call_uuid = coalesce(call_uuid, ?),
                 answered_at = CASE WHEN ? THEN coalesce(answered_at, ?) ELSE answered_at END WHERE seq = ?
-                """).bind(1, event.callUUID).bind(2, event.requestUUID).bind(3, now)
-                .bind(4, event.kind == .answer ? 1 : 0).bind(5, now).bind(6, contact).run()
-            switch event.kind {
-            case .ring, .answer:
-                if row.status == .pending {
-                    try database.cached("""
-                        UPDATE contacts SET status = 'dialed', call_state = 'live', dialed_at = coalesce(dialed_at, ?), updated_at = ? WHERE seq = ?
-                        """).bind(1, now).bind(2, now).bind(3, contact).run()
-                    try moveCounts(campaign: row.campaign, from: .pending, to: .dialed, now: now)
-                } else if row.callState == "uncertain" {
-                    try database.cached("UPDATE contacts SET call_state = 'live', updated_at = ? WHERE seq = ?").bind(1, now).bind(2, contact).run()
-                }
-                effect.applied = true
-            case .hangup:
-                let (status, reason) = Self.outcome(of: event.callStatus)
+                """).bind(1, event.callUUID).bind(2, event.kind == .answer ? 1 : 0).bind(3, now).bind(4, contact).run()
+            if event.kind == .hangup {
                 try database.cached("""
-                    UPDATE contacts SET hangup_cause = ?, hangup_cause_code = ?, duration = ?, bill_duration = ?,
-                    dialed_at = coalesce(dialed_at, ?) WHERE seq = ?
+                    UPDATE contacts SET hangup_cause = ?, hangup_cause_code = ?, duration = ?, bill_duration = ? WHERE seq = ?
                     """).bind(1, event.hangupCause).bind(2, event.hangupCauseCode.map(Int64.init)).bind(3, event.durationSeconds.map(Int64.init))
-                    .bind(4, event.billDurationSeconds.map(Int64.init)).bind(5, now).bind(6, contact).run()
-                try finish(contact: contact, campaign: row.campaign, from: row.status, to: status, reason: reason, detail: nil, now: now, effect: &effect)
-                effect.releasedSlot = row.callState != nil
+                    .bind(4, event.billDurationSeconds.map(Int64.init)).bind(5, contact).run()
             }
             return effect
-        }
-    }
-
-    /// Plivo's final CallStatus as our status and failure reason.
-    static func outcome(of callStatus: String?) -> (ContactStatus, String?) {
-        switch callStatus?.lowercased() {
-        case "completed": return (.completed, nil)
-        case "busy": return (.failed, "busy")
-        case "no-answer": return (.failed, "no_answer")
-        case "timeout": return (.failed, "timeout")
-        case "cancel": return (.failed, "canceled")
-        default: return (.failed, "call_failed")
         }
     }
 
@@ -379,25 +347,14 @@ extension Store {
     /// A placement whose dialer never reported: the call may exist, so it waits for callbacks.
     func markUncertain(contact: Int64, attempt: Int64) async throws -> Bool {
         try await mutate {
-            guard let row = try attemptRow(contact: contact, attempt: attempt), row.callState == "placing" else { return false }
-            let now = Timestamp.nowMilliseconds()
-            try database.cached("""
-                UPDATE contacts SET status = 'dialed', call_state = 'uncertain', failure_detail = 'dialer lost before reporting',
-                dialed_at = coalesce(dialed_at, ?), last_event_at = ?, updated_at = ? WHERE seq = ?
-                """).bind(1, now).bind(2, now).bind(3, now).bind(4, contact).run()
-            try moveCounts(campaign: row.campaign, from: .pending, to: .dialed, now: now)
-            return true
+            try change(contact, by: .dialerLost(attempt: attempt), now: Timestamp.nowMilliseconds()).applied
         }
     }
 
     /// Gives up on an outcome that neither callbacks nor Plivo could tell.
     func failOutcomeUnknown(contact: Int64, attempt: Int64, detail: String) async throws -> DispatchEffect {
         try await mutate {
-            guard let row = try attemptRow(contact: contact, attempt: attempt), row.callState != nil else { return DispatchEffect() }
-            var effect = DispatchEffect()
-            try finish(contact: contact, campaign: row.campaign, from: row.status, to: .failed, reason: "outcome_unknown", detail: detail,
-                       now: Timestamp.nowMilliseconds(), effect: &effect)
-            return effect
+            try change(contact, by: .outcomeUnknown(attempt: attempt, detail: detail), now: Timestamp.nowMilliseconds())
         }
     }
 
