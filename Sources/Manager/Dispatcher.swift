@@ -552,7 +552,7 @@ actor Dispatcher {
         var lookups: [(OverdueCall, Double)] = []
         for call in overdue where !tracked.contains(call.attempt) {
             let silentFor = Double(nowMilliseconds - call.lastEventAt) / 1000
-            if call.callState == "placing" {
+            if call.callState == .placing {
                 if silentFor > configuration.placementTimeout { _ = try? await store.markUncertain(contact: call.contactSeq, attempt: call.attempt) }
                 continue
             }

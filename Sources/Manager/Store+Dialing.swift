@@ -22,7 +22,8 @@ struct QueuedContact: Sendable, Equatable {
 struct OverdueCall: Sendable {
     let contactSeq: Int64
     let attempt: Int64
-    let callState: String
+    /// nil only for a state this version does not know (a newer database's).
+    let callState: CallState?
     let requestUUID: String?
     let callUUID: String?
     let lastEventAt: Int64
@@ -338,7 +339,7 @@ extension Store {
             WHERE call_state IS NOT NULL AND last_event_at < ? ORDER BY last_event_at LIMIT ?
             """).bind(1, cutoff).bind(2, limit)
             .forEachRow { row in
-                calls.append(OverdueCall(contactSeq: row.int64(0), attempt: row.int64(1), callState: row.string(2),
+                calls.append(OverdueCall(contactSeq: row.int64(0), attempt: row.int64(1), callState: CallState(rawValue: row.string(2)),
                                          requestUUID: row.optionalString(3), callUUID: row.optionalString(4), lastEventAt: row.int64(5)))
             }
         return calls

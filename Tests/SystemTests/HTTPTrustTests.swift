@@ -219,7 +219,10 @@ import Testing
         let port = stack.client.port
         // One connection holds 800 KB of budget while it sends its body slowly…
         let holder = try HTTPClient.connect(port: port, timeout: 5)
-        defer { close(holder) }
+        // Closed once, mid-test: a second close could hit a descriptor reused meanwhile by
+        // another test's pipe or socket (and crash libdispatch watching it).
+        var holderOpen = true
+        defer { if holderOpen { close(holder) } }
         let head = "POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n\(Self.authorization)Content-Length: 800000\r\n\r\n"
         _ = Array(head.utf8).withUnsafeBytes { send(holder, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         try await Task.sleep(for: .milliseconds(200))
@@ -233,6 +236,7 @@ import Testing
         #expect(try await stack.client.request("POST", "/v1/campaigns", json: #"{"name":"n","agent_id":"a"}"#).status == 201)
         // Once the first connection goes, its share returns.
         close(holder)
+        holderOpen = false
         try await Task.sleep(for: .milliseconds(200))
         let after = try await stack.client.request("POST", "/v1/campaigns", json: #"{"name":"n","agent_id":"a"}"# + String(repeating: " ", count: 400_000))
         #expect(after.status == 201)
