@@ -186,8 +186,10 @@ import Testing
             if try await upload.status == 201 { acknowledged += 200 }
             try await stack.startManager()
             rounds += 1
-            // Wait until the gateway is back with the manager.
-            for _ in 0..<100 where try await stack.client.request("GET", "/v1/campaigns/\(id)").status != 200 {
+            // Wait until the gateway is back with the manager (a `where` clause would not stop
+            // the loop: it went on asking a hundred times a round, into the rate limit).
+            for _ in 0..<100 {
+                if try await stack.client.request("GET", "/v1/campaigns/\(id)").status == 200 { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let total = try await stack.campaign(id)["contact_counts"]?["total"]?.intValue ?? -1
