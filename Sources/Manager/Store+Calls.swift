@@ -60,88 +60,6 @@ enum BeginVerdict: Sendable, Equatable {
 /// whether a call attempt is in flight; non-null means it counts as a live call. Every change of a
 /// contact reads its row, asks `ContactLifecycle` what the event does, and writes the answer.
 extension Store {
-    // MARK: Counters
-
-    /// Moves `count` contacts between status counters of a campaign.
-    func moveCounts(campaign: Int64, from: ContactStatus, to: ContactStatus, count: Int = 1, now: Int64) throws {
-        guard from != to, count > 0 else { return }
-        try database.cached("""
-            UPDATE campaigns SET \(Self.counter(from)) = \(Self.counter(from)) - ?1, \(Self.counter(to)) = \(Self.counter(to)) + ?1,
-            updated_at = ?2 WHERE seq = ?3
-            """).bind(1, count).bind(2, now).bind(3, campaign).run()
-    }
-
-    static func counter(_ status: ContactStatus) -> String {
-        switch status {
-        case .pending: return "pending_count"
-        case .dialed: return "dialed_count"
-        case .completed: return "completed_count"
-        case .failed: return "failed_count"
-        case .skippedDNC: return "skipped_dnc_count"
-        }
-    }
-
-    /// A running campaign with nothing pending or dialed is completed.
-    func completeIfDone(_ campaign: Int64, now: Int64) throws -> Bool {
-        try database.cached("""
-            UPDATE campaigns SET status = 'completed', paused_reason = NULL, updated_at = ?, status_version = status_version + 1
-            WHERE seq = ? AND status = 'running' AND pending_count = 0 AND dialed_count = 0
-            """).bind(1, now).bind(2, campaign).run()
-        return database.changes == 1
-    }
-
-    // MARK: Lifecycle
-
-    /// The campaign for `command`, once the campaign rules allow it (a `Refusal` otherwise).
-    private func campaignChanging(_ account: String, _ id: String, _ command: CampaignLifecycle.Command) throws -> (seq: Int64, record: CampaignRecord) {
-        let (seq, record) = try queries.campaignRow(account: account, id: id)
-        try CampaignLifecycle.check(command, on: record.lifecycle)
-        return (seq, record)
-    }
-
-    /// Every status change bumps the version the dispatcher orders them by.
-    private func setStatus(_ seq: Int64, _ status: CampaignStatus, now: Int64) throws {
-        try database.cached("""
-            UPDATE campaigns SET status = ?, paused_reason = CASE WHEN ? = 'running' THEN NULL ELSE paused_reason END,
-            updated_at = ?, status_version = status_version + 1 WHERE seq = ?
-            """).bind(1, status.rawValue).bind(2, status.rawValue).bind(3, now).bind(4, seq).run()
-    }
-
-    func startCampaign(_ request: StartCampaign) async throws -> (result: StartResult, seq: Int64) {
-        try await mutate {
-            let (seq, record) = try campaignChanging(request.account, request.campaignID, .start)
-            let now = Timestamp.nowMilliseconds()
-            try database.cached("""
-                UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1
-                WHERE campaign_seq = ?2 AND status = 'pending'
-                AND phone_number IN (SELECT phone_number FROM dnc WHERE account = ?3)
-                """).bind(1, now).bind(2, seq).bind(3, request.account).run()
-            let skipped = database.changes
-            try moveCounts(campaign: seq, from: .pending, to: .skippedDNC, count: skipped, now: now)
-            try setStatus(seq, .running, now: now)
-            _ = try completeIfDone(seq, now: now)
-            return (StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped), seq)
-        }
-    }
-
-    func pauseCampaign(_ request: PauseCampaign) async throws -> Int64 {
-        try await mutate {
-            let (seq, _) = try campaignChanging(request.account, request.campaignID, .pause)
-            try setStatus(seq, .paused, now: Timestamp.nowMilliseconds())
-            return seq
-        }
-    }
-
-    func resumeCampaign(_ request: ResumeCampaign) async throws -> Int64 {
-        try await mutate {
-            let (seq, _) = try campaignChanging(request.account, request.campaignID, .resume)
-            let now = Timestamp.nowMilliseconds()
-            try setStatus(seq, .running, now: now)
-            _ = try completeIfDone(seq, now: now)
-            return seq
-        }
-    }
-
     // MARK: Dispatch
 
     func runningCampaigns() throws -> [Int64] {
@@ -188,13 +106,6 @@ extension Store {
 
     func maxAttempt() throws -> Int64 {
         try database.integer("SELECT coalesce(max(attempt), 0) FROM contacts") ?? 0
-    }
-
-    func isListed(account: String, number: String) throws -> Bool {
-        let statement = try database.cached("SELECT 1 FROM dnc WHERE account = ? AND phone_number = ?")
-        statement.bind(1, account).bind(2, number)
-        defer { statement.reset() }
-        return try statement.step()
     }
 
     /// The durable "go": after this commits the call may exist, so the contact is never offered again.
@@ -363,34 +274,5 @@ extension Store {
         try await mutate {
             try database.cached("UPDATE contacts SET last_event_at = ? WHERE seq = ?").bind(1, Timestamp.nowMilliseconds()).bind(2, contact).run()
         }
-    }
-
-    // MARK: Do-Not-Call
-
-    func addDNC(_ request: AddDNC) async throws -> (result: DNCAddResult, added: [String]) {
-        try await mutate {
-            let now = Timestamp.nowMilliseconds()
-            let insert = try database.cached("INSERT INTO dnc (account, phone_number, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            var added: [String] = []
-            for number in request.numbers {
-                insert.bind(1, request.account).bind(2, number).bind(3, now)
-                try insert.run()
-                if database.changes == 1 { added.append(number) }
-            }
-            return (DNCAddResult(added: added.count, alreadyListed: request.numbers.count - added.count), added)
-        }
-    }
-
-    func removeDNC(_ request: RemoveDNC) async throws {
-        try await mutate {
-            try database.cached("DELETE FROM dnc WHERE account = ? AND phone_number = ?").bind(1, request.account).bind(2, request.number).run()
-            guard database.changes == 1 else { throw RemoteError(.notFound, "\(request.number) is not on the Do-Not-Call list") }
-        }
-    }
-
-    func dncSnapshot() throws -> [DNCUpdate] {
-        var byAccount: [String: [String]] = [:]
-        try database.cached("SELECT account, phone_number FROM dnc").forEachRow { byAccount[$0.string(0), default: []].append($0.string(1)) }
-        return byAccount.map { DNCUpdate(account: $0.key, added: $0.value, removed: []) }
     }
 }
