@@ -9,6 +9,8 @@ public struct DialerConfiguration: Sendable {
     public var managerAddress: HostPort
     /// Proves to the manager that this is a dialer; a manager that cannot prove it back gets no call placed.
     public var managerSecret: [UInt8]
+    /// Logged at start: a short secret.
+    public var secretWarnings: [String] = []
     public var plivo: PlivoAccount
     public var plivoTimeout: Double
     public var publicURL: String
@@ -22,7 +24,8 @@ public struct DialerConfiguration: Sendable {
 
     public init(environment: Environment) throws(ConfigurationError) {
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
-        managerSecret = try environment.secret("RYMI_DIALER_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
+        managerSecret = try environment.secret("RYMI_DIALER_SECRET")
+        secretWarnings = WireAuthentication.weaknesses([("RYMI_DIALER_SECRET", managerSecret)])
         guard let authID = environment.string("PLIVO_AUTH_ID") else {
             throw ConfigurationError("PLIVO_AUTH_ID", "not set; give the Plivo account's auth id (make run starts a simulator with its own)")
         }

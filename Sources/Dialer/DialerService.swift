@@ -21,6 +21,7 @@ public final class DialerService: Service, @unchecked Sendable {
     public init(configuration: DialerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        for warning in configuration.secretWarnings { logger.warning("weak_secret", ["problem": warning]) }
         plivo = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: configuration.slots,
                             userAgent: "rymi-dialer/\(configuration.name)")
         lookups = PlivoClient(account: configuration.plivo, timeout: configuration.plivoTimeout, maxConnections: 4,

@@ -10,9 +10,13 @@ public struct GatewayConfiguration: Sendable {
     public var httpAddress: HostPort
     /// The operator-only listener: `/metrics` and `/readyz` with details. Keep it off the public network.
     public var adminAddress: HostPort
+    /// Whether `adminAddress` is our default rather than the operator's choice.
+    public var adminAddressIsDefault = true
     public var managerAddress: HostPort
     /// Proves to the manager that this is a gateway, and lets this gateway check the manager.
     public var managerSecret: [UInt8]
+    /// Logged at start: a short secret.
+    public var secretWarnings: [String] = []
     public var apiKeys: APIKeys
     public var maxBodyBytes: Int
     public var maxContactsPerUpload: Int
@@ -44,9 +48,13 @@ public struct GatewayConfiguration: Sendable {
 
     public init(environment: Environment) throws(ConfigurationError) {
         httpAddress = try environment.address("RYMI_HTTP_ADDR", default: "127.0.0.1:8080")
-        adminAddress = try environment.address("RYMI_ADMIN_ADDR", default: "127.0.0.1:9464")
+        // Unset, the admin listener takes 9464 on loopback; beside an ephemeral API port (tests,
+        // several gateways on one host) an ephemeral one, so gateways never fight over it.
+        adminAddressIsDefault = environment.string("RYMI_ADMIN_ADDR") == nil
+        adminAddress = try environment.address("RYMI_ADMIN_ADDR", default: httpAddress.port == 0 ? "127.0.0.1:0" : "127.0.0.1:9464")
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
-        managerSecret = try environment.secret("RYMI_GATEWAY_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
+        managerSecret = try environment.secret("RYMI_GATEWAY_SECRET")
+        secretWarnings = WireAuthentication.weaknesses([("RYMI_GATEWAY_SECRET", managerSecret)])
         guard let keys = environment.string("RYMI_API_KEYS") else {
             throw ConfigurationError("RYMI_API_KEYS", "not set; give at least one account:key pair")
         }

@@ -42,8 +42,15 @@ public final class GatewayService: Service {
         adminConfiguration.bodyBudgetBytes = 1024 * 1024
         adminConfiguration.headTimeout = configuration.headTimeout
         adminConfiguration.writeStallTimeout = configuration.writeStallTimeout
-        admin = try HTTPServer(address: configuration.adminAddress, configuration: adminConfiguration, logger: logger) { request in
-            await frontDoor.value!.handleAdmin(request)
+        let handleAdmin: HTTPHandler = { request in await frontDoor.value!.handleAdmin(request) }
+        do {
+            admin = try HTTPServer(address: configuration.adminAddress, configuration: adminConfiguration, logger: logger, handler: handleAdmin)
+        } catch SocketError.system("bind", EADDRINUSE) where configuration.adminAddressIsDefault {
+            // A second gateway on this host (the operator did not choose the port): a free port
+            // beats not starting; the `listening` event says which.
+            logger.warning("admin_port_in_use", ["addr": configuration.adminAddress.description, "hint": "set RYMI_ADMIN_ADDR"])
+            admin = try HTTPServer(address: HostPort(host: configuration.adminAddress.host, port: 0), configuration: adminConfiguration,
+                                   logger: logger, handler: handleAdmin)
         }
         var router = Router()
         let campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
@@ -55,6 +62,7 @@ public final class GatewayService: Service {
         PlivoCallbacks(manager: manager, authToken: configuration.plivoAuthToken, publicURL: publicURL,
                        agentStreamURL: configuration.agentStreamURL, signatureFailures: metrics.signatureFailures,
                        logger: logger).register(in: &callbackRouter)
+        for warning in configuration.secretWarnings { logger.warning("weak_secret", ["problem": warning]) }
         if !configuration.apiKeys.weakKeyAccounts.isEmpty {
             logger.warning("weak_api_keys", ["accounts": configuration.apiKeys.weakKeyAccounts.joined(separator: ","),
                                              "hint": "use keys of at least 16 random characters"])

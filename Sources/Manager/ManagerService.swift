@@ -11,6 +11,8 @@ public struct ManagerConfiguration: Sendable {
     public var listen: HostPort
     /// What gateways and dialers must each prove before the manager reads anything else of theirs.
     public var peerSecrets: [PeerRole: [UInt8]]
+    /// Logged at start: short secrets, or one secret for both roles.
+    public var secretWarnings: [String] = []
     public var rpcLimits = RPCServer.Limits()
     public var dataDirectory: String
     public var logLevel: Logger.Level
@@ -18,12 +20,10 @@ public struct ManagerConfiguration: Sendable {
 
     public init(environment: Environment) throws(ConfigurationError) {
         listen = try environment.address("RYMI_MANAGER_LISTEN", default: "127.0.0.1:7070")
-        let gatewaySecret = try environment.secret("RYMI_GATEWAY_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
-        let dialerSecret = try environment.secret("RYMI_DIALER_SECRET", minimumBytes: WireAuthentication.minimumSecretBytes)
-        guard gatewaySecret != dialerSecret else {
-            throw ConfigurationError("RYMI_DIALER_SECRET", "must differ from RYMI_GATEWAY_SECRET, or a dialer could act as a gateway")
-        }
+        let gatewaySecret = try environment.secret("RYMI_GATEWAY_SECRET")
+        let dialerSecret = try environment.secret("RYMI_DIALER_SECRET")
         peerSecrets = [.gateway: gatewaySecret, .dialer: dialerSecret]
+        secretWarnings = WireAuthentication.weaknesses([("RYMI_GATEWAY_SECRET", gatewaySecret), ("RYMI_DIALER_SECRET", dialerSecret)])
         rpcLimits.maxConnections = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS", default: 1024, range: 1...100_000)
         rpcLimits.maxConnectionsPerHost = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS_PER_HOST", default: 64, range: 1...100_000)
         rpcLimits.handshakeTimeout = try environment.seconds("RYMI_MANAGER_HANDSHAKE_TIMEOUT", default: 5, range: 0.1...60)
@@ -53,6 +53,7 @@ public final class ManagerService: Service {
 
     public init(configuration: ManagerConfiguration, logger: Logger) throws {
         self.logger = logger
+        for warning in configuration.secretWarnings { logger.warning("weak_secret", ["problem": warning]) }
         try Self.prepareDataDirectory(configuration.dataDirectory)
         do {
             store = try Store(path: configuration.databasePath)

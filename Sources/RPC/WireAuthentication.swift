@@ -19,8 +19,21 @@ public enum WireAuthentication {
     public static let sealBytes = 16
     /// Hex digits of the seal plus the space after them.
     public static let sealPrefixBytes = sealBytes * 2 + 1
-    /// Shorter secrets are refused at start-up.
+    /// Shorter secrets are accepted with a warning at start-up.
     public static let minimumSecretBytes = 16
+
+    /// What is weak about a process's secrets, one line each, for a start-up warning: short ones,
+    /// and one secret shared by two roles (each role could then act as the other).
+    public static func weaknesses(_ secrets: [(variable: String, value: [UInt8])]) -> [String] {
+        var found = secrets.filter { $0.value.count < minimumSecretBytes }
+            .map { "\($0.variable) is shorter than \(minimumSecretBytes) characters; use e.g. openssl rand -hex 32" }
+        for (index, secret) in secrets.enumerated() {
+            for other in secrets[(index + 1)...] where other.value == secret.value {
+                found.append("\(secret.variable) and \(other.variable) are the same: each role could act as the other")
+            }
+        }
+        return found
+    }
 
     public static func freshNonce() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()

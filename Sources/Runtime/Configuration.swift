@@ -89,13 +89,10 @@ public struct Environment: Sendable {
         return value
     }
 
-    /// A secret shared by processes of one deployment: required, and long enough not to be guessed.
-    public func secret(_ name: String, minimumBytes: Int) throws(ConfigurationError) -> [UInt8] {
+    /// A secret shared by processes of one deployment: required.
+    public func secret(_ name: String) throws(ConfigurationError) -> [UInt8] {
         guard let text = string(name) else {
             throw ConfigurationError(name, "not set; give the shared secret (or \(name)_FILE, a file holding it); make run generates one, e.g. openssl rand -hex 32")
-        }
-        guard text.utf8.count >= minimumBytes else {
-            throw ConfigurationError(name, "too short: at least \(minimumBytes) characters (e.g. openssl rand -hex 32)")
         }
         return Array(text.utf8)
     }

@@ -88,3 +88,12 @@ struct WireAuthenticationTests {
         #expect(truncated.open(Array(#"{"v":1}"#.utf8)) == nil, "an unsealed line fails")
     }
 }
+
+struct SecretWeaknessTests {
+    @Test func shortAndSharedSecretsAreNamed() {
+        let strong = Array("gateway-secret-0123456789abcdef".utf8)
+        #expect(WireAuthentication.weaknesses([("A", strong), ("B", Array("dialer-secret-0123456789abcdef".utf8))]).isEmpty)
+        #expect(WireAuthentication.weaknesses([("A", Array("short".utf8))]) == ["A is shorter than 16 characters; use e.g. openssl rand -hex 32"])
+        #expect(WireAuthentication.weaknesses([("A", strong), ("B", strong)]) == ["A and B are the same: each role could act as the other"])
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SQLite
 import Testing
 
@@ -66,5 +67,31 @@ import Testing
         #expect(corruptMessage.contains("refusing to start"))
         // The file is left as it was.
         #expect(try Data(contentsOf: corrupt.appendingPathComponent("rymi.sqlite")) == Data(repeating: 0x42, count: 10_000))
+    }
+
+    /// Gateways started the way existing scripts and tests start them (API port 0, no
+    /// RYMI_ADMIN_ADDR) never fight over the admin port; on a fixed API port whose default admin
+    /// port is taken, a gateway still starts, on a free admin port, and says so.
+    @Test func gatewaysWithoutAnAdminAddressDoNotCollide() async throws {
+        let gateways = try (0..<2).map { _ in
+            try ServiceProcess("rymi-gateway", environment: ["RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_API_KEYS": Keys.all])
+        }
+        defer { gateways.forEach { $0.stop() } }
+        var adminPorts: [Int] = []
+        for gateway in gateways {
+            _ = try await gateway.listeningPort()
+            adminPorts.append(try await gateway.adminPort())
+        }
+        #expect(Set(adminPorts).count == 2 && !adminPorts.contains(9464))
+
+        // Hold 9464 (if nothing else does), then start a gateway on a fixed API port.
+        let holder = try? RawListener(port: 9464) { close($0) }
+        defer { holder?.stop() }
+        let apiPort = try RawListener.freePort()
+        let fixed = try ServiceProcess("rymi-gateway", environment: ["RYMI_HTTP_ADDR": "127.0.0.1:\(apiPort)", "RYMI_API_KEYS": Keys.all])
+        defer { fixed.stop() }
+        #expect(try await fixed.listeningPort() == apiPort)
+        _ = try await fixed.waitForEvent("admin_port_in_use")
+        #expect(try await fixed.adminPort() != 9464)
     }
 }

@@ -9,17 +9,21 @@ final class RawListener: @unchecked Sendable {
     private let lock = NSLock()
     private var open = true
 
-    init(serve: @escaping @Sendable (Int32) -> Void) throws {
+    init(port requested: Int = 0, serve: @escaping @Sendable (Int32) -> Void) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(requested).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound, listen(fd, 64) == 0 else { throw TestFailure("listen failed: errno \(errno)") }
+        guard bound, listen(fd, 64) == 0 else {
+            close(fd)
+            throw TestFailure("listen failed: errno \(errno)")
+        }
         port = Int(UInt16(bigEndian: address.sin_port))
         Thread.detachNewThread { [self] in
             while lock.withLock({ open }) {
@@ -28,6 +32,13 @@ final class RawListener: @unchecked Sendable {
                 Thread.detachNewThread { serve(client) }
             }
         }
+    }
+
+    /// A port nothing listens on right now (bound, read back, released).
+    static func freePort() throws -> Int {
+        let listener = try RawListener { close($0) }
+        defer { listener.stop() }
+        return listener.port
     }
 
     func stop() {
