@@ -53,43 +53,15 @@ actor Dispatcher {
         let leaseEnds: ContinuousClock.Instant
     }
 
+    /// A running campaign's queue: its contacts, and what the dialers are told about it.
     final class CampaignQueue {
         let campaign: DispatchCampaign
         /// The request that started or resumed it, carried to the dialers for tracing.
         var requestID: String?
-        var contacts: [QueuedContact] = []
-        var head = 0
-        var loadedUpTo: Int64 = 0
-        var loading = false
-        var exhausted = false
-        /// Bumped by every upload, so a load that started before one does not mark the queue exhausted.
-        var uploads = 0
+        var contacts = ContactQueue<QueuedContact>()
 
         init(campaign: DispatchCampaign) {
             self.campaign = campaign
-        }
-
-        var count: Int { contacts.count - head }
-
-        func pop() -> QueuedContact? {
-            guard head < contacts.count else { return nil }
-            defer {
-                head += 1
-                if head > 1024, head * 2 > contacts.count {
-                    contacts.removeFirst(head)
-                    head = 0
-                }
-            }
-            return contacts[head]
-        }
-
-        func pushFront(_ contact: QueuedContact) {
-            if head > 0 {
-                head -= 1
-                contacts[head] = contact
-            } else {
-                contacts.insert(contact, at: 0)
-            }
         }
     }
 
@@ -174,7 +146,7 @@ actor Dispatcher {
             + MetricsRegistry.gaugeText("rymi_offered_calls", help: "Calls offered to dialers and not yet begun.", [([:], Double(offers.count))])
             + MetricsRegistry.gaugeText("rymi_connected_dialers", help: "Dialers registered with the manager.", [([:], Double(dialers.count))])
             + MetricsRegistry.gaugeText("rymi_queue_depth", help: "Contacts loaded and waiting to be offered, per running campaign total.",
-                                        [([:], Double(queues.values.reduce(0) { $0 + $1.count }))])
+                                        [([:], Double(queues.values.reduce(0) { $0 + $1.contacts.count }))])
             + MetricsRegistry.gaugeText("rymi_running_campaigns", help: "Campaigns being dialed.", [([:], Double(order.count))])
     }
 
@@ -198,10 +170,7 @@ actor Dispatcher {
         versions[seq] = version
         if running {
             if let queue = queues[seq] {
-                // Resumed: everything pending is eligible again.
-                queue.loadedUpTo = 0
-                queue.exhausted = false
-                queue.uploads += 1
+                queue.contacts.rewind()
                 if let requestID { queue.requestID = requestID }
             } else {
                 let queue = CampaignQueue(campaign: campaign)
@@ -218,8 +187,7 @@ actor Dispatcher {
     /// New contacts in a running campaign: look for them the next time its queue runs low.
     func contactsAdded(campaign: Int64) {
         guard let queue = queues[campaign] else { return }
-        queue.exhausted = false
-        queue.uploads += 1
+        queue.contacts.contactsAdded()
         pump()
     }
 
@@ -304,8 +272,8 @@ actor Dispatcher {
         for _ in 0..<order.count {
             guard let queue = queues[order[rotation % order.count]] else { continue }
             rotation = (rotation + 1) % order.count
-            if queue.count < Self.lowWater { refill(queue) }
-            if let contact = queue.pop() { return (queue, contact) }
+            refill(queue)
+            if let contact = queue.contacts.pop() { return (queue, contact) }
         }
         return nil
     }
@@ -313,29 +281,26 @@ actor Dispatcher {
     static let lowWater = 200
 
     private func refill(_ queue: CampaignQueue) {
-        guard !queue.loading, !queue.exhausted else { return }
-        queue.loading = true
+        guard let load = queue.contacts.loadIfLow(lowWater: Self.lowWater) else { return }
         let seq = queue.campaign.seq
-        let after = queue.loadedUpTo
-        let uploads = queue.uploads
         Task {
-            let batch = (try? await store.pendingContacts(campaign: seq, after: after, limit: DispatchConfiguration.refillBatch)) ?? []
-            self.refilled(queue, batch, from: after, uploads: uploads)
+            let batch = (try? await store.pendingContacts(campaign: seq, after: load.after, limit: DispatchConfiguration.refillBatch)) ?? []
+            self.refilled(queue, batch, by: load)
         }
     }
 
-    private func refilled(_ queue: CampaignQueue, _ batch: [QueuedContact], from after: Int64, uploads: Int) {
-        queue.loading = false
-        // The queue was replaced, or rewound by a resume, while this load ran: its result is stale.
-        guard queues[queue.campaign.seq] === queue, queue.loadedUpTo == after else {
+    private func refilled(_ queue: CampaignQueue, _ batch: [QueuedContact], by load: ContactQueue<QueuedContact>.Load) {
+        // A queue replaced while the load ran is gone; one rewound meanwhile knows its load is stale.
+        guard queues[queue.campaign.seq] === queue else {
+            queue.contacts.abandon(load)
             pump()
             return
         }
         // Contacts already offered (retries pushed back, offers in flight) are not queued twice.
         let inFlight = Set(offers.values.map(\.contact.seq)).union(begun.values.map(\.contact))
-        queue.contacts.append(contentsOf: batch.filter { !inFlight.contains($0.seq) })
-        if let last = batch.last { queue.loadedUpTo = last.seq }
-        if batch.count < DispatchConfiguration.refillBatch, queue.uploads == uploads { queue.exhausted = true }
+        queue.contacts.loaded(batch, by: load, lastPosition: batch.last?.seq, batchLimit: DispatchConfiguration.refillBatch) {
+            !inFlight.contains($0.seq)
+        }
         pump()
     }
 
@@ -388,7 +353,7 @@ actor Dispatcher {
     private func withdraw(_ attempt: Int64, requeue: Bool) {
         guard let offer = offers.removeValue(forKey: attempt) else { return }
         dialers.settled(offer.dialer)
-        if requeue { queues[offer.campaign.seq]?.pushFront(offer.contact) }
+        if requeue { queues[offer.campaign.seq]?.contacts.pushFront(offer.contact) }
         pump()
     }
 
@@ -407,7 +372,7 @@ actor Dispatcher {
         } catch {
             liveCalls -= 1
             dialers.settled(dialerID)
-            queues[offer.campaign.seq]?.pushFront(offer.contact)
+            queues[offer.campaign.seq]?.contacts.pushFront(offer.contact)
             pump()
             throw error
         }
@@ -505,7 +470,7 @@ actor Dispatcher {
             logger.error("campaign_paused_by_system", ["campaign_seq": "\(campaign)", "reason": "plivo_auth_failed"])
         }
         if let contact = effect.retry, let campaign = effect.retryCampaign {
-            queues[campaign]?.pushFront(contact)
+            queues[campaign]?.contacts.pushFront(contact)
         }
     }
 
