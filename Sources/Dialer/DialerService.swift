@@ -62,7 +62,7 @@ public final class DialerService: Service, @unchecked Sendable {
         }
         await client.shutdown()
         background.cancelAll()
-        logger.info("dialer_stopped", ["unreported": "\(await state.unreportedCount)"])
+        logger.info("dialer_stopped", ["unreported": "\(await state.unreportedCount)", "slots_missed": "\(await state.slotsMissed)"])
     }
 
     private func registered(on peer: RPCPeer) async {
@@ -91,29 +91,48 @@ public final class DialerService: Service, @unchecked Sendable {
         // request (that gap is pacing jitter). A number listed later is caught by the manager:
         // at the begin's commit, or while the begin waits for its pacing slot.
         let listed = await state.isListed(account: offer.account, number: offer.to)
-        let begin: BeginCallReply
-        do {
-            begin = try await client.call(BeginCall(attempt: offer.attempt), timeout: Double(offer.leaseMilliseconds) / 1000)
-        } catch {
-            // We do not know whether the manager recorded the go-ahead; we surely did not call,
-            // and saying so is harmless if it did not.
-            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
-                                         outcome: .notPlaced(reason: "begin unconfirmed: \(error)", retryAfterMilliseconds: 0)))
-            return
+        var request = BeginCall(attempt: offer.attempt)
+        var result = PlivoCallResult.missedSlot
+        // A go-ahead that comes, or a send that would leave, too late for its slot is asked for
+        // again, within the lease.
+        while result == .missedSlot {
+            let asked = ContinuousClock.now
+            let begin: BeginCallReply
+            do {
+                begin = try await client.call(request, timeout: Double(offer.leaseMilliseconds) / 1000)
+            } catch {
+                // We do not know whether the manager recorded the go-ahead; we surely did not call,
+                // and saying so is harmless if it did not.
+                await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
+                                             outcome: .notPlaced(reason: "begin unconfirmed: \(error)", retryAfterMilliseconds: 0)))
+                return
+            }
+            guard begin.go else {
+                // A refused renewal leaves a placement begun and surely not sent: say so.
+                if request.renew == true {
+                    await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
+                                                 outcome: .notPlaced(reason: "go-ahead not renewed: \(begin.reason ?? "")", retryAfterMilliseconds: 0)))
+                }
+                return
+            }
+            if listed {
+                logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
+                await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
+                return
+            }
+            // A dialer that stalled past its lease must not call: the manager may have moved on.
+            guard ContinuousClock.now - received < lease else {
+                await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
+                                             outcome: .notPlaced(reason: "lease expired before sending", retryAfterMilliseconds: 0)))
+                return
+            }
+            result = await plivo.placeCall(callRequest(for: offer), sendBy: begin.sendDeadline(askedAt: asked))
+            if result == .missedSlot {
+                await state.slotMissed()
+                logger.info("slot_missed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
+                request.renew = true
+            }
         }
-        guard begin.go else { return }
-        if listed {
-            logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
-            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
-            return
-        }
-        // A dialer that stalled past its lease must not call: the manager may have moved on.
-        guard ContinuousClock.now - received < lease else {
-            await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
-                                         outcome: .notPlaced(reason: "lease expired before sending", retryAfterMilliseconds: 0)))
-            return
-        }
-        let result = await plivo.placeCall(callRequest(for: offer))
         let outcome: PlacementOutcome
         switch result {
         case .accepted(let uuid): outcome = .accepted(requestUUID: uuid ?? "")
@@ -121,6 +140,7 @@ public final class DialerService: Service, @unchecked Sendable {
         case .unauthorized(let status, let message): outcome = .authRejected(httpStatus: status, message: message)
         case .retryLater(let reason, let after): outcome = .notPlaced(reason: reason, retryAfterMilliseconds: after)
         case .uncertain(let reason): outcome = .uncertain(reason: reason)
+        case .missedSlot: return
         }
         if case .accepted = outcome {
             logger.debug("call_placed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
@@ -233,6 +253,9 @@ actor DialerState {
     }
 
     func placementEnded() { placing -= 1 }
+    /// Go-aheads that came or would have left too late for their slot, and were asked again.
+    private(set) var slotsMissed = 0
+    func slotMissed() { slotsMissed += 1 }
     func beginDraining() { draining = true }
     var busy: Bool { placing > 0 || !reports.isEmpty }
     var unreportedCount: Int { reports.count }

@@ -52,4 +52,20 @@ public enum Pacing {
     /// answers must be: the go-to-receipt jitter we allow for (measured p99 about 5 ms with
     /// all five processes on two cores).
     public static let windowGuard = Duration.milliseconds(10)
+    /// How late after its go-ahead a request may still leave: a dialer that cannot send by then
+    /// asks for a new slot. Within the window guard, so the window holds for the sends too.
+    public static let sendWithin = Duration.milliseconds(6)
+}
+
+/// An instant of the dispatcher's clock: the time since the shell started it. The core reads no
+/// clock; the shell translates whatever clock it was given into these.
+public struct DispatchInstant: InstantProtocol, CustomStringConvertible {
+    public var sinceOrigin: Duration
+
+    public init(_ sinceOrigin: Duration) { self.sinceOrigin = sinceOrigin }
+
+    public func advanced(by duration: Duration) -> DispatchInstant { DispatchInstant(sinceOrigin + duration) }
+    public func duration(to other: DispatchInstant) -> Duration { other.sinceOrigin - sinceOrigin }
+    public static func < (lhs: DispatchInstant, rhs: DispatchInstant) -> Bool { lhs.sinceOrigin < rhs.sinceOrigin }
+    public var description: String { "\(sinceOrigin)" }
 }

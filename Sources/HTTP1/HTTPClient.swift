@@ -24,6 +24,8 @@ public final class HTTPClient: @unchecked Sendable {
         case closedEarly
         case timedOut
         case malformedResponse(String)
+        /// The connection was ready only after `sendBy`: nothing was written.
+        case deadlinePassed
     }
 
     private let timeout: Double
@@ -55,10 +57,20 @@ public final class HTTPClient: @unchecked Sendable {
     /// the server may be closing), with `Connection: close`, closed after the answer and never
     /// resent. `connectionFailed` means nothing was written; any other failure means the peer may
     /// have received and acted on the request.
-    public func sendOnce(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) async throws -> Response {
-        let (address, request) = try Self.encode(method, url, headers: headers, body: body, close: true)
+    ///
+    /// - Parameters:
+    ///   - sendBy: when given, the request is written only if the connection is ready by then;
+    ///     otherwise nothing is written and `Failure.deadlinePassed` is thrown.
+    ///   - sentAtHeader: a header to carry the moment of writing, in milliseconds since the epoch.
+    public func sendOnce(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+                         sendBy: ContinuousClock.Instant? = nil, sentAtHeader: String? = nil) async throws -> Response {
+        let address = try Self.encode(method, url, headers: [], body: [], close: true).0
         let connection = try await connect(address)
         defer { connection.close() }
+        if let sendBy, ContinuousClock.now > sendBy { throw Failure.deadlinePassed }
+        var headers = headers
+        if let sentAtHeader { headers.append((sentAtHeader, String(format: "%.3f", Date().timeIntervalSince1970 * 1000))) }
+        let request = try Self.encode(method, url, headers: headers, body: body, close: true).1
         return try await connection.exchange(request, timeout: timeout).0
     }
 

@@ -57,7 +57,7 @@ struct DialingUseCases: Sendable {
 
     /// Every connected dialer holds the list and checks it too; each is told without waiting.
     private func tellDialers(_ update: DNCUpdate, requestID: String?) async {
-        for peer in await dispatcher.connectedDialers { Task { _ = try? await peer.call(update, requestID: requestID) } }
+        for dialer in await dispatcher.connectedDialers { Task { try? await dialer.tell(update, requestID: requestID) } }
     }
 
     /// A dialer joins: it gets offers from now on, and the whole Do-Not-Call list to check them by.

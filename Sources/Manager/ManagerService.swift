@@ -185,7 +185,7 @@ public final class ManagerService: Service {
         router.on(GetMetrics.self) { _, _ in MetricsText(text: store.metrics.registry.render() + (await dispatcher.gaugeText())) }
         router.on(RegisterDialer.self) { request, context in try await dialing.register(request, peer: context.peer) }
         router.on(BeginCall.self) { request, context in
-            try await guarded(logger) { try await dispatcher.begin(request.attempt, from: context.peer) }
+            try await guarded(logger) { try await dispatcher.begin(request, from: context.peer, dialerName: context.peer.remoteName ?? "") }
         }
         router.on(ReportPlacement.self) { request, context in
             try await guarded(logger) { try await dispatcher.report(request, from: context.peer.remoteName ?? "") }

@@ -4,58 +4,6 @@ import Protocol
 import Runtime
 import SQLite
 
-/// What the dispatcher needs to place a running campaign's calls.
-struct DispatchCampaign: Sendable, Equatable {
-    let seq: Int64
-    let id: String
-    let account: String
-    let agentID: String
-    let from: String?
-}
-
-struct QueuedContact: Sendable, Equatable {
-    let seq: Int64
-    let phoneNumber: String
-}
-
-/// A call whose outcome is overdue.
-struct OverdueCall: Sendable {
-    let contactSeq: Int64
-    let attempt: Int64
-    /// nil only for a state this version does not know (a newer database's).
-    let callState: CallState?
-    let requestUUID: String?
-    let callUUID: String?
-    let lastEventAt: Int64
-}
-
-/// What a write did to the dispatcher's world: the contact's transition, and what it did to the
-/// campaign.
-struct DispatchEffect: Sendable, Equatable {
-    var transition = Transition.ignored
-    /// The contact and campaign the transition happened to.
-    var contact: QueuedContact?
-    var campaign: Int64?
-    /// The campaign ran out of work and is now completed.
-    var completedCampaign: Int64?
-    /// The campaign was paused by the system (e.g. Plivo refused our credentials).
-    var pausedCampaign: Int64?
-
-    var applied: Bool { transition.applied }
-    /// A call that counted against the concurrency limit no longer does.
-    var releasedSlot: Bool { transition.releasesSlot }
-    /// The contact was surely not called and should be offered again.
-    var retry: QueuedContact? { transition.requeues ? contact : nil }
-    var retryCampaign: Int64? { transition.requeues ? campaign : nil }
-}
-
-enum BeginVerdict: Sendable, Equatable {
-    case go
-    case campaignNotRunning
-    case contactNotPending
-    case doNotCall(DispatchEffect)
-}
-
 /// Contact states in the database: `status` is the public one; `call_state` (`CallState`) says
 /// whether a call attempt is in flight; non-null means it counts as a live call. Every change of a
 /// contact reads its row, asks `ContactLifecycle` what the event does, and writes the answer.

@@ -100,13 +100,3 @@ actor Store {
 
     var queries: Queries { Queries(database: database) }
 }
-
-/// Contact ids are `ct_` and the row's position; positions are never reused.
-enum ContactID {
-    static func format(_ seq: Int64) -> String { "ct_\(seq)" }
-
-    static func parse(_ id: String) -> Int64? {
-        guard id.hasPrefix("ct_"), let seq = Int64(id.dropFirst(3)), seq > 0 else { return nil }
-        return seq
-    }
-}

@@ -98,6 +98,8 @@ public enum PlivoCallResult: Sendable, Equatable {
     case retryLater(reason: String, afterMilliseconds: Int)
     /// The request may have reached Plivo (5xx, timeout, connection lost mid-request).
     case uncertain(reason: String)
+    /// Not sent: it could not leave within its go-ahead's slot.
+    case missedSlot
 }
 
 public enum PlivoCallState: Sendable, Equatable {
@@ -149,20 +151,23 @@ public struct PlivoClient: Sendable {
         return configuration
     }
 
-    public func placeCall(_ call: PlivoCallRequest) async -> PlivoCallResult {
+    /// - Parameter sendBy: the request leaves only if it can by then (a paced go-ahead's slot);
+    ///   otherwise nothing is sent and the answer is `missedSlot`.
+    public func placeCall(_ call: PlivoCallRequest, sendBy: ContinuousClock.Instant? = nil) async -> PlivoCallResult {
         let address = "\(account.apiURL)/v1/Account/\(account.authID)/Call/"
         guard let url = URL(string: address) else {
             return .refused(status: 0, message: "PLIVO_API_URL does not form a valid URL")
         }
         let headers = [
             ("Authorization", account.authorization), ("Content-Type", "application/json"), ("User-Agent", userAgent),
-            // When we sent it (ms since the epoch): lets a receiver tell our pacing from network delay.
-            ("X-Rymi-Sent-At", String(format: "%.3f", Date().timeIntervalSince1970 * 1000)),
         ]
+        // When we sent it (ms since the epoch): lets a receiver tell our pacing from network delay.
+        let sentAtHeader = "X-Rymi-Sent-At"
         let body = call.json.serialized()
         if let plainHTTP {
             do {
-                let response = try await plainHTTP.sendOnce("POST", address, headers: headers.map { (name: $0.0, value: $0.1) }, body: Array(body))
+                let response = try await plainHTTP.sendOnce("POST", address, headers: headers.map { (name: $0.0, value: $0.1) }, body: Array(body),
+                                                             sendBy: sendBy, sentAtHeader: sentAtHeader)
                 let retryAfter = response.headers.first { $0.name.lowercased() == "retry-after" }?.value
                 return Self.classify(status: response.status, retryAfter: retryAfter, body: response.body)
             } catch {
@@ -172,6 +177,9 @@ public struct PlivoClient: Sendable {
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        // URLSession connects inside the task; the bound is checked as late as we can see.
+        if let sendBy, ContinuousClock.now > sendBy { return .missedSlot }
+        request.setValue(String(format: "%.3f", Date().timeIntervalSince1970 * 1000), forHTTPHeaderField: sentAtHeader)
         request.httpBody = Data(body)
         // A session of its own: its connection cache is empty, so libcurl opens a new connection
         // and has no reused one whose death it would "repair" by sending the request again.
@@ -263,6 +271,8 @@ public struct PlivoClient: Sendable {
                 return .retryLater(reason: "cannot reach Plivo: \(reason)", afterMilliseconds: 1000)
             case .unsupportedURL(let url):
                 return .refused(status: 0, message: "PLIVO_API_URL does not form a valid URL: \(url)")
+            case .deadlinePassed:
+                return .missedSlot
             case .closedEarly, .timedOut, .malformedResponse:
                 return .uncertain(reason: "request outcome unknown: \(failure)")
             }

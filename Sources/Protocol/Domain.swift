@@ -117,3 +117,13 @@ public struct NewContact: Codable, Sendable, Equatable {
         self.variables = variables
     }
 }
+
+/// Contact ids are `ct_` and the row's position; positions are never reused.
+public enum ContactID {
+    public static func format(_ seq: Int64) -> String { "ct_\(seq)" }
+
+    public static func parse(_ id: String) -> Int64? {
+        guard id.hasPrefix("ct_"), let seq = Int64(id.dropFirst(3)), seq > 0 else { return nil }
+        return seq
+    }
+}

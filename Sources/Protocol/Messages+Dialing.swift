@@ -280,19 +280,41 @@ public struct BeginCall: DialerRequest {
     public typealias Reply = BeginCallReply
 
     public var attempt: Int64
+    /// Asks again for a placement already begun whose go-ahead came too late to send in its
+    /// slot (see `BeginCallReply.sendWithinMicroseconds`).
+    public var renew: Bool?
 
-    public init(attempt: Int64) {
+    public init(attempt: Int64, renew: Bool? = nil) {
         self.attempt = attempt
+        self.renew = renew
     }
 }
 
+/// The answer to a begin. A paced go-ahead carries its slot: the request may leave only while
+/// the time since the dialer sent its begin, less `heldMicroseconds` (how long the manager held
+/// the answer for the slot), is within `sendWithinMicroseconds`. The dialer measures both ends on
+/// its own clock, so a stall anywhere (network, either process) is caught, and a late dialer asks
+/// again (`renew`) instead of sending into the next one-second window.
 public struct BeginCallReply: Codable, Sendable, Equatable {
     public var go: Bool
     public var reason: String?
+    public var heldMicroseconds: Int64?
+    public var sendWithinMicroseconds: Int64?
 
-    public init(go: Bool, reason: String? = nil) {
+    public init(go: Bool, reason: String? = nil, heldMicroseconds: Int64? = nil, sendWithinMicroseconds: Int64? = nil) {
         self.go = go
         self.reason = reason
+        self.heldMicroseconds = heldMicroseconds
+        self.sendWithinMicroseconds = sendWithinMicroseconds
+    }
+}
+
+extension BeginCallReply {
+    /// The latest instant the request may leave, on the dialer's clock, for a begin (or renewal)
+    /// sent at `askedAt`: nil when the go-ahead is unpaced.
+    public func sendDeadline(askedAt: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard let held = heldMicroseconds, let within = sendWithinMicroseconds else { return nil }
+        return askedAt + .microseconds(held + within)
     }
 }
 
@@ -313,7 +335,7 @@ public enum PlacementOutcome: Codable, Sendable, Equatable {
 }
 
 /// Dialer → manager; sent until acknowledged, across reconnects.
-public struct ReportPlacement: DialerRequest {
+public struct ReportPlacement: DialerRequest, Equatable {
     public static let type = "dialer.report"
     public typealias Reply = Empty
 

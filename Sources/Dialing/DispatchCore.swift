@@ -1,0 +1,581 @@
+import Protocol
+
+/// Which contact is called, when, and by which dialer: every decision of the dispatcher, as a
+/// value. Its methods take an event and the current time and return what the shell must do
+/// (directives); it reads no clock, touches no socket and no database. The shell (`Dispatcher`
+/// in the manager) performs the directives and reports back what they gave.
+///
+/// It holds only what can be rebuilt from the database: queues of pending contacts, offers made
+/// to dialers, placements begun. A call is begun only by a committed begin in the database, so
+/// nothing here can make a contact be called twice; what it decides is pacing, fairness and how
+/// fast work lost with a dialer comes back.
+public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+    public typealias DialerID = DialerPool<Instant>.ID
+
+    public struct Settings: Sendable {
+        /// Call requests per second across all dialers; 0 turns pacing off.
+        public var callsPerSecond: Double
+        public var maxConcurrentCalls: Int
+        /// A begun placement unreported for this long is treated as possibly placed.
+        public var placementTimeout: Duration
+        /// A call with no news for this long is looked up on Plivo.
+        public var outcomeCheckAfter: Duration
+        /// A call whose outcome is still unknown after this long fails with `outcome_unknown`.
+        public var outcomeTimeout: Duration
+        /// How long a dialer that let an offer lapse is passed over.
+        public var suspension: Duration = .seconds(5)
+        /// Queues load more contacts when fewer than this are waiting, a batch at a time.
+        public var lowWater = 200
+        public var refillBatch = 500
+
+        public init(callsPerSecond: Double, maxConcurrentCalls: Int, placementTimeout: Duration = .seconds(30),
+                    outcomeCheckAfter: Duration = .seconds(60), outcomeTimeout: Duration = .seconds(900)) {
+            self.callsPerSecond = callsPerSecond
+            self.maxConcurrentCalls = maxConcurrentCalls
+            self.placementTimeout = placementTimeout
+            self.outcomeCheckAfter = outcomeCheckAfter
+            self.outcomeTimeout = outcomeTimeout
+        }
+
+        /// How long a dialer may take from an offer to sending it to Plivo: time for a commit,
+        /// plus a few pacing slots, since go-aheads wait for their slot.
+        public var lease: Duration {
+            .milliseconds(2000 + (callsPerSecond > 0 ? Int(3000 * Pacing.cadenceMargin / callsPerSecond) : 0))
+        }
+
+        /// How many offers may run ahead of the pacing gate: enough to cover a quarter second of
+        /// offer-to-begin latency, so a begin is waiting when its slot comes even on a busy machine.
+        public var lookahead: Int { 2 + Int((callsPerSecond / 4).rounded(.up)) }
+    }
+
+    public struct Offer: Sendable, Equatable {
+        public let attempt: Int64
+        public let contact: QueuedContact
+        public let campaign: DispatchCampaign
+        public let dialer: DialerID
+        /// The request that started or resumed the campaign, for tracing.
+        public let requestID: String?
+    }
+
+    /// A placement the database has begun and its dialer has not reported yet.
+    public struct Begun: Sendable, Equatable {
+        public let attempt: Int64
+        public let contact: Int64
+        public let campaign: Int64
+        public let account: String
+        public let number: String
+        public let dialer: DialerID
+        /// Who was told to go: only that dialer (under any connection) may report the placement.
+        public let dialerName: String
+        /// When its begin was asked for: a number listed since then is not called.
+        public let started: Instant
+        /// When its dialer last asked to go (the begin, or a renewal): its go-ahead tells how
+        /// long after that it was given.
+        public fileprivate(set) var askedAt: Instant
+        /// Between its commit and its go-ahead (or a renewal's).
+        public fileprivate(set) var waitingForGo = false
+    }
+
+    /// What the shell must do.
+    public enum Directive: Sendable, Equatable {
+        /// Send the offer to its dialer, then report `offerTaken` or `offerFailed`.
+        case offer(Offer)
+        /// Read the campaign's pending contacts after `load.after`, then report `loaded` with the
+        /// same `queue` (which tells a result for a queue dropped and made anew meanwhile).
+        case load(campaign: Int64, queue: Int, ContactQueue<QueuedContact>.Load)
+        /// Call `tick` at this instant.
+        case wake(at: Instant)
+        /// Read the campaign's status again and report it with `synced`.
+        case resync(campaign: Int64)
+        /// The placement may exist: record it as such (`ContactEvent.dialerLost`).
+        case markUncertain(contact: Int64, attempt: Int64)
+        /// Ask Plivo, through a dialer, what became of this call; report with `lookedUp`.
+        case lookUp(OverdueCall)
+        /// Something worth a log line.
+        case notice(Notice)
+    }
+
+    public enum Notice: Sendable, Equatable {
+        case offerExpired(dialer: String, attempt: Int64)
+        case dialerSuspended(dialer: String, seconds: Int64)
+        case backoff(reason: String, retryAfterMilliseconds: Int)
+        case campaignCompleted(Int64)
+        case campaignPausedBySystem(Int64)
+        case reportRefused(dialer: String, attempt: Int64, begunBy: String)
+    }
+
+    /// The next step of a begin, which the shell runs as one request: commit, wait, answer.
+    public enum BeginStep: Sendable, Equatable {
+        /// Commit the begin in the database, then report `beginCommitted` (or `beginFailed`).
+        case commit(Offer)
+        /// Wait until this instant, then report `goDue`.
+        case waitUntil(Instant)
+        /// Settle this placement as the manager's own report (it was never sent), then answer.
+        case settle(ReportPlacement, then: BeginCallReply)
+        case answer(BeginCallReply)
+    }
+
+    /// What to do with the answer of a lookup.
+    public enum Resolution: Sendable, Equatable {
+        case nothing
+        /// The call is live: restart its overdue clock.
+        case touch
+        /// The call ended: record it as its hangup callback would.
+        case hangup(CallEvent)
+        /// Nobody can tell any more: fail the contact with `outcome_unknown`.
+        case failOutcomeUnknown(detail: String)
+    }
+
+    public let settings: Settings
+    public private(set) var dialers = DialerPool<Instant>()
+    public private(set) var offers: [Int64: Offer] = [:]
+    public private(set) var begun: [Int64: Begun] = [:]
+    public private(set) var liveCalls = 0
+    private var queues: [Int64: CampaignQueue] = [:]
+    private var order: [Int64] = []
+    private var rotation = 0
+    /// The newest status change applied per campaign, so status changes applied out of order
+    /// cannot leave a paused campaign queued or a running one unqueued.
+    private var versions: [Int64: Int64] = [:]
+    private var nextAttempt: Int64
+    private var pacer: Pacer<Instant>?
+    /// Placements begun and waiting for their pacing slot: they have not heard "go" yet.
+    private var waitingForGo = 0
+    /// Offers taken by their dialers, in the order their leases end (all leases are equally long).
+    private var leases: [(attempt: Int64, ends: Instant)] = []
+    private var leasesHead = 0
+    private var leaseEnds: [Int64: Instant] = [:]
+    /// Numbers put on Do-Not-Call lists lately, for begins that were already past their own
+    /// check when it happened; kept for as long as a begin can wait.
+    private var recentListings: [(account: String, numbers: Set<String>, at: Instant)] = []
+    private var backoffUntil: Instant?
+    private var wakeAt: Instant?
+    private var lastLookup: [Int64: Instant] = [:]
+    private var queuesMade = 0
+    /// Begins being committed, and since when: a number listed from then on is not called.
+    private var committing: [Int64: Instant] = [:]
+
+    struct CampaignQueue: Sendable {
+        let campaign: DispatchCampaign
+        /// Which queue of the campaign this is: a campaign paused and resumed gets a new one.
+        let id: Int
+        var requestID: String?
+        var contacts = ContactQueue<QueuedContact>()
+    }
+
+    /// - Parameters:
+    ///   - liveCalls: calls in flight in the database (after a restart, those begun before).
+    ///   - firstAttempt: the first attempt id to give; ids never repeat across restarts.
+    public init(settings: Settings, liveCalls: Int = 0, firstAttempt: Int64 = 1) {
+        self.settings = settings
+        self.liveCalls = liveCalls
+        nextAttempt = firstAttempt
+        pacer = Pacer(callsPerSecond: settings.callsPerSecond)
+    }
+
+    public var runningCampaigns: Int { order.count }
+    public var queuedContacts: Int { queues.values.reduce(0) { $0 + $1.contacts.count } }
+    public var dialerNames: [String] { dialers.names }
+
+    /// Whether any begun placement matches: such a placement may still reach Plivo.
+    public func hasBegun(where predicate: (Begun) -> Bool) -> Bool { begun.values.contains(where: predicate) }
+
+    // MARK: Campaigns
+
+    /// A campaign's status as the database has it now (`nil`: it is gone), with the version of
+    /// its last status change: queued while running, dropped otherwise. Older versions than one
+    /// already applied are ignored, so status changes may be reported in any order.
+    public mutating func synced(_ seq: Int64, _ state: (campaign: DispatchCampaign, running: Bool, version: Int64)?,
+                                requestID: String? = nil, now: Instant) -> [Directive] {
+        guard let (campaign, running, version) = state else {
+            remove(campaign: seq)
+            return []
+        }
+        guard version > versions[seq] ?? -1 else { return [] }
+        versions[seq] = version
+        guard running else {
+            remove(campaign: seq)
+            return []
+        }
+        if queues[seq] != nil {
+            queues[seq]!.contacts.rewind()
+            if let requestID { queues[seq]!.requestID = requestID }
+        } else {
+            queuesMade += 1
+            queues[seq] = CampaignQueue(campaign: campaign, id: queuesMade, requestID: requestID)
+            order.append(seq)
+        }
+        return pump(now: now)
+    }
+
+    /// New contacts in a running campaign: look for them the next time its queue runs low.
+    public mutating func contactsAdded(campaign: Int64, now: Instant) -> [Directive] {
+        guard queues[campaign] != nil else { return [] }
+        queues[campaign]!.contacts.contactsAdded()
+        return pump(now: now)
+    }
+
+    /// A load's result. A load for a queue dropped meanwhile, or made stale by a rewind, is
+    /// recognised as such; contacts already offered or begun are not queued twice.
+    public mutating func loaded(campaign: Int64, queue: Int, _ batch: [QueuedContact], by load: ContactQueue<QueuedContact>.Load,
+                                now: Instant) -> [Directive] {
+        if queues[campaign]?.id == queue {
+            let inFlight = Set(offers.values.map(\.contact.seq)).union(begun.values.map(\.contact))
+            queues[campaign]!.contacts.loaded(batch, by: load, lastPosition: batch.last?.seq, batchLimit: settings.refillBatch) {
+                !inFlight.contains($0.seq)
+            }
+        }
+        return pump(now: now)
+    }
+
+    private mutating func remove(campaign: Int64) {
+        guard queues.removeValue(forKey: campaign) != nil else { return }
+        order.removeAll { $0 == campaign }
+        rotation = order.isEmpty ? 0 : rotation % order.count
+    }
+
+    // MARK: Dialers
+
+    public mutating func dialerJoined(name: String, slots: Int, now: Instant) -> (DialerID, [Directive]) {
+        let id = dialers.add(name: name, slots: slots)
+        return (id, pump(now: now))
+    }
+
+    /// The dialer's connection is gone: its offers go back to the front of their queues. Its
+    /// begun placements stay until reported (by the same dialer, reconnected) or timed out.
+    public mutating func dialerLeft(_ id: DialerID, now: Instant) -> [Directive] {
+        guard dialers.remove(id) != nil else { return [] }
+        for (attempt, offer) in offers where offer.dialer == id { withdraw(attempt) }
+        return pump(now: now)
+    }
+
+    // MARK: Offers
+
+    /// The dialer acknowledged the offer: it must begin it within the lease.
+    public mutating func offerTaken(_ attempt: Int64, now: Instant) -> [Directive] {
+        guard offers[attempt] != nil else { return [] }
+        let ends = now.advanced(by: settings.lease)
+        leases.append((attempt, ends))
+        leaseEnds[attempt] = ends
+        return armWake(at: ends)
+    }
+
+    /// The offer never reached its dialer, or it said no: offered again, elsewhere if need be. A
+    /// dialer that did not answer in time is passed over for a while.
+    public mutating func offerFailed(_ attempt: Int64, timedOut: Bool, now: Instant) -> [Directive] {
+        guard let offer = offers[attempt] else { return [] }
+        var directives = timedOut ? suspend(offer.dialer, now: now) : []
+        withdraw(attempt)
+        directives += pump(now: now)
+        return directives
+    }
+
+    /// Takes back an offer that was not begun; the contact goes back to the front of its queue.
+    private mutating func withdraw(_ attempt: Int64) {
+        guard let offer = offers.removeValue(forKey: attempt) else { return }
+        leaseEnds.removeValue(forKey: attempt)
+        dialers.settled(offer.dialer)
+        queues[offer.campaign.seq]?.contacts.pushFront(offer.contact)
+    }
+
+    private mutating func suspend(_ id: DialerID, now: Instant) -> [Directive] {
+        let until = now.advanced(by: settings.suspension)
+        guard dialers.suspend(id, until: until, now: now) else { return armWake(at: until) }
+        let notice = Notice.dialerSuspended(dialer: dialers[id]?.name ?? "", seconds: settings.suspension.components.seconds)
+        return [.notice(notice)] + armWake(at: until)
+    }
+
+    // MARK: Begin and go
+
+    /// A dialer asks to place an offered call. Only the dialer it was offered to may.
+    public mutating func beginRequested(_ attempt: Int64, by dialer: DialerID?, now: Instant) -> BeginStep {
+        guard let dialer, let offer = offers[attempt], offer.dialer == dialer else {
+            return .answer(BeginCallReply(go: false, reason: "no such offer (expired or withdrawn)"))
+        }
+        offers.removeValue(forKey: attempt)
+        leaseEnds.removeValue(forKey: attempt)
+        liveCalls += 1
+        committing[attempt] = now
+        return .commit(offer)
+    }
+
+    /// The commit failed (the database is unavailable): the contact is offered again.
+    public mutating func beginFailed(_ offer: Offer, now: Instant) -> [Directive] {
+        committing.removeValue(forKey: offer.attempt)
+        liveCalls -= 1
+        dialers.settled(offer.dialer)
+        queues[offer.campaign.seq]?.contacts.pushFront(offer.contact)
+        return pump(now: now)
+    }
+
+    /// The database's answer to a begin. A go waits for its pacing slot; anything else is
+    /// answered at once.
+    public mutating func beginCommitted(_ offer: Offer, _ verdict: BeginVerdict, now: Instant) -> (BeginStep, [Directive]) {
+        let requested = committing.removeValue(forKey: offer.attempt) ?? now
+        guard verdict == .go else {
+            liveCalls -= 1
+            dialers.settled(offer.dialer)
+            var directives: [Directive] = []
+            if case .doNotCall(let effect) = verdict { directives += apply(effect) }
+            // The database says the campaign is not running: whatever queued it was stale.
+            if verdict == .campaignNotRunning { directives.append(.resync(campaign: offer.campaign.seq)) }
+            directives += pump(now: now)
+            return (.answer(BeginCallReply(go: false, reason: "\(verdict)")), directives)
+        }
+        begun[offer.attempt] = Begun(
+            attempt: offer.attempt, contact: offer.contact.seq, campaign: offer.campaign.seq, account: offer.campaign.account,
+            number: offer.contact.phoneNumber, dialer: offer.dialer, dialerName: dialers[offer.dialer]?.name ?? "", started: requested,
+            askedAt: requested
+        )
+        return (waitForGo(offer.attempt, now: now), [])
+    }
+
+    /// A dialer that could not send within its go-ahead's bound asks for a new slot. Only the
+    /// dialer that began it may, and only while the placement is unreported.
+    public mutating func renewRequested(_ attempt: Int64, byName dialerName: String, now: Instant) -> BeginStep {
+        guard let placement = begun[attempt], placement.dialerName == dialerName, !placement.waitingForGo else {
+            return .answer(BeginCallReply(go: false, reason: "no such placement to renew"))
+        }
+        return waitForGo(attempt, now: now)
+    }
+
+    private mutating func waitForGo(_ attempt: Int64, now: Instant) -> BeginStep {
+        // Unpaced, the slot is now; the shell still asks `goDue` whether the dialer is there.
+        guard pacer != nil else { return .waitUntil(now) }
+        begun[attempt]?.waitingForGo = true
+        begun[attempt]?.askedAt = now
+        waitingForGo += 1
+        return .waitUntil(pacer!.reserveSlot(now: now))
+    }
+
+    /// A begin's slot has come. It goes unless the sliding window is still full (wait more), its
+    /// number was listed meanwhile (settled as `skipped_dnc`), or its dialer went away (settled
+    /// as not placed: it never heard "go").
+    public mutating func goDue(_ attempt: Int64, now: Instant, dialerGone: Bool) -> (BeginStep, [Directive]) {
+        if let opens = pacer?.windowOpens, now < opens { return (.waitUntil(opens), []) }
+        var directives: [Directive] = []
+        if begun[attempt]?.waitingForGo == true {
+            begun[attempt]!.waitingForGo = false
+            waitingForGo -= 1
+            directives = pump(now: now)
+        }
+        guard let placement = begun[attempt] else {
+            // Settled meanwhile (timed out as uncertain): it must not go now.
+            return (.answer(BeginCallReply(go: false, reason: "placement already settled")), directives)
+        }
+        let contactID = ContactID.format(placement.contact)
+        if recentListings.contains(where: { $0.at >= placement.started && $0.account == placement.account && $0.numbers.contains(placement.number) }) {
+            let report = ReportPlacement(attempt: attempt, contactID: contactID, outcome: .skippedDNC)
+            return (.settle(report, then: BeginCallReply(go: false, reason: "number put on the Do-Not-Call list")), directives)
+        }
+        if dialerGone {
+            let report = ReportPlacement(attempt: attempt, contactID: contactID,
+                                         outcome: .notPlaced(reason: "dialer gone before its go-ahead", retryAfterMilliseconds: 0))
+            return (.settle(report, then: BeginCallReply(go: false, reason: "dialer gone")), directives)
+        }
+        guard pacer != nil else { return (.answer(BeginCallReply(go: true)), directives) }
+        pacer!.recordGo(at: now)
+        // The go-ahead carries its slot: how long after the dialer's ask it was given, and how
+        // soon after that the request must leave (see `BeginCallReply`).
+        let reply = BeginCallReply(go: true, heldMicroseconds: Self.microseconds(placement.askedAt.duration(to: now)),
+                                   sendWithinMicroseconds: Self.microseconds(Pacing.sendWithin))
+        return (.answer(reply), directives)
+    }
+
+    /// Numbers just committed to an account's Do-Not-Call list: placements begun before and
+    /// still waiting for their go-ahead are withdrawn as `skipped_dnc` instead of sent.
+    public mutating func listed(account: String, numbers: Set<String>, now: Instant) {
+        let longestWait = settings.lease + .seconds(1)
+        recentListings.removeAll { $0.at.duration(to: now) > longestWait }
+        recentListings.append((account, numbers, now))
+    }
+
+    // MARK: Reports and callbacks
+
+    /// Whether `dialerName` may report `attempt`: only the dialer told to go may (nil: the
+    /// manager itself). A refusal comes with its notice.
+    public func mayReport(_ attempt: Int64, dialerName: String?) -> Notice? {
+        guard let dialerName, let placement = begun[attempt], placement.dialerName != dialerName else { return nil }
+        return .reportRefused(dialer: dialerName, attempt: attempt, begunBy: placement.dialerName)
+    }
+
+    /// A placement's report, after the database applied it. `counted` says whether it is the
+    /// first heard of this placement (reports are re-sent until acknowledged, and a callback may
+    /// have reached the contact first).
+    public mutating func reported(_ report: ReportPlacement, effect: DispatchEffect, now: Instant) -> (counted: Bool, directives: [Directive]) {
+        let placement = begun.removeValue(forKey: report.attempt)
+        if let placement {
+            dialers.settled(placement.dialer)
+            if placement.waitingForGo { waitingForGo -= 1 }
+        }
+        var directives: [Directive] = []
+        // Plivo said "later" (429, unreachable): everyone waits. A placement that simply did not
+        // happen (lease expired, dialer gone) is offered again at once.
+        if case .notPlaced(let reason, let retryAfter) = report.outcome, retryAfter > 0 {
+            backoffUntil = now.advanced(by: .milliseconds(retryAfter))
+            directives.append(.notice(.backoff(reason: reason, retryAfterMilliseconds: retryAfter)))
+        }
+        directives += apply(effect)
+        directives += pump(now: now)
+        return (effect.applied || placement != nil, directives)
+    }
+
+    /// A callback (or a lookup's answer), after the database applied it.
+    public mutating func changed(by effect: DispatchEffect, now: Instant) -> [Directive] {
+        apply(effect) + pump(now: now)
+    }
+
+    private mutating func apply(_ effect: DispatchEffect) -> [Directive] {
+        var directives: [Directive] = []
+        if effect.releasedSlot { liveCalls = max(0, liveCalls - 1) }
+        if let campaign = effect.completedCampaign {
+            directives += [.resync(campaign: campaign), .notice(.campaignCompleted(campaign))]
+        }
+        if let campaign = effect.pausedCampaign {
+            directives += [.resync(campaign: campaign), .notice(.campaignPausedBySystem(campaign))]
+        }
+        if let contact = effect.retry, let campaign = effect.retryCampaign {
+            queues[campaign]?.contacts.pushFront(contact)
+        }
+        return directives
+    }
+
+    // MARK: Time
+
+    /// A wake-up came: offers whose lease ended are withdrawn (their dialers passed over for a
+    /// while), and whatever waited for a backoff or a suspension to end goes on.
+    public mutating func tick(now: Instant) -> [Directive] {
+        if let pending = wakeAt, pending <= now { wakeAt = nil }
+        var directives: [Directive] = []
+        while leasesHead < leases.count, leases[leasesHead].ends <= now {
+            let (attempt, ends) = leases[leasesHead]
+            leasesHead += 1
+            guard leaseEnds[attempt] == ends, let offer = offers[attempt] else { continue }
+            directives.append(.notice(.offerExpired(dialer: dialers[offer.dialer]?.name ?? "", attempt: attempt)))
+            directives += suspend(offer.dialer, now: now)
+            withdraw(attempt)
+        }
+        if leasesHead > 1024, leasesHead * 2 > leases.count {
+            leases.removeFirst(leasesHead)
+            leasesHead = 0
+        }
+        if let front = leases[leasesHead...].first(where: { leaseEnds[$0.attempt] == $0.ends }) { directives += armWake(at: front.ends) }
+        return directives + pump(now: now)
+    }
+
+    /// Asks for a wake-up at `instant` unless one comes by then; `tick` arms the next one.
+    private mutating func armWake(at instant: Instant) -> [Directive] {
+        if let pending = wakeAt, pending <= instant { return [] }
+        wakeAt = instant
+        return [.wake(at: instant)]
+    }
+
+    // MARK: Offering
+
+    /// Makes as many offers as pacing, the concurrency limit and free dialer slots allow now.
+    private mutating func pump(now: Instant) -> [Directive] {
+        if let until = backoffUntil, until > now { return armWake(at: until) }
+        var directives: [Directive] = []
+        while liveCalls + offers.count < settings.maxConcurrentCalls, let dialer = dialers.freest(now: now) {
+            // With pacing, the go-ahead gate sets the rate; offers only need to stay a few ahead
+            // of it, so a begin is waiting when its slot comes and the cadence never slips.
+            if pacer != nil, offers.count + waitingForGo >= settings.lookahead { break }
+            guard let (requestID, campaign, contact) = nextContact(into: &directives) else { break }
+            let offer = Offer(attempt: nextAttempt, contact: contact, campaign: campaign, dialer: dialer, requestID: requestID)
+            nextAttempt += 1
+            offers[offer.attempt] = offer
+            dialers.offered(to: dialer)
+            directives.append(.offer(offer))
+        }
+        if dialers.count > 0, dialers.freest(now: now) == nil, let resumes = dialers.members.values.compactMap(\.suspendedUntil).filter({ $0 > now }).min() {
+            directives += armWake(at: resumes)
+        }
+        return directives
+    }
+
+    /// The next contact, taking campaigns in turn so a big campaign cannot starve a small one;
+    /// queues running low ask for a load on the way.
+    private mutating func nextContact(into directives: inout [Directive]) -> (String?, DispatchCampaign, QueuedContact)? {
+        for _ in 0..<order.count {
+            let seq = order[rotation % order.count]
+            rotation = (rotation + 1) % order.count
+            guard queues[seq] != nil else { continue }
+            if let load = queues[seq]!.contacts.loadIfLow(lowWater: settings.lowWater) {
+                directives.append(.load(campaign: seq, queue: queues[seq]!.id, load))
+            }
+            if let contact = queues[seq]!.contacts.pop() { return (queues[seq]!.requestID, queues[seq]!.campaign, contact) }
+        }
+        return nil
+    }
+
+    // MARK: Reconciliation
+
+    /// Placements begun and never reported within the placement timeout: the call may exist,
+    /// so the contact waits for callbacks rather than being offered again.
+    public mutating func placementsTimedOut(now: Instant) -> [Directive] {
+        var directives: [Directive] = []
+        for (attempt, placement) in begun where placement.started.duration(to: now) > settings.placementTimeout {
+            begun.removeValue(forKey: attempt)
+            dialers.settled(placement.dialer)
+            if placement.waitingForGo { waitingForGo -= 1 }
+            directives.append(.markUncertain(contact: placement.contact, attempt: attempt))
+        }
+        return directives + (directives.isEmpty ? [] : pump(now: now))
+    }
+
+    /// How far back (in wall-clock milliseconds) a call's last news must be to be worth a look.
+    public var overdueHorizonMilliseconds: Int64 {
+        Self.milliseconds(min(settings.placementTimeout, settings.outcomeCheckAfter))
+    }
+
+    /// Calls the database says are overdue (`wallNow` in the database's milliseconds): those
+    /// still `placing` past the placement timeout become uncertain; those heard of but silent
+    /// past the outcome check are looked up, each at most once per check period.
+    public mutating func overdue(_ calls: [OverdueCall], wallNow: Int64, now: Instant) -> [Directive] {
+        var directives: [Directive] = []
+        for call in calls where begun[call.attempt] == nil {
+            let silentFor = wallNow - call.lastEventAt
+            if call.callState == .placing {
+                if silentFor > Self.milliseconds(settings.placementTimeout) {
+                    directives.append(.markUncertain(contact: call.contactSeq, attempt: call.attempt))
+                }
+                continue
+            }
+            guard silentFor > Self.milliseconds(settings.outcomeCheckAfter) else { continue }
+            if let last = lastLookup[call.contactSeq], last.duration(to: now) < settings.outcomeCheckAfter { continue }
+            lastLookup[call.contactSeq] = now
+            directives.append(.lookUp(call))
+        }
+        let forget = settings.outcomeTimeout + settings.outcomeCheckAfter
+        lastLookup = lastLookup.filter { $0.value.duration(to: now) < forget }
+        return directives
+    }
+
+    /// What a lookup's answer means for the call, given how long it has been silent.
+    public mutating func lookedUp(_ call: OverdueCall, _ lookup: CallLookup, wallNow: Int64) -> Resolution {
+        switch lookup {
+        case .live:
+            return .touch
+        case .ended(let status, let cause, let code, let duration):
+            lastLookup.removeValue(forKey: call.contactSeq)
+            return .hangup(CallEvent(kind: .hangup, contactID: ContactID.format(call.contactSeq), attempt: call.attempt, callUUID: call.callUUID,
+                                     requestUUID: call.requestUUID, callStatus: status, hangupCause: cause, hangupCauseCode: code,
+                                     durationSeconds: duration))
+        case .notFound, .unavailable:
+            guard wallNow - call.lastEventAt > Self.milliseconds(settings.outcomeTimeout) else { return .nothing }
+            lastLookup.removeValue(forKey: call.contactSeq)
+            if case .unavailable(let reason) = lookup { return .failOutcomeUnknown(detail: reason) }
+            return .failOutcomeUnknown(detail: "Plivo does not know the call")
+        }
+    }
+
+    public static func microseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

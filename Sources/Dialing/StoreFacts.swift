@@ -1,0 +1,87 @@
+import Protocol
+
+/// What the dispatcher needs to place a running campaign's calls.
+public struct DispatchCampaign: Sendable, Equatable {
+    public let seq: Int64
+    public let id: String
+    public let account: String
+    public let agentID: String
+    public let from: String?
+
+    public init(seq: Int64, id: String, account: String, agentID: String, from: String?) {
+        self.seq = seq
+        self.id = id
+        self.account = account
+        self.agentID = agentID
+        self.from = from
+    }
+}
+
+/// A pending contact, as the dispatcher queues it.
+public struct QueuedContact: Sendable, Equatable {
+    public let seq: Int64
+    public let phoneNumber: String
+
+    public init(seq: Int64, phoneNumber: String) {
+        self.seq = seq
+        self.phoneNumber = phoneNumber
+    }
+}
+
+/// A call whose outcome is overdue: no news for a while.
+public struct OverdueCall: Sendable, Equatable {
+    public let contactSeq: Int64
+    public let attempt: Int64
+    /// nil only for a state this version does not know (a newer database's).
+    public let callState: CallState?
+    public let requestUUID: String?
+    public let callUUID: String?
+    /// Wall-clock milliseconds since the epoch, as the database keeps them.
+    public let lastEventAt: Int64
+
+    public init(contactSeq: Int64, attempt: Int64, callState: CallState?, requestUUID: String?, callUUID: String?, lastEventAt: Int64) {
+        self.contactSeq = contactSeq
+        self.attempt = attempt
+        self.callState = callState
+        self.requestUUID = requestUUID
+        self.callUUID = callUUID
+        self.lastEventAt = lastEventAt
+    }
+}
+
+/// What a committed write did to the dispatcher's world: the contact's transition, and what it
+/// did to the campaign.
+public struct DispatchEffect: Sendable, Equatable {
+    public var transition = Transition.ignored
+    /// The contact and campaign the transition happened to.
+    public var contact: QueuedContact?
+    public var campaign: Int64?
+    /// The campaign ran out of work and is now completed.
+    public var completedCampaign: Int64?
+    /// The campaign was paused by the system (e.g. Plivo refused our credentials).
+    public var pausedCampaign: Int64?
+
+    public init(transition: Transition = .ignored, contact: QueuedContact? = nil, campaign: Int64? = nil,
+                completedCampaign: Int64? = nil, pausedCampaign: Int64? = nil) {
+        self.transition = transition
+        self.contact = contact
+        self.campaign = campaign
+        self.completedCampaign = completedCampaign
+        self.pausedCampaign = pausedCampaign
+    }
+
+    public var applied: Bool { transition.applied }
+    /// A call that counted against the concurrency limit no longer does.
+    public var releasedSlot: Bool { transition.releasesSlot }
+    /// The contact was surely not called and should be offered again.
+    public var retry: QueuedContact? { transition.requeues ? contact : nil }
+    public var retryCampaign: Int64? { transition.requeues ? campaign : nil }
+}
+
+/// The database's answer to a begin.
+public enum BeginVerdict: Sendable, Equatable {
+    case go
+    case campaignNotRunning
+    case contactNotPending
+    case doNotCall(DispatchEffect)
+}
