@@ -245,7 +245,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// begun placements stay until reported (by the same dialer, reconnected) or timed out.
     public mutating func dialerLeft(_ id: DialerID, now: Instant) -> [Directive] {
         guard dialers.remove(id) != nil else { return [] }
-        for (attempt, offer) in offers where offer.dialer == id { withdraw(attempt) }
+        withdraw(offers.values.filter { $0.dialer == id }.map(\.attempt))
         return pump(now: now)
     }
 
@@ -265,17 +265,20 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     public mutating func offerFailed(_ attempt: Int64, timedOut: Bool, now: Instant) -> [Directive] {
         guard let offer = offers[attempt] else { return [] }
         var directives = timedOut ? suspend(offer.dialer, now: now) : []
-        withdraw(attempt)
+        withdraw([attempt])
         directives += pump(now: now)
         return directives
     }
 
-    /// Takes back an offer that was not begun; the contact goes back to the front of its queue.
-    private mutating func withdraw(_ attempt: Int64) {
-        guard let offer = offers.removeValue(forKey: attempt) else { return }
-        leaseEnds.removeValue(forKey: attempt)
-        dialers.settled(offer.dialer)
-        queues[offer.campaign.seq]?.contacts.pushFront(offer.contact)
+    /// Takes back offers that were not begun; their contacts go back to the front of their
+    /// queues, in the order they were offered.
+    private mutating func withdraw(_ attempts: [Int64]) {
+        for attempt in attempts.sorted(by: >) {
+            guard let offer = offers.removeValue(forKey: attempt) else { continue }
+            leaseEnds.removeValue(forKey: attempt)
+            dialers.settled(offer.dialer)
+            queues[offer.campaign.seq]?.contacts.pushFront(offer.contact)
+        }
     }
 
     private mutating func suspend(_ id: DialerID, now: Instant) -> [Directive] {
@@ -447,14 +450,16 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     public mutating func tick(now: Instant) -> [Directive] {
         if let pending = wakeAt, pending <= now { wakeAt = nil }
         var directives: [Directive] = []
+        var expired: [Int64] = []
         while leasesHead < leases.count, leases[leasesHead].ends <= now {
             let (attempt, ends) = leases[leasesHead]
             leasesHead += 1
             guard leaseEnds[attempt] == ends, let offer = offers[attempt] else { continue }
             directives.append(.notice(.offerExpired(dialer: dialers[offer.dialer]?.name ?? "", attempt: attempt)))
             directives += suspend(offer.dialer, now: now)
-            withdraw(attempt)
+            expired.append(attempt)
         }
+        withdraw(expired)
         if leasesHead > 1024, leasesHead * 2 > leases.count {
             leases.removeFirst(leasesHead)
             leasesHead = 0
