@@ -72,6 +72,8 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         /// When its dialer last asked to go (the begin, or a renewal): its go-ahead tells how
         /// long after that it was given.
         public fileprivate(set) var askedAt: Instant
+        /// When it was last told to go (nil while it waits).
+        public fileprivate(set) var wentAt: Instant?
         /// Between its commit and its go-ahead (or a renewal's).
         public fileprivate(set) var waitingForGo = false
     }
@@ -339,16 +341,20 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         guard let placement = begun[attempt], placement.dialerName == dialerName, !placement.waitingForGo else {
             return .answer(BeginCallReply(go: false, reason: "no such placement to renew"))
         }
-        return waitForGo(attempt, now: now)
+        // Its request never left, so its answer leaves the window, and it goes again as soon as
+        // the window allows: the slot it missed is not lost to the rate.
+        if let went = placement.wentAt { pacer?.forgetGo(at: went) }
+        return waitForGo(attempt, now: now, slot: now)
     }
 
-    private mutating func waitForGo(_ attempt: Int64, now: Instant) -> BeginStep {
+    private mutating func waitForGo(_ attempt: Int64, now: Instant, slot: Instant? = nil) -> BeginStep {
         // Unpaced, the slot is now; the shell still asks `goDue` whether the dialer is there.
         guard pacer != nil else { return .waitUntil(now) }
         begun[attempt]?.waitingForGo = true
         begun[attempt]?.askedAt = now
+        begun[attempt]?.wentAt = nil
         waitingForGo += 1
-        return .waitUntil(pacer!.reserveSlot(now: now))
+        return .waitUntil(slot ?? pacer!.reserveSlot(now: now))
     }
 
     /// A begin's slot has come. It goes unless the sliding window is still full (wait more), its
@@ -378,6 +384,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         }
         guard pacer != nil else { return (.answer(BeginCallReply(go: true)), directives) }
         pacer!.recordGo(at: now)
+        begun[attempt]!.wentAt = now
         // The go-ahead carries its slot: how long after the dialer's ask it was given, and how
         // soon after that the request must leave (see `BeginCallReply`).
         let reply = BeginCallReply(go: true, heldMicroseconds: Self.microseconds(placement.askedAt.duration(to: now)),

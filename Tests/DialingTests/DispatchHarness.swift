@@ -99,7 +99,14 @@ struct DispatchHarness {
     }
 
     private mutating func answer(campaign: Int64, queue: Int, _ load: ContactQueue<QueuedContact>.Load) {
-        let batch = Array((pending[campaign] ?? []).filter { $0.seq > load.after }.prefix(core.settings.refillBatch))
+        let contacts = pending[campaign] ?? []
+        // Sorted by position: the first after `load.after`, by bisection (a virtual hour holds many).
+        var low = 0, high = contacts.count
+        while low < high {
+            let middle = (low + high) / 2
+            if contacts[middle].seq > load.after { high = middle } else { low = middle + 1 }
+        }
+        let batch = Array(contacts[low...].prefix(core.settings.refillBatch))
         perform(core.loaded(campaign: campaign, queue: queue, batch, by: load, now: now))
     }
 

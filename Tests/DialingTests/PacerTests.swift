@@ -76,7 +76,7 @@ struct PacerTests {
             #expect(Self.busiestSecond(goes) <= limit, "\(callsPerSecond) CPS, late wake-ups \(lateness != nil)")
             let rate = Double(goes.count) / 3600
             #expect(rate <= callsPerSecond)
-            // The cadence runs `Pacing.cadenceMargin` (1.3%) slow to absorb go-to-Plivo jitter; the
+            // The cadence runs `Pacing.cadenceMargin` (0.9%) slow to absorb go-to-Plivo jitter; the
             // late wake-ups must cost nothing beyond it.
             #expect(rate >= callsPerSecond / Pacing.cadenceMargin * 0.999, "\(callsPerSecond) CPS: \(rate)/s with late wake-ups \(lateness != nil)")
             let deviation: Double = (rate / callsPerSecond - 1) * 100
