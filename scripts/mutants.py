@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Proves the dispatcher's rule tests bite: breaks each rule of the pure dialing core in turn
+(a deliberately wrong copy), runs the test that guards it, and expects it to fail. The sources
+are restored after each run. Usage: python3 scripts/mutants.py (from the repository root)."""
+import pathlib
+import subprocess
+import sys
+
+CORE = "Sources/Dialing/DispatchCore.swift"
+POOL = "Sources/Dialing/DialerPool.swift"
+
+# (rule, file, correct text, broken text, test that must fail)
+MUTANTS = [
+    ("status changes apply only if newer", CORE,
+     "guard version > versions[seq] ?? -1 else { return [] }", "guard version > -1 else { return [] }",
+     "statusChangesAppliedOutOfOrderNeverQueueAPausedCampaign"),
+    ("a not-running refusal rereads the campaign", CORE,
+     "if verdict == .campaignNotRunning { directives.append", "if false, verdict == .campaignNotRunning { directives.append",
+     "aBeginRefusedForNotRunningRereadsTheCampaign"),
+    ("a begun placement counts until reported", CORE,
+     "        if let pending = wakeAt, pending <= now { wakeAt = nil }\n",
+     "        if let pending = wakeAt, pending <= now { wakeAt = nil }\n        begun = begun.filter { $0.value.started.advanced(by: settings.lease) > now }\n",
+     "aBegunPlacementCountsUntilReportedNotUntilItsLeaseEnds"),
+    ("a lost dialer's offers come back", CORE,
+     "withdraw(offers.values.filter { $0.dialer == id }.map(\\.attempt))", "_ = id",
+     "aReconnectingDialerIsANewMemberAndItsOffersComeBack"),
+    ("equally free dialers take turns", POOL,
+     "a.value.lastOffer > b.value.lastOffer", "a.value.lastOffer < b.value.lastOffer",
+     "equallyFreeDialersTakeTurns"),
+    ("go-aheads keep the sliding window", CORE,
+     "if let opens = pacer?.windowOpens, now < opens", "if false, let opens = pacer?.windowOpens, now < opens",
+     "goAheadsArePacedWhateverTheCommitsTake"),
+    ("a placement is counted once", CORE,
+     "return (effect.applied || placement != nil, directives)", "return (true, directives)",
+     "aPlacementIsCountedOnceWhateverComesFirst"),
+    ("a number listed while its begin waits is not called", CORE,
+     "if recentListings.contains(where:", "if false, recentListings.contains(where:",
+     "aNumberListedWhileItsBeginWaitsForItsSlotIsNotCalled"),
+    ("offers expire at their lease", CORE,
+     "while leasesHead < leases.count, leases[leasesHead].ends <= now {", "while false, leasesHead < leases.count {",
+     "offersNotBegunWithinTheirLeaseGoElsewhere"),
+    ("only the dialer told to go may report", CORE,
+     "guard let dialerName, let placement = begun[attempt], placement.dialerName != dialerName else { return nil }",
+     "guard false, let dialerName, let placement = begun[attempt] else { return nil }",
+     "onlyTheDialerToldToGoMayReport"),
+]
+
+
+def run(command):
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def main():
+    survived = []
+    for rule, path, correct, broken, test in MUTANTS:
+        source = pathlib.Path(path)
+        original = source.read_text()
+        if original.count(correct) != 1:
+            sys.exit(f"mutants: the rule '{rule}' is no longer written as expected in {path}")
+        source.write_text(original.replace(correct, broken))
+        try:
+            build = run(["swift", "build", "--build-tests"])
+            if build.returncode != 0:
+                sys.exit(f"mutants: the broken copy of '{rule}' does not build:\n{build.stdout[-2000:]}")
+            result = run(["swift", "test", "--skip-build", "--disable-xctest", "--filter", test])
+        finally:
+            source.write_text(original)
+        caught = result.returncode != 0
+        print(f"{'caught  ' if caught else 'SURVIVED'}  {rule}  ({test})")
+        if not caught:
+            survived.append(rule)
+    run(["swift", "build", "--build-tests"])
+    print(f"mutants: {len(MUTANTS) - len(survived)} of {len(MUTANTS)} broken rules caught")
+    sys.exit(1 if survived else 0)
+
+
+if __name__ == "__main__":
+    main()
