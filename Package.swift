@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Protocol", "Crypto"], swiftSettings: settings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),
+        .testTarget(name: "DialerTests", dependencies: ["Dialer", "Plivo", "Protocol"], swiftSettings: settings),
         .testTarget(name: "ManagerTests", dependencies: ["Manager", "Dialing", "Protocol", "Runtime"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",

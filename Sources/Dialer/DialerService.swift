@@ -86,66 +86,28 @@ public final class DialerService: Service, @unchecked Sendable {
 
     private func place(_ offer: PlaceCall, received: ContinuousClock.Instant, requestID: String) async {
         defer { Task { await state.placementEnded() } }
-        let lease = Duration.milliseconds(offer.leaseMilliseconds)
         // Looked up before asking to begin, so nothing waits between the go-ahead and the
         // request (that gap is pacing jitter). A number listed later is caught by the manager:
         // at the begin's commit, or while the begin waits for its pacing slot.
         let listed = await state.isListed(account: offer.account, number: offer.to)
-        var request = BeginCall(attempt: offer.attempt)
-        var result = PlivoCallResult.missedSlot
-        // A go-ahead that comes, or a send that would leave, too late for its slot is asked for
-        // again, within the lease.
-        while result == .missedSlot {
-            let asked = ContinuousClock.now
-            let begin: BeginCallReply
-            do {
-                begin = try await client.call(request, timeout: Double(offer.leaseMilliseconds) / 1000)
-            } catch {
-                // We do not know whether the manager recorded the go-ahead; we surely did not call,
-                // and saying so is harmless if it did not.
-                await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
-                                             outcome: .notPlaced(reason: "begin unconfirmed: \(error)", retryAfterMilliseconds: 0)))
-                return
-            }
-            guard begin.go else {
-                // A refused renewal leaves a placement begun and surely not sent: say so.
-                if request.renew == true {
-                    await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
-                                                 outcome: .notPlaced(reason: "go-ahead not renewed: \(begin.reason ?? "")", retryAfterMilliseconds: 0)))
-                }
-                return
-            }
-            if listed {
-                logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
-                await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: .skippedDNC))
-                return
-            }
-            // A dialer that stalled past its lease must not call: the manager may have moved on.
-            guard ContinuousClock.now - received < lease else {
-                await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID,
-                                             outcome: .notPlaced(reason: "lease expired before sending", retryAfterMilliseconds: 0)))
-                return
-            }
-            result = await plivo.placeCall(callRequest(for: offer), sendBy: begin.sendDeadline(askedAt: asked))
-            if result == .missedSlot {
-                await state.slotMissed()
-                logger.info("slot_missed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
-                request.renew = true
-            }
+        let manager: RPCClient = client
+        let plivo = plivo
+        let request = callRequest(for: offer)
+        let edges = Placement.Edges(
+            begin: { try await manager.call($0, timeout: Double(offer.leaseMilliseconds) / 1000) },
+            send: { await plivo.placeCall(request, sendBy: $0) },
+            now: { ContinuousClock.now }
+        )
+        let placement = await Placement.run(offer, received: received, listed: listed, edges: edges)
+        for _ in 0..<placement.slotsMissed {
+            await state.slotMissed()
+            logger.info("slot_missed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
         }
-        let outcome: PlacementOutcome
-        switch result {
-        case .accepted(let uuid): outcome = .accepted(requestUUID: uuid ?? "")
-        case .refused(let status, let message): outcome = .refused(httpStatus: status, message: message)
-        case .unauthorized(let status, let message): outcome = .authRejected(httpStatus: status, message: message)
-        case .retryLater(let reason, let after): outcome = .notPlaced(reason: reason, retryAfterMilliseconds: after)
-        case .uncertain(let reason): outcome = .uncertain(reason: reason)
-        case .missedSlot: return
-        }
-        if case .accepted = outcome {
-            logger.debug("call_placed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
-        } else {
-            logger.warning("placement_not_accepted", ["request_id": requestID, "contact": offer.contactID, "outcome": "\(outcome)"])
+        guard let outcome = placement.outcome else { return }
+        switch outcome {
+        case .accepted: logger.debug("call_placed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
+        case .skippedDNC: logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
+        default: logger.warning("placement_not_accepted", ["request_id": requestID, "contact": offer.contactID, "outcome": "\(outcome)"])
         }
         await report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: outcome))
     }

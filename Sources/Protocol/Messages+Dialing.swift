@@ -275,7 +275,7 @@ public struct PlaceCall: ManagerRequest {
 
 /// Dialer → manager: "I am about to send this call to Plivo". The manager's durable answer is
 /// the point after which the call may exist; before it, the offer can safely be given to another.
-public struct BeginCall: DialerRequest {
+public struct BeginCall: DialerRequest, Equatable {
     public static let type = "dialer.begin"
     public typealias Reply = BeginCallReply
 
