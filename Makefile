@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release
 
-.PHONY: build debug run test compose-check fuzz soak bench clean
+.PHONY: build debug run test compose-check fuzz mutants soak bench clean
 
 ## Release binaries into .build/release/.
 build:
@@ -23,6 +23,11 @@ test: compose-check
 ## The fuzz targets for longer (FUZZ_SECONDS each, default 300).
 fuzz:
 	scripts/fuzz.sh $${FUZZ_SECONDS:-300}
+
+## Breaks each dispatch rule of the dialing core in turn and checks its test fails (~1 minute
+## after a debug build; the sources are restored after each).
+mutants:
+	python3 scripts/mutants.py
 
 ## Validates compose/docker-compose.yml (no Docker engine is needed, only the compose CLI).
 compose-check:

@@ -8,6 +8,7 @@ import sys
 
 CORE = "Sources/Dialing/DispatchCore.swift"
 POOL = "Sources/Dialing/DialerPool.swift"
+PLACEMENT = "Sources/Dialer/Placement.swift"
 
 # (rule, file, correct text, broken text, test that must fail)
 MUTANTS = [
@@ -43,6 +44,9 @@ MUTANTS = [
      "guard let dialerName, let placement = begun[attempt], placement.dialerName != dialerName else { return nil }",
      "guard false, let dialerName, let placement = begun[attempt] else { return nil }",
      "onlyTheDialerToldToGoMayReport"),
+    ("a request leaves only within its go-ahead's slot", PLACEMENT,
+     "await edges.send(begin.sendDeadline(askedAt: asked))", "await edges.send(nil)",
+     "aLateSendRenewsInsteadOfSendingLate"),
 ]
 
 
