@@ -193,37 +193,6 @@ import Testing
         #expect(counts.count == 50)
     }
 
-    /// At 1 CPS the second and third contacts are begun at once and wait 1 s and 2 s for their
-    /// slots: the dialer's check and the begin's own have both passed when they are listed.
-    @Test func aNumberListedWhileItsBeginWaitsForItsSlotIsNotCalled() async throws {
-        let stack = try await Stack.start(.dialing(cps: 1))
-        defer { stack.stop() }
-        let numbers = phoneNumbers(3)
-        let id = try await stack.createCampaign()
-        try await stack.upload(numbers, to: id)
-        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
-        var first: [String: Int] = [:]
-        while first.isEmpty {
-            try await Task.sleep(for: .milliseconds(5))
-            first = try await requestCounts(stack)
-        }
-        // Whichever begin got the first slot was called; the other two wait 1 s and 2 s.
-        let late = numbers.filter { first[$0] == nil }
-        let listedAt = Date().timeIntervalSince1970
-        let added = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["\#(late.joined(separator: "\",\""))"]}"#)
-        #expect(added.status == 201)
-        let finished = try await stack.waitForCampaign(id, status: "completed")
-        // A go-ahead given before the listing (on a slow machine) may still send its request;
-        // none may arrive after it.
-        let calls = try await stack.simulatorCalls().calls
-        let lateArrivals = calls.filter { call in
-            late.contains(call["to"]?.stringValue ?? "") && (call["received_at"].flatMap { Double($0.jsonText) } ?? 0) > listedAt
-        }
-        #expect(lateArrivals.isEmpty)
-        let called = Set(calls.compactMap { $0["to"]?.stringValue })
-        #expect(finished["contact_counts"]?["skipped_dnc"] == .int(late.filter { !called.contains($0) }.count))
-    }
-
     @Test func contactsUploadedToARunningCampaignAreDialed() async throws {
         let stack = try await Stack.start(.dialing(cps: 50))
         defer { stack.stop() }
