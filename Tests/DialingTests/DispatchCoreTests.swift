@@ -8,9 +8,6 @@ import Testing
 @Suite struct DispatchCoreDefectTests {
     typealias Harness = DispatchHarness
 
-    /// A write that ended a call and freed its slot.
-    static let callEnded = DispatchEffect(transition: Transition(next: ContactState(status: .completed), releasesSlot: true))
-
     /// "Status changes finishing out of order could leave a running campaign with no queue, or a
     /// paused one queued": only newer versions apply.
     @Test func statusChangesAppliedOutOfOrderNeverQueueAPausedCampaign() {
@@ -29,9 +26,7 @@ import Testing
     /// The other half of that fix: a begin the database refuses because the campaign is not
     /// running makes the core read the campaign again.
     @Test func aBeginRefusedForNotRunningRereadsTheCampaign() {
-        var harness = Harness()
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...1))
+        var harness = Harness.dialing(1)
         let offer = harness.takeOffers()[0]
         #expect(harness.begin(offer, verdict: .campaignNotRunning) == .answer(BeginCallReply(go: false, reason: "campaignNotRunning")))
         #expect(harness.resyncs == [Harness.acme.seq])
@@ -42,11 +37,9 @@ import Testing
     /// HTTP queue": a begun placement counts until it is reported (or times out), not until its
     /// lease ends.
     @Test func aBegunPlacementCountsUntilReportedNotUntilItsLeaseEnds() {
-        var harness = Harness()
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...1))
+        var harness = Harness.dialing(1)
         let offer = harness.takeOffers()[0]
-        _ = harness.goAhead(offer.attempt, from: harness.begin(offer))
+        harness.go(offer)
         let ofAcme: (Harness.Core.Begun) -> Bool = { $0.campaign == Harness.acme.seq }
         harness.advance(harness.core.settings.lease + .seconds(1))
         harness.tick()
@@ -84,8 +77,8 @@ import Testing
         for _ in 0..<6 {
             let offer = harness.takeOffers()[0]
             dialers.append(offer.dialer)
-            _ = harness.goAhead(offer.attempt, from: harness.begin(offer))
-            harness.report(offer.attempt, .accepted(requestUUID: "r"), effect: Self.callEnded)
+            harness.go(offer)
+            harness.report(offer.attempt, .accepted(requestUUID: "r"), effect: Harness.callEnded)
         }
         #expect(Set(dialers).count == 2)
         #expect(zip(dialers, dialers.dropFirst()).allSatisfy { $0 != $1 })
@@ -111,7 +104,7 @@ import Testing
             for (attempt, step) in waiting {
                 guard case .answer(let reply) = harness.goAhead(attempt, from: step), reply.go else { continue }
                 goes.append(harness.now)
-                harness.report(attempt, .accepted(requestUUID: "r\(attempt)"), effect: Self.callEnded)
+                harness.report(attempt, .accepted(requestUUID: "r\(attempt)"), effect: Harness.callEnded)
             }
         }
         #expect(PacerTests.busiestSecond(goes) <= 50)
@@ -120,11 +113,9 @@ import Testing
     /// "Reports re-sent concurrently were counted twice", and "faster callbacks reached a contact
     /// before its dialer's report, and the placement was not counted": once per placement begun.
     @Test func aPlacementIsCountedOnceWhateverComesFirst() {
-        var harness = Harness()
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...2))
+        var harness = Harness.dialing(2)
         let offers = harness.takeOffers()
-        for offer in offers { _ = harness.goAhead(offer.attempt, from: harness.begin(offer)) }
+        for offer in offers { harness.go(offer) }
         let applied = DispatchEffect(transition: Transition(next: ContactState(status: .dialed, callState: .live, attempt: 1)))
         // Re-sent: the first counts, the second (not applied, no placement left) does not.
         let first = harness.report(offers[0].attempt, .accepted(requestUUID: "r"), effect: applied)
@@ -137,11 +128,9 @@ import Testing
     /// "A number listed on the DNC list while its begin waited for a pacing slot was still
     /// called": it is settled as `skipped_dnc` instead of sent.
     @Test func aNumberListedWhileItsBeginWaitsForItsSlotIsNotCalled() {
-        var harness = Harness(callsPerSecond: 2)
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...3))
+        var harness = Harness.dialing(3, callsPerSecond: 2)
         let offers = harness.takeOffers()
-        let first = harness.goAhead(offers[0].attempt, from: harness.begin(offers[0]))
+        let first = harness.go(offers[0])
         guard case .answer(let reply) = first else { Issue.record("no answer: \(first)"); return }
         #expect(reply.go)
         let second = harness.begin(offers[1])
@@ -160,12 +149,10 @@ import Testing
     /// The dialer went away while its begin waited for the slot: it never heard "go", so the
     /// placement is settled as not placed (and the contact offered again by the lifecycle).
     @Test func aBeginWhoseDialerLeftWhileWaitingIsSettledAsNotPlaced() {
-        var harness = Harness(callsPerSecond: 2)
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...2))
+        var harness = Harness.dialing(2, callsPerSecond: 2)
         let offers = harness.takeOffers()
-        _ = harness.goAhead(offers[0].attempt, from: harness.begin(offers[0]))
-        let step = harness.goAhead(offers[1].attempt, from: harness.begin(offers[1]), dialerGone: true)
+        harness.go(offers[0])
+        let step = harness.go(offers[1], dialerGone: true)
         guard case .settle(let report, let reply) = step else { Issue.record("not settled: \(step)"); return }
         #expect(!reply.go)
         #expect(report.outcome == .notPlaced(reason: "dialer gone before its go-ahead", retryAfterMilliseconds: 0))
@@ -200,11 +187,9 @@ import Testing
 
     /// "Any dialer could report any placement": only the dialer told to go may.
     @Test func onlyTheDialerToldToGoMayReport() {
-        var harness = Harness()
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...1))
+        var harness = Harness.dialing(1)
         let offer = harness.takeOffers()[0]
-        _ = harness.goAhead(offer.attempt, from: harness.begin(offer))
+        harness.go(offer)
         #expect(harness.core.mayReport(offer.attempt, dialerName: "d2") == .reportRefused(dialer: "d2", attempt: offer.attempt, begunBy: "d1"))
         #expect(harness.core.mayReport(offer.attempt, dialerName: "d1") == nil)
         #expect(harness.core.mayReport(offer.attempt, dialerName: nil) == nil)
@@ -216,25 +201,21 @@ import Testing
     typealias Harness = DispatchHarness
 
     @Test func neverMoreCallsInFlightThanTheLimit() {
-        var harness = Harness(maxConcurrentCalls: 4)
-        harness.join("d1", slots: 100)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...10))
+        var harness = Harness.dialing(10, slots: 100, maxConcurrentCalls: 4)
         let offers = harness.takeOffers()
         #expect(offers.count == 4)
-        for offer in offers { _ = harness.goAhead(offer.attempt, from: harness.begin(offer)) }
+        for offer in offers { harness.go(offer) }
         #expect(harness.core.liveCalls == 4)
         harness.report(offers[0].attempt, .accepted(requestUUID: "r"))
         #expect(harness.takeOffers().isEmpty)  // accepted: the call is live, its slot still held
-        harness.perform(harness.core.changed(by: DispatchCoreDefectTests.callEnded, now: harness.now))
+        harness.perform(harness.core.changed(by: Harness.callEnded, now: harness.now))
         #expect(harness.takeOffers().count == 1)
     }
 
     @Test func aRateLimitedPlacementHoldsEveryOfferUntilTheBackoffEnds() {
-        var harness = Harness()
-        harness.join("d1", slots: 1)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...3))
+        var harness = Harness.dialing(3, slots: 1)
         let offer = harness.takeOffers()[0]
-        _ = harness.goAhead(offer.attempt, from: harness.begin(offer))
+        harness.go(offer)
         let requeued = DispatchEffect(transition: Transition(next: ContactState(status: .pending), releasesSlot: true, requeues: true),
                                       contact: offer.contact, campaign: Harness.acme.seq)
         harness.report(offer.attempt, .notPlaced(reason: "429", retryAfterMilliseconds: 1500), effect: requeued)
@@ -261,8 +242,8 @@ import Testing
         for _ in 0..<6 {
             let offer = harness.takeOffers()[0]
             campaigns.append(offer.campaign.seq)
-            _ = harness.goAhead(offer.attempt, from: harness.begin(offer))
-            harness.report(offer.attempt, .accepted(requestUUID: "r"), effect: DispatchCoreDefectTests.callEnded)
+            harness.go(offer)
+            harness.report(offer.attempt, .accepted(requestUUID: "r"), effect: Harness.callEnded)
         }
         #expect(campaigns == [1, 2, 1, 2, 1, 2])
     }
@@ -285,13 +266,11 @@ import Testing
     /// A go-ahead carries its slot, and a renewal gets another; only the dialer that began it
     /// may renew, and only while it waits for nothing else.
     @Test func aGoAheadCarriesItsSlotAndALateDialerRenews() {
-        var harness = Harness(callsPerSecond: 2)
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...3))
+        var harness = Harness.dialing(3, callsPerSecond: 2)
         let offers = harness.takeOffers()
-        _ = harness.goAhead(offers[0].attempt, from: harness.begin(offers[0]))
+        harness.go(offers[0])
         let asked = harness.now
-        guard case .answer(let reply) = harness.goAhead(offers[1].attempt, from: harness.begin(offers[1])) else { Issue.record("no answer"); return }
+        guard case .answer(let reply) = harness.go(offers[1]) else { Issue.record("no answer"); return }
         #expect(reply.go)
         #expect(reply.heldMicroseconds == Harness.Core.microseconds(asked.duration(to: harness.now)))
         #expect(reply.sendWithinMicroseconds == Harness.Core.microseconds(Pacing.sendWithin))
@@ -307,17 +286,13 @@ import Testing
     }
 
     @Test func unpacedGoAheadsCarryNoSlot() {
-        var harness = Harness()
-        harness.join("d1", slots: 10)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...1))
+        var harness = Harness.dialing(1)
         let offer = harness.takeOffers()[0]
-        #expect(harness.goAhead(offer.attempt, from: harness.begin(offer)) == .answer(BeginCallReply(go: true)))
+        #expect(harness.go(offer) == .answer(BeginCallReply(go: true)))
     }
 
     @Test func aDatabaseFailureAtBeginPutsTheContactBack() {
-        var harness = Harness()
-        harness.join("d1", slots: 1)
-        harness.run(Harness.acme, contacts: Harness.contacts(1...2))
+        var harness = Harness.dialing(2, slots: 1)
         let offer = harness.takeOffers()[0]
         guard case .commit(let committing) = harness.core.beginRequested(offer.attempt, by: offer.dialer, now: harness.now) else {
             Issue.record("no commit"); return
@@ -332,7 +307,7 @@ import Testing
         harness.join("d1", slots: 1)
         harness.run(Harness.acme, contacts: Harness.contacts(1...2))
         let offer = harness.takeOffers()[0]
-        _ = harness.goAhead(offer.attempt, from: harness.begin(offer))
+        harness.go(offer)
         harness.advance(.seconds(30))
         harness.perform(harness.core.placementsTimedOut(now: harness.now))
         #expect(harness.uncertain.isEmpty)

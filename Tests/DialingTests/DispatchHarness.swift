@@ -29,6 +29,14 @@ struct DispatchHarness {
                                     outcomeCheckAfter: .seconds(60), outcomeTimeout: .seconds(900)))
     }
 
+    /// Acme running with `count` contacts and one dialer "d1" (its offers are waiting in `offers`).
+    static func dialing(_ count: Int64, slots: Int = 10, callsPerSecond: Double = 0, maxConcurrentCalls: Int = 100) -> DispatchHarness {
+        var harness = DispatchHarness(callsPerSecond: callsPerSecond, maxConcurrentCalls: maxConcurrentCalls)
+        harness.join("d1", slots: slots)
+        harness.run(acme, contacts: contacts(1...count))
+        return harness
+    }
+
     static func contacts(_ range: ClosedRange<Int64>) -> [QueuedContact] {
         range.map { QueuedContact(seq: $0, phoneNumber: "1555\($0)") }
     }
@@ -81,6 +89,21 @@ struct DispatchHarness {
         }
         return step
     }
+
+    /// Begins the offer and waits for its go-ahead (or whatever else ends the begin).
+    @discardableResult
+    mutating func go(_ offer: Core.Offer, dialerGone: Bool = false) -> Core.BeginStep {
+        goAhead(offer.attempt, from: begin(offer), dialerGone: dialerGone)
+    }
+
+    /// A whole placement: begun, told to go, accepted, and its call ended.
+    mutating func place(_ offer: Core.Offer) {
+        go(offer)
+        report(offer.attempt, .accepted(requestUUID: "r\(offer.attempt)"), effect: Self.callEnded)
+    }
+
+    /// A write that ended a call and freed its slot.
+    static let callEnded = DispatchEffect(transition: Transition(next: ContactState(status: .completed), releasesSlot: true))
 
     /// The dialer's report, as the database applied it (`effect`).
     @discardableResult

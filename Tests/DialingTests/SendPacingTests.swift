@@ -143,7 +143,7 @@ struct SendPacingTests {
                     timeline.schedule(.reported(attempt: attempt), at: sendAt.advanced(by: .milliseconds(2)))
                 }
             case .reported(let attempt):
-                harness.report(attempt, .accepted(requestUUID: "r\(attempt)"), effect: DispatchCoreDefectTests.callEnded)
+                harness.report(attempt, .accepted(requestUUID: "r\(attempt)"), effect: DispatchHarness.callEnded)
             }
             offerBegins(&harness, &timeline)
         }

@@ -1,18 +1,14 @@
-/// Time for the pure dialing rules in tests: an instant is a duration since the virtual start,
-/// and nothing moves it but the test.
-struct VirtualInstant: InstantProtocol, CustomStringConvertible {
-    var offset: Duration
+import Dialing
 
-    static let start = VirtualInstant(offset: .zero)
+/// Time for the pure dialing rules in tests: the core's own instants (time since an origin),
+/// moved by nothing but the test.
+typealias VirtualInstant = DispatchInstant
 
-    func advanced(by duration: Duration) -> VirtualInstant { VirtualInstant(offset: offset + duration) }
-    func duration(to other: VirtualInstant) -> Duration { other.offset - offset }
-    static func < (lhs: VirtualInstant, rhs: VirtualInstant) -> Bool { lhs.offset < rhs.offset }
+extension DispatchInstant {
+    static let start = DispatchInstant(.zero)
 
     var seconds: Double {
-        let (whole, attoseconds) = offset.components
+        let (whole, attoseconds) = sinceOrigin.components
         return Double(whole) + Double(attoseconds) / 1e18
     }
-
-    var description: String { "t+\(seconds)s" }
 }

@@ -55,6 +55,17 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
         return (campaign.id, started.seq)
     }
 
+    /// A dispatcher with one fake dialer "d1" and a running campaign of `count` contacts, once
+    /// every contact has been offered.
+    func dialing(_ count: Int, callsPerSecond: Double) async throws -> (Dispatcher, FakeDialer, campaign: (id: String, seq: Int64)) {
+        let dispatcher = try await dispatcher(callsPerSecond: callsPerSecond)
+        let dialer = FakeDialer()
+        await dispatcher.register(dialer, name: "d1", slots: 10)
+        let campaign = try await runningCampaign(count, on: dispatcher)
+        #expect(await eventually { dialer.offers.count == count })
+        return (dispatcher, dialer, campaign)
+    }
+
     func status(_ contactID: String, of campaign: String) async throws -> ContactStatus {
         let request = GetContact(account: "acme", campaignID: campaign, contactID: contactID)
         return try await Reader(path: directory + "/rymi.sqlite").read { try $0.contact(request).status }
@@ -73,11 +84,7 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     /// begin waits on the manual clock, the number is listed, the clock moves, and the answer
     /// is no, with the contact `skipped_dnc` in the database.
     @Test func aNumberListedWhileItsBeginWaitsForItsSlotIsNotCalled() async throws {
-        let dispatcher = try await dispatcher(callsPerSecond: 2)
-        let dialer = FakeDialer()
-        await dispatcher.register(dialer, name: "d1", slots: 10)
-        let campaign = try await runningCampaign(2, on: dispatcher)
-        #expect(await eventually { dialer.offers.count == 2 })
+        let (dispatcher, dialer, campaign) = try await dialing(2, callsPerSecond: 2)
         let (first, second) = (dialer.offers[0], dialer.offers[1])
         let go = try await dispatcher.begin(BeginCall(attempt: first.attempt), from: dialer, dialerName: "d1")
         #expect(go.go && go.heldMicroseconds != nil && go.sendWithinMicroseconds == 5000)
@@ -94,11 +101,7 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     /// Pause answers only once the campaign's begun placements have reported, released by the
     /// report itself (no polling, no timeout reached).
     @Test func waitingForBegunPlacementsEndsWithTheirReport() async throws {
-        let dispatcher = try await dispatcher(callsPerSecond: 0)
-        let dialer = FakeDialer()
-        await dispatcher.register(dialer, name: "d1", slots: 10)
-        let campaign = try await runningCampaign(1, on: dispatcher)
-        #expect(await eventually { dialer.offers.count == 1 })
+        let (dispatcher, dialer, campaign) = try await dialing(1, callsPerSecond: 0)
         let offer = dialer.offers[0]
         #expect(try await dispatcher.begin(BeginCall(attempt: offer.attempt), from: dialer, dialerName: "d1").go)
         let released = ManagerFlag()
@@ -136,11 +139,7 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     /// A dialer's connection closed while its begin waited for the slot: it never heard "go",
     /// so the contact is pending again, not presumed placed.
     @Test func aDialerGoneBeforeItsGoAheadLeavesTheContactPending() async throws {
-        let dispatcher = try await dispatcher(callsPerSecond: 2)
-        let dialer = FakeDialer()
-        await dispatcher.register(dialer, name: "d1", slots: 10)
-        let campaign = try await runningCampaign(2, on: dispatcher)
-        #expect(await eventually { dialer.offers.count == 2 })
+        let (dispatcher, dialer, campaign) = try await dialing(2, callsPerSecond: 2)
         _ = try await dispatcher.begin(BeginCall(attempt: dialer.offers[0].attempt), from: dialer, dialerName: "d1")
         let second = dialer.offers[1]
         let waiting = Task { try await dispatcher.begin(BeginCall(attempt: second.attempt), from: dialer, dialerName: "d1") }
