@@ -45,7 +45,7 @@ MUTANTS = [
      "guard false, let dialerName, let placement = begun[attempt] else { return nil }",
      "onlyTheDialerToldToGoMayReport"),
     ("a request leaves only within its go-ahead's slot", PLACEMENT,
-     "await edges.send(begin.sendDeadline(askedAt: asked))", "await edges.send(nil)",
+     "let deadline = result.slotsMissed < maxRenewals ? begin.sendDeadline(askedAt: asked) : nil", "let deadline: ContinuousClock.Instant? = nil",
      "aLateSendRenewsInsteadOfSendingLate"),
 ]
 

@@ -79,6 +79,18 @@ import Testing
         #expect(result.slotsMissed == 1)
     }
 
+    /// A link too slow for any slot (every go-ahead arrives late) does not renew for ever: after
+    /// `maxRenewals` the request is sent without a slot.
+    @Test func aDialerThatMissesEverySlotSendsAfterTheLastRenewal() async {
+        let late = BeginCallReply(go: true, heldMicroseconds: 0, sendWithinMicroseconds: 5000)
+        let world = World(replies: Array(repeating: .success(late), count: Placement.maxRenewals + 1),
+                          connect: Array(repeating: .milliseconds(20), count: Placement.maxRenewals + 1))
+        let result = await Placement.run(Self.offer, received: world.now, listed: false, edges: world.edges)
+        #expect(result == Placement.Result(outcome: .accepted(requestUUID: "req-1"), slotsMissed: Placement.maxRenewals))
+        #expect(world.deadlines.last == .some(nil))
+        #expect(world.begins.count == Placement.maxRenewals + 1)
+    }
+
     @Test func aRefusedBeginReportsNothing() async {
         let world = World(replies: [.success(BeginCallReply(go: false, reason: "campaignNotRunning"))])
         #expect(await Placement.run(Self.offer, received: world.now, listed: false, edges: world.edges) == Placement.Result())
