@@ -70,13 +70,16 @@ final class ServiceProcess: @unchecked Sendable {
     func waitForEvent(_ event: String, timeout: Double = 20, after skip: Int = 0,
                       matching: (JSONValue) -> Bool = { _ in true }) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        // The log is read once more after the deadline: a test woken late (a busy pool) must not
+        // miss a line that came in time.
+        while true {
             for line in logLines.dropFirst(skip) {
                 if let value = try? JSONParser.parse(line), value["event"]?.stringValue == event, matching(value) { return value }
             }
             if !process.isRunning {
                 throw TestFailure("\(name) exited (\(process.terminationStatus)) before logging \(event): \(standardError)")
             }
+            guard Date() < deadline else { break }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         throw TestFailure("\(name) did not log \(event) within \(timeout)s; log: \(logLines.suffix(5))")
