@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "Transport", dependencies: ["Runtime", "CEpoll"], swiftSettings: settings),
         .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),
         .target(name: "Protocol", dependencies: ["JSON"], swiftSettings: settings),
+        // Phone numbers and calling plans of the world: pure tables and rules.
+        .target(name: "Telephony", swiftSettings: settings),
         .target(name: "Plivo", dependencies: ["HTTP1", "Crypto", "JSON", "Runtime"], swiftSettings: settings),
         // The dialing rules as sans-IO values: no sockets, no clock reads, no Foundation networking.
         .target(name: "Dialing", dependencies: ["Protocol"], swiftSettings: settings),
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: settings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Runtime"], swiftSettings: settings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "JSON"], swiftSettings: settings),
+        .testTarget(name: "TelephonyTests", dependencies: ["Telephony"], swiftSettings: settings),
         .testTarget(name: "DialingTests", dependencies: ["Dialing", "Protocol"], swiftSettings: settings),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Protocol", "Crypto"], swiftSettings: settings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),
