@@ -20,9 +20,6 @@ enum Placement {
         var slotsMissed = 0
     }
 
-    /// Renewals of one placement before its request is sent without a slot.
-    static let maxRenewals = 2
-
     /// - Parameters:
     ///   - received: when the offer arrived; nothing is sent once its lease has run out.
     ///   - listed: whether the dialer's own copy of the Do-Not-Call list has the number.
@@ -60,7 +57,7 @@ enum Placement {
             // A link whose round trip alone exceeds the bound (a dialer far from its manager)
             // would miss every slot: after a few renewals the request goes without one, as
             // every request did before go-aheads carried their slot.
-            let deadline = result.slotsMissed < maxRenewals ? begin.sendDeadline(askedAt: asked) : nil
+            let deadline = result.slotsMissed < BeginCall.maxRenewals ? begin.sendDeadline(askedAt: asked) : nil
             switch await edges.send(deadline) {
             case .missedSlot:
                 result.slotsMissed += 1

@@ -76,6 +76,8 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         public fileprivate(set) var wentAt: Instant?
         /// Between its commit and its go-ahead (or a renewal's).
         public fileprivate(set) var waitingForGo = false
+        /// New slots asked for after missing one.
+        public fileprivate(set) var renewals = 0
     }
 
     /// What the shell must do.
@@ -154,8 +156,9 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var wakeAt: Instant?
     private var lastLookup: [Int64: Instant] = [:]
     private var queuesMade = 0
-    /// Begins being committed, and since when: a number listed from then on is not called.
-    private var committing: [Int64: Instant] = [:]
+    /// Begins being committed, and since when: a number listed from then on is not called. They
+    /// count as begun for whoever waits for begun placements: the commit may land.
+    private var committing: [Int64: (offer: Offer, since: Instant)] = [:]
 
     struct CampaignQueue: Sendable {
         let campaign: DispatchCampaign
@@ -179,8 +182,16 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     public var queuedContacts: Int { queues.values.reduce(0) { $0 + $1.contacts.count } }
     public var dialerNames: [String] { dialers.names }
 
-    /// Whether any begun placement matches: such a placement may still reach Plivo.
-    public func hasBegun(where predicate: (Begun) -> Bool) -> Bool { begun.values.contains(where: predicate) }
+    /// Whether any begun placement matches (or any being committed, which may become one): such
+    /// a placement may still reach Plivo.
+    public func hasBegun(where predicate: (Begun) -> Bool) -> Bool {
+        begun.values.contains(where: predicate) || committing.values.contains { predicate(Self.begun($0.offer, since: $0.since)) }
+    }
+
+    private static func begun(_ offer: Offer, since: Instant) -> Begun {
+        Begun(attempt: offer.attempt, contact: offer.contact.seq, campaign: offer.campaign.seq, account: offer.campaign.account,
+              number: offer.contact.phoneNumber, dialer: offer.dialer, dialerName: "", started: since, askedAt: since)
+    }
 
     // MARK: Campaigns
 
@@ -223,6 +234,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
                                 now: Instant) -> [Directive] {
         if queues[campaign]?.id == queue {
             let inFlight = Set(offers.values.map(\.contact.seq)).union(begun.values.map(\.contact))
+                .union(committing.values.map(\.offer.contact.seq))
             queues[campaign]!.contacts.loaded(batch, by: load, lastPosition: batch.last?.seq, batchLimit: settings.refillBatch) {
                 !inFlight.contains($0.seq)
             }
@@ -300,7 +312,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         offers.removeValue(forKey: attempt)
         leaseEnds.removeValue(forKey: attempt)
         liveCalls += 1
-        committing[attempt] = now
+        committing[attempt] = (offer, now)
         return .commit(offer)
     }
 
@@ -316,7 +328,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// The database's answer to a begin. A go waits for its pacing slot; anything else is
     /// answered at once.
     public mutating func beginCommitted(_ offer: Offer, _ verdict: BeginVerdict, now: Instant) -> (BeginStep, [Directive]) {
-        let requested = committing.removeValue(forKey: offer.attempt) ?? now
+        let requested = committing.removeValue(forKey: offer.attempt)?.since ?? now
         guard verdict == .go else {
             liveCalls -= 1
             dialers.settled(offer.dialer)
@@ -341,6 +353,10 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         guard let placement = begun[attempt], placement.dialerName == dialerName, !placement.waitingForGo else {
             return .answer(BeginCallReply(go: false, reason: "no such placement to renew"))
         }
+        guard placement.renewals < BeginCall.maxRenewals else {
+            return .answer(BeginCallReply(go: false, reason: "renewed \(BeginCall.maxRenewals) times already"))
+        }
+        begun[attempt]!.renewals += 1
         // Its request never left, so its answer leaves the window, and it goes again as soon as
         // the window allows: the slot it missed is not lost to the rate.
         if let went = placement.wentAt { pacer?.forgetGo(at: went) }
@@ -452,10 +468,11 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     // MARK: Time
 
-    /// A wake-up came: offers whose lease ended are withdrawn (their dialers passed over for a
-    /// while), and whatever waited for a backoff or a suspension to end goes on.
-    public mutating func tick(now: Instant) -> [Directive] {
-        if let pending = wakeAt, pending <= now { wakeAt = nil }
+    /// A wake-up came (the one armed for `armedFor`, if given): offers whose lease ended are
+    /// withdrawn (their dialers passed over for a while), and whatever waited for a backoff or a
+    /// suspension to end goes on. A wake-up that comes early still frees the way for the next.
+    public mutating func tick(now: Instant, armedFor: Instant? = nil) -> [Directive] {
+        if let pending = wakeAt, pending <= now || pending == armedFor { wakeAt = nil }
         var directives: [Directive] = []
         var expired: [Int64] = []
         while leasesHead < leases.count, leases[leasesHead].ends <= now {

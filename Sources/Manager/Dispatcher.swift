@@ -203,9 +203,11 @@ actor Dispatcher {
                                                         account: offer.campaign.account, number: offer.contact.phoneNumber)
                 } catch {
                     perform(core.beginFailed(offer, now: clock.now))
+                    releaseSettledWaiters()
                     throw error
                 }
                 let (next, directives) = core.beginCommitted(offer, verdict, now: clock.now)
+                releaseSettledWaiters()
                 perform(directives)
                 step = next
             case .waitUntil(let instant):
@@ -261,7 +263,7 @@ actor Dispatcher {
             case .wake(let instant):
                 Task {
                     try? await clock.sleep(until: instant)
-                    self.perform(self.core.tick(now: self.clock.now))
+                    self.perform(self.core.tick(now: self.clock.now, armedFor: instant))
                 }
             case .resync(let campaign): Task { await self.sync(campaign) }
             case .markUncertain(let contact, let attempt): Task { _ = try? await store.markUncertain(contact: contact, attempt: attempt) }

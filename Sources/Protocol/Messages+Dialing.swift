@@ -284,6 +284,10 @@ public struct BeginCall: DialerRequest, Equatable {
     /// slot (see `BeginCallReply.sendWithinMicroseconds`).
     public var renew: Bool?
 
+    /// Renewals of one placement: after these the dialer sends without a slot (a dialer whose
+    /// round trip to the manager alone is longer than the bound), and the manager refuses more.
+    public static let maxRenewals = 4
+
     public init(attempt: Int64, renew: Bool? = nil) {
         self.attempt = attempt
         self.renew = renew

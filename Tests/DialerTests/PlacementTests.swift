@@ -83,12 +83,12 @@ import Testing
     /// `maxRenewals` the request is sent without a slot.
     @Test func aDialerThatMissesEverySlotSendsAfterTheLastRenewal() async {
         let late = BeginCallReply(go: true, heldMicroseconds: 0, sendWithinMicroseconds: 5000)
-        let world = World(replies: Array(repeating: .success(late), count: Placement.maxRenewals + 1),
-                          connect: Array(repeating: .milliseconds(20), count: Placement.maxRenewals + 1))
+        let world = World(replies: Array(repeating: .success(late), count: BeginCall.maxRenewals + 1),
+                          connect: Array(repeating: .milliseconds(20), count: BeginCall.maxRenewals + 1))
         let result = await Placement.run(Self.offer, received: world.now, listed: false, edges: world.edges)
-        #expect(result == Placement.Result(outcome: .accepted(requestUUID: "req-1"), slotsMissed: Placement.maxRenewals))
+        #expect(result == Placement.Result(outcome: .accepted(requestUUID: "req-1"), slotsMissed: BeginCall.maxRenewals))
         #expect(world.deadlines.last == .some(nil))
-        #expect(world.begins.count == Placement.maxRenewals + 1)
+        #expect(world.begins.count == BeginCall.maxRenewals + 1)
     }
 
     @Test func aRefusedBeginReportsNothing() async {

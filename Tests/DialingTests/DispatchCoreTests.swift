@@ -350,3 +350,77 @@ import Testing
                                            hangupCause: "Busy Line", hangupCauseCode: 3010, durationSeconds: 0)))
     }
 }
+
+/// Findings of the review of the core, each as the sequence that once went wrong.
+@Suite struct DispatchCoreReviewTests {
+    typealias Harness = DispatchHarness
+
+    /// A wake-up that fires early (a clock that returns before its deadline) must not leave the
+    /// core believing a wake-up is still pending: later leases would then never expire.
+    @Test func anEarlyWakeUpDoesNotSwallowLaterOnes() {
+        var harness = Harness.dialing(2, slots: 1000)
+        let offers = harness.takeOffers()
+        for offer in offers { harness.perform(harness.core.offerTaken(offer.attempt, now: harness.now)) }
+        let armed = harness.wakes.last!
+        let armedSoFar = harness.wakes.count
+        // It fires 1 ms early.
+        harness.advance(harness.core.settings.lease - .milliseconds(1))
+        harness.perform(harness.core.tick(now: harness.now, armedFor: armed))
+        #expect(harness.wakes.count == armedSoFar + 1, "a new wake-up is armed for the leases still running")
+        harness.now = harness.wakes.last!
+        harness.perform(harness.core.tick(now: harness.now, armedFor: harness.wakes.last!))
+        #expect(harness.notices.contains { if case .offerExpired = $0 { true } else { false } })
+    }
+
+    /// A begin whose commit is still running counts as begun for pause and DNC: its commit may
+    /// land, and then it goes.
+    @Test func aBeginBeingCommittedCountsAsBegun() {
+        var harness = Harness.dialing(1)
+        let offer = harness.takeOffers()[0]
+        guard case .commit(let committing) = harness.core.beginRequested(offer.attempt, by: offer.dialer, now: harness.now) else {
+            Issue.record("no commit"); return
+        }
+        #expect(harness.core.hasBegun { $0.campaign == Harness.acme.seq })
+        let (_, directives) = harness.core.beginCommitted(committing, .campaignNotRunning, now: harness.now)
+        harness.perform(directives)
+        #expect(!harness.core.hasBegun { $0.campaign == Harness.acme.seq })
+    }
+
+    /// A load that finishes while a contact's begin is being committed does not queue that
+    /// contact again: the commit lands, and a second offer would only be refused.
+    @Test func aLoadDuringACommitDoesNotQueueTheContactTwice() {
+        var harness = Harness(maxConcurrentCalls: 2)
+        harness.answerLoads = false
+        harness.join("d1", slots: 10)
+        harness.run(Harness.acme, contacts: Harness.contacts(1...1))
+        harness.answerHeldLoads()
+        let offer = harness.takeOffers()[0]
+        guard case .commit(let committing) = harness.core.beginRequested(offer.attempt, by: offer.dialer, now: harness.now) else {
+            Issue.record("no commit"); return
+        }
+        // A resume meanwhile reloads the campaign from the start, and the load finds the
+        // contact still pending in the database (its begin is not committed yet).
+        harness.run(Harness.acme, version: 2, contacts: Harness.contacts(1...1))
+        harness.answerHeldLoads()
+        let (step, directives) = harness.core.beginCommitted(committing, .go, now: harness.now)
+        harness.perform(directives)
+        #expect(harness.goAhead(offer.attempt, from: step) == .answer(BeginCallReply(go: true)))
+        #expect(harness.core.queuedContacts == 0)
+        #expect(harness.takeOffers().isEmpty)
+    }
+
+    /// The manager bounds renewals too: a dialer that keeps asking cannot make the window forget
+    /// go-aheads for ever.
+    @Test func renewalsAreBounded() {
+        var harness = Harness.dialing(1, callsPerSecond: 2)
+        let offer = harness.takeOffers()[0]
+        harness.go(offer)
+        for _ in 0..<BeginCall.maxRenewals {
+            let step = harness.core.renewRequested(offer.attempt, byName: "d1", now: harness.now)
+            guard case .answer(let reply) = harness.goAhead(offer.attempt, from: step) else { Issue.record("no answer"); return }
+            #expect(reply.go)
+        }
+        #expect(harness.core.renewRequested(offer.attempt, byName: "d1", now: harness.now)
+                == .answer(BeginCallReply(go: false, reason: "renewed \(BeginCall.maxRenewals) times already")))
+    }
+}
