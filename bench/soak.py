@@ -59,7 +59,7 @@ class Worker(threading.Thread):
                 phones = [f"1{prefix}{self.uploads:05d}{i:02d}" for i in range(20)]
                 self.request("POST", f"/campaigns/{campaign}/contacts", body=upload_body(phones))
             elif roll < 0.97:
-                self.request("POST", "/dnc", body=json.dumps({"phone_numbers": [f"1999{random.randint(0, 9999999):07d}"]}))
+                self.request("POST", "/dnc", body=json.dumps({"phone_numbers": [numbers(1, block=50)[0][:-4] + f"{random.randint(0, 9999):04d}"]}))
             else:
                 self.request("GET", "/dnc?limit=50")
 
@@ -97,7 +97,7 @@ def main():
         campaigns = [stack.api("POST", "/campaigns", {"name": f"soak {i}", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
                      for i in range(5)]
         for campaign in campaigns:
-            stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(2000, prefix=f"15{campaigns.index(campaign)}")))
+            stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(2000, block=40 + campaigns.index(campaign))))
         dialing = campaigns[0]
         stack.api("POST", f"/campaigns/{dialing}/start")
         stats, stop = Stats(), threading.Event()

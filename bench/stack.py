@@ -138,8 +138,15 @@ class Stack:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def numbers(count, prefix="1555"):
-    return [f"{prefix}{i:07d}" for i in range(count)]
+# Valid NANP numbers (1 NPA NXX XXXX): area codes 2-9, no 9 in the middle, not N11; exchanges
+# 200-999, not N11. Block 0 is area code 555; each other block has an area code of its own.
+AREA_CODES = [n for n in range(200, 990) if (n // 10) % 10 != 9 and n % 100 != 11 and n != 555]
+EXCHANGES = [n for n in range(200, 1000) if n % 100 != 11]
+
+
+def numbers(count, block=0):
+    npa = 555 if block == 0 else AREA_CODES[block - 1]
+    return [f"1{npa}{EXCHANGES[i // 10_000]}{i % 10_000:04d}" for i in range(count)]
 
 
 def upload_body(phones):

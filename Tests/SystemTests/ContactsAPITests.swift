@@ -90,7 +90,7 @@ import Testing
         let stack = try await Stack.start()
         defer { stack.stop() }
         let id = try await stack.createCampaign()
-        let numbers = (0..<25).map { "1555000\(String(format: "%04d", $0))" }
+        let numbers = phoneNumbers(25)
         let body = #"{"contacts":["# + numbers.map { #"{"phone_number":"\#($0)","variables":{"i":"\#($0)"}}"# }.joined(separator: ",") + "]}"
         #expect(try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: body).status == 201)
         var seen: [String] = []
@@ -126,9 +126,9 @@ import Testing
         defer { stack.stop() }
         let id = try await stack.createCampaign()
         var body = #"{"contacts":["#
-        for index in 0..<100_000 {
+        for (index, number) in phoneNumbers(100_000).enumerated() {
             if index > 0 { body += "," }
-            body += #"{"phone_number":"1555\#(String(format: "%07d", index))","variables":{"name":"Customer \#(index)","plan":"Gold"}}"#
+            body += #"{"phone_number":"\#(number)","variables":{"name":"Customer \#(index)","plan":"Gold"}}"#
         }
         body += "]}"
         let response = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: body)

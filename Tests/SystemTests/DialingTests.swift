@@ -199,12 +199,12 @@ import Testing
         let id = try await stack.createCampaign()
         try await stack.upload(phoneNumbers(20), to: id)
         _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
-        try await stack.upload(phoneNumbers(20, prefix: "1556"), to: id)
+        try await stack.upload(phoneNumbers(20, block: 2), to: id)
         let finished = try await stack.waitForCampaign(id, status: "completed")
         #expect(finished["contact_counts"]?["total"] == .int(40))
         #expect(try await requestCounts(stack).count == 40)
         // Completed campaigns take no more contacts and keep their agent.
-        let late = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[{"phone_number":"15570000001"}]}"#)
+        let late = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[{"phone_number":"15572000001"}]}"#)
         #expect(late.status == 409)
     }
 
@@ -309,7 +309,7 @@ import Testing
         let stack = try await Stack.start(options)
         defer { stack.stop() }
         let id = try await stack.createCampaign(agentID: "agent.7@team:eu")
-        try await stack.upload(["15551234567"], to: id)
+        try await stack.upload(["15552234567"], to: id)
         _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
         try await stack.waitForCampaign(id, status: "completed")
         let xml = try await stack.simulatorCalls().calls.first?["answer_xml"]?.stringValue ?? ""
@@ -319,7 +319,7 @@ import Testing
         #expect(xml.contains(">wss://agents.example/ws</Stream>"))
         // The agent reads the contact's variables through the API.
         let record = try await stack.client.request("GET", "/v1/campaigns/\(id)/contacts/\(contact)")
-        #expect(record.json?["variables"]?["n"] == .string("15551234567"))
+        #expect(record.json?["variables"]?["n"] == .string("15552234567"))
     }
 }
 
@@ -334,7 +334,7 @@ import Testing
         let stack = try await Stack.start(.dialing(dialers: 0))
         defer { stack.stop() }
         let id = try await stack.createCampaign()
-        try await stack.upload(["15551230001", "15551230002"], to: id)
+        try await stack.upload(["15552230001", "15552230002"], to: id)
         let target = "/callbacks/plivo/hangup?contact=ct_1&attempt=1"
         let url = "http://127.0.0.1:\(stack.client.port)" + target
         let fields = [("CallUUID", "u1"), ("CallStatus", "completed"), ("HangupCauseCode", "4000")]
@@ -376,7 +376,7 @@ import Testing
         let stack = try await Stack.start(.dialing(dialers: 1, simulator: ["RYMI_SIM_TALK_MS": "30000", "RYMI_SIM_OUTCOMES": "completed=1"]))
         defer { stack.stop() }
         let id = try await stack.createCampaign()
-        try await stack.upload(["15551230001", "15551230002"], to: id)
+        try await stack.upload(["15552230001", "15552230002"], to: id)
         _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
         var contacts: [JSONValue] = []
         for _ in 0..<200 {

@@ -97,7 +97,7 @@ import Testing
         let stack = try await Stack.start(.dialing(simulator: ["RYMI_SIM_OUTCOMES": "busy=1"]))
         defer { stack.stop() }
         let id = try await stack.createCampaign()
-        try await stack.upload(["15551230001"], to: id)
+        try await stack.upload(["15552230001"], to: id)
         _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
         try await stack.waitForCampaign(id, status: "completed")
         let contact = try await stack.contacts(id)[0]
@@ -178,7 +178,7 @@ import Testing
         var rounds = 0
         for round in 0..<20 {
             // An upload races the kill: if it was acknowledged it must all be there, else none of it.
-            let batch = phoneNumbers(200, prefix: "17\(String(format: "%02d", round))")
+            let batch = phoneNumbers(200, block: 10 + round)
             let body = #"{"contacts":["# + batch.map { #"{"phone_number":"\#($0)"}"# }.joined(separator: ",") + "]}"
             async let upload = stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: body)
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...40)))
@@ -220,7 +220,7 @@ import Testing
         var acknowledged = 0
         var full: HTTPResult?
         for batch in 0..<100 {
-            let numbers = phoneNumbers(500, prefix: "1\(300 + batch)")
+            let numbers = phoneNumbers(500, block: 40 + batch)
             let body = #"{"contacts":["# + numbers.map { #"{"phone_number":"\#($0)","variables":{"pad":"\#(String(repeating: "x", count: 100))"}}"# }.joined(separator: ",") + "]}"
             let response = try await client.request("POST", "/v1/campaigns/\(id)/contacts", json: body)
             if response.status == 201 {
@@ -237,7 +237,7 @@ import Testing
         #expect(during.json?["contact_counts"]?["total"] == .int(acknowledged))
         // Space returns: writes work again, nothing lost.
         try NetworkLab.run(["/bin/mount", "-o", "remount,size=64m", mountPoint.path])
-        let after = try await client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[{"phone_number":"15550001111"}]}"#)
+        let after = try await client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[{"phone_number":"15552001111"}]}"#)
         #expect(after.status == 201)
         #expect(try await client.request("GET", "/v1/campaigns/\(id)").json?["contact_counts"]?["total"] == .int(acknowledged + 1))
         print("disk full: 2 MiB tmpfs took \(acknowledged) contacts, then 507 insufficient_storage; after remount to 64 MiB writes resumed with all \(acknowledged) intact")

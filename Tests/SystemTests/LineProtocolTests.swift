@@ -104,8 +104,8 @@ import Testing
         let stack = try await Stack.start()
         defer { stack.stop() }
         let campaign = try await stack.createCampaign()
-        try await stack.upload(["15550001111"], to: campaign)
-        let added = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["15550002222"]}"#)
+        try await stack.upload(["15552001111"], to: campaign)
+        let added = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["15552002222"]}"#)
         #expect(added.status == 201)
         let replies = try await blocking { () throws -> [JSONValue] in
             let client = try WireClient(port: stack.managerPort)
@@ -113,17 +113,17 @@ import Testing
             _ = client.readLine()
             client.send("campaign.list", #"{"account":"acme","limit":50}"#, id: 10)
             client.send("contacts.list", #"{"account":"acme","campaignID":"\#(campaign)","limit":50}"#, id: 11)
-            client.send("dnc.remove", #"{"account":"acme","number":"15550002222"}"#, id: 12)
+            client.send("dnc.remove", #"{"account":"acme","number":"15552002222"}"#, id: 12)
             client.send("campaign.start", #"{"account":"acme","campaignID":"\#(campaign)"}"#, id: 13)
             return (0..<4).compactMap { _ in client.readLine() }
         }
         #expect(replies.count == 4)
         for reply in replies {
             #expect(reply["body"]?["code"] == .string("forbidden"))
-            #expect(!reply.jsonText.contains("15550001111"))
+            #expect(!reply.jsonText.contains("15552001111"))
         }
         let listed = try await stack.client.request("GET", "/v1/dnc")
-        #expect(listed.json?["phone_numbers"] == .array([.string("15550002222")]))
+        #expect(listed.json?["phone_numbers"] == .array([.string("15552002222")]))
         #expect(try await stack.campaign(campaign)["status"] == .string("draft"))
     }
 

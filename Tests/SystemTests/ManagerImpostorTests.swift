@@ -15,7 +15,7 @@ import Testing
         guard let hello = RawListener.readLine(fd), let parsed = try? JSONParser.parse(hello), let id = parsed["id"]?.intValue else { return }
         let nonce = Hex.encode(WireAuthentication.freshNonce())
         RawListener.write(fd, #"{"v":1,"id":\#(id),"type":"ok","body":{"protocolVersion":1,"role":"manager","nonce":"\#(nonce)","proof":"\#(String(repeating: "ab", count: 32))"}}"# + "\n")
-        let offer = #"{"v":1,"id":1,"type":"dialer.place","body":{"attempt":1,"account":"acme","campaignID":"cmp_x","contactID":"ct_1","agentID":"a","from":"14155550100","to":"15550009999","leaseMilliseconds":2000}}"#
+        let offer = #"{"v":1,"id":1,"type":"dialer.place","body":{"attempt":1,"account":"acme","campaignID":"cmp_x","contactID":"ct_1","agentID":"a","from":"14155550100","to":"15552009999","leaseMilliseconds":2000}}"#
         RawListener.write(fd, offer + "\n")
         var sealer = LineSealer(key: HMACSHA256.Key(Array("guess".utf8)))
         RawListener.write(fd, String(decoding: sealer.seal(Array(offer.utf8) + [0x0A]), as: UTF8.self))

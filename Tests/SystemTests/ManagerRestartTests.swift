@@ -46,7 +46,7 @@ import Testing
         let id = try await stack.createCampaign()
         var acknowledged = 0
         for batch in 0..<10 {
-            let body = #"{"contacts":["# + (0..<100).map { #"{"phone_number":"1555\#(String(format: "%03d", batch))\#(String(format: "%04d", $0))"}"# }.joined(separator: ",") + "]}"
+            let body = #"{"contacts":["# + phoneNumbers(100, block: 60 + batch).map { #"{"phone_number":"\#($0)"}"# }.joined(separator: ",") + "]}"
             let response = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: body)
             if response.status == 201 { acknowledged += 100 }
         }

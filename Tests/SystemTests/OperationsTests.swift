@@ -82,7 +82,7 @@ import Testing
         defer { stack.stop() }
         let id = try await stack.createCampaign()
         try await stack.upload(phoneNumbers(3), to: id)
-        let dnc = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["15550000002"]}"#, headers: [("X-Request-Id", "trace-dnc-1")])
+        let dnc = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["15552000002"]}"#, headers: [("X-Request-Id", "trace-dnc-1")])
         #expect(dnc.header("X-Request-Id") == "trace-dnc-1")
         _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start", headers: [("X-Request-Id", "trace-start-1")])
         try await stack.waitForCampaign(id, status: "completed")
@@ -119,7 +119,7 @@ import Testing
         #expect(requests.count == 30 && before <= 30)
         #expect(Set(requests.compactMap { $0["to"]?.stringValue }).count == 30)
         // The gateway finishes an upload in flight before it exits.
-        let big = #"{"contacts":["# + phoneNumbers(20_000, prefix: "1666").map { #"{"phone_number":"\#($0)"}"# }.joined(separator: ",") + "]}"
+        let big = #"{"contacts":["# + phoneNumbers(20_000, block: 1).map { #"{"phone_number":"\#($0)"}"# }.joined(separator: ",") + "]}"
         let draft = try await stack.createCampaign(name: "drain")
         async let upload = stack.client.request("POST", "/v1/campaigns/\(draft)/contacts", json: big)
         try await Task.sleep(nanoseconds: 30_000_000)

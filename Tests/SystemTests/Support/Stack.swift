@@ -211,6 +211,14 @@ final class Stack: @unchecked Sendable {
 }
 
 /// `count` distinct numbers of a recognisable shape.
-func phoneNumbers(_ count: Int, prefix: String = "1555") -> [String] {
-    (0..<count).map { prefix + String(format: "%07d", $0) }
+/// `count` distinct valid NANP numbers, `1 NPA NXX XXXX`, in block `block`: one area code per
+/// block (555 for block 0), so tests can keep their numbers apart. Exchanges run from 200 up,
+/// without the N11 service codes the NANP forbids.
+func phoneNumbers(_ count: Int, block: Int = 0) -> [String] {
+    let npa = block == 0 ? 555 : nanpAreaCodes[block - 1]
+    return (0..<count).map { "1\(npa)\(nanpExchanges[$0 / 10_000])" + String(format: "%04d", $0 % 10_000) }
 }
+
+/// Area codes other than 555 (2–9, no 9 in the middle, not N11) and exchanges (200–999, not N11).
+let nanpAreaCodes = (200...989).filter { ($0 / 10) % 10 != 9 && $0 % 100 != 11 && $0 != 555 }
+let nanpExchanges = (200...999).filter { $0 % 100 != 11 }
