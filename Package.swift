@@ -40,12 +40,12 @@ let package = Package(
         // Services.
         .target(
             name: "Manager",
-            dependencies: ["Protocol", "Dialing", "RPC", "SQLite", "Runtime", "Transport"],
+            dependencies: ["Protocol", "Dialing", "Telephony", "RPC", "SQLite", "Runtime", "Transport"],
             swiftSettings: settings
         ),
         .target(
             name: "Gateway",
-            dependencies: ["Protocol", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
+            dependencies: ["Protocol", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
             swiftSettings: settings
         ),
         .target(

@@ -28,6 +28,9 @@ public enum FailureReason: String, Sendable, CaseIterable {
     case canceled
     case plivoRejected = "plivo_rejected"
     case outcomeUnknown = "outcome_unknown"
+    /// Never dialed: its stored number is not a valid phone number any more (numbers stored before
+    /// they were validated per country).
+    case invalidNumber = "invalid_number"
 
     /// Plivo's final `CallStatus` as our status and failure reason: `completed` completes the
     /// contact, anything else (missing or unknown included) fails it.

@@ -8,7 +8,7 @@ struct CampaignAPI: Sendable {
     let manager: RPCClient
     let maxContactsPerUpload: Int
 
-    static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number"]
+    static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country"]
     static let contactFields: Set<String> = ["phone_number", "variables"]
     static let defaultPageSize = 50
     static let maxPageSize = 1000
@@ -40,9 +40,11 @@ struct CampaignAPI: Sendable {
         reader.rejectUnknown(allowing: Self.campaignFields)
         let name = reader.text("name", required: true, maxLength: FieldLimits.nameLength)
         let agentID = reader.agentID("agent_id", required: true)
-        let callFrom = reader.phoneNumber("call_from_number", required: false)
+        let country = reader.country("default_country")
+        let callFrom = reader.phoneNumber("call_from_number", required: false, defaultCountry: country)
         guard reader.errors.isEmpty, let name, let agentID else { throw APIError.invalid(reader.errors) }
-        let record = try await ask(CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom), context)
+        let create = CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom, defaultCountry: country)
+        let record = try await ask(create, context)
         return .json(201, .object([("status", .string("created")), ("campaign_id", .string(record.id))]),
                      headers: [("Location", "/v1/campaigns/\(record.id)")])
     }
@@ -66,13 +68,25 @@ struct CampaignAPI: Sendable {
         var reader = ObjectReader(try jsonObjectBody(context.request))
         reader.rejectUnknown(allowing: Self.campaignFields)
         if reader.members.isEmpty {
-            reader.fail("body", "names no field to change (known: agent_id, call_from_number, name)")
+            reader.fail("body", "names no field to change (known: \(Self.campaignFields.sorted().joined(separator: ", ")))")
         }
         let name = reader.value("name") == nil ? nil : reader.text("name", required: true, maxLength: FieldLimits.nameLength)
         let agentID = reader.value("agent_id") == nil ? nil : reader.agentID("agent_id", required: true)
-        let callFrom = reader.value("call_from_number") == nil ? nil : reader.phoneNumber("call_from_number", required: true)
+        // `null` clears the default country; a national caller ID is read in the new one, or else
+        // in the one the campaign has.
+        let country: String? = switch reader.value("default_country") {
+        case nil: nil
+        case .null?: ""
+        default: reader.country("default_country")
+        }
+        var callFrom: String?
+        if reader.value("call_from_number") != nil {
+            let readIn = country == nil ? try await ask(GetCampaign(account: context.account, campaignID: id), context).defaultCountry : country
+            callFrom = reader.phoneNumber("call_from_number", required: true, defaultCountry: readIn.flatMap { $0.isEmpty ? nil : $0 })
+        }
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
-        let update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom)
+        let update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom,
+                                    defaultCountry: country)
         return .json(200, Render.campaign(try await ask(update, context)))
     }
 
@@ -97,7 +111,9 @@ struct CampaignAPI: Sendable {
         guard items.count <= maxContactsPerUpload else {
             throw APIError(413, "too_many_contacts", "one upload may hold at most \(maxContactsPerUpload) contacts; split the list")
         }
-        let contacts = try Self.validateContacts(items)
+        // National numbers are read in the campaign's default country.
+        let campaign = try await ask(GetCampaign(account: context.account, campaignID: id), context)
+        let contacts = try Self.validateContacts(items, defaultCountry: campaign.defaultCountry)
         let result = try await ask(UploadContacts(account: context.account, campaignID: id, contacts: contacts), context, timeout: 120)
         return .json(201, .object([
             ("status", .string("success")),
@@ -107,7 +123,7 @@ struct CampaignAPI: Sendable {
     }
 
     /// All or nothing: every row is checked, and any error refuses the whole upload.
-    static func validateContacts(_ items: [JSONValue]) throws(APIError) -> [NewContact] {
+    static func validateContacts(_ items: [JSONValue], defaultCountry: String? = nil) throws(APIError) -> [NewContact] {
         var contacts: [NewContact] = []
         contacts.reserveCapacity(items.count)
         var errors: [FieldError] = []
@@ -122,7 +138,7 @@ struct CampaignAPI: Sendable {
             }
             var reader = ObjectReader(members, index: index)
             reader.rejectUnknown(allowing: contactFields)
-            let phone = reader.phoneNumber("phone_number", required: true)
+            let phone = reader.phoneNumber("phone_number", required: true, defaultCountry: defaultCountry)
             var variables = "{}"
             if let value = reader.value("variables"), value != .null {
                 if value.objectMembers == nil {

@@ -2,6 +2,7 @@ import HTTP1
 import JSON
 import Protocol
 import RPC
+import Telephony
 
 /// Campaign lifecycle (`start`, `pause`, `resume`) and the Do-Not-Call list (`/v1/dnc`).
 struct DialingAPI: Sendable {
@@ -42,7 +43,8 @@ struct DialingAPI: Sendable {
 
     @Sendable func addNumbers(_ context: RequestContext) async throws -> HTTPResponse {
         var reader = ObjectReader(try jsonObjectBody(context.request))
-        reader.rejectUnknown(allowing: ["phone_numbers"])
+        reader.rejectUnknown(allowing: ["phone_numbers", "default_country"])
+        let country = reader.country("default_country")
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         guard let value = reader.value("phone_numbers") else { throw APIError.invalid([FieldError("phone_numbers", "is required")]) }
         guard let items = value.arrayValue else {
@@ -56,13 +58,13 @@ struct DialingAPI: Sendable {
         var errors: [FieldError] = []
         var invalid = 0
         for (index, item) in items.enumerated() {
-            let result: Result<String, FieldReason> = item.stringValue.map(PhoneNumber.normalize)
-                ?? .failure(FieldReason("must be a string, not \(item.typeName)"))
+            let result = item.stringValue.map { PhoneNumber.canonical($0, defaultCountry: country) }
+                ?? .failure(PhoneNumber.Invalid("must be a string, not \(item.typeName)"))
             switch result {
             case .success(let number): numbers.append(number)
             case .failure(let reason):
                 invalid += 1
-                if errors.count < FieldLimits.reportedErrors { errors.append(FieldError("phone_numbers[\(index)]", reason.text, index: index)) }
+                if errors.count < FieldLimits.reportedErrors { errors.append(FieldError("phone_numbers[\(index)]", reason.reason, index: index)) }
             }
         }
         guard invalid == 0 else {
@@ -92,7 +94,8 @@ struct DialingAPI: Sendable {
     }
 
     @Sendable func removeNumber(_ context: RequestContext) async throws -> HTTPResponse {
-        guard case .success(let number) = PhoneNumber.normalize(context.parameters[0]) else {
+        // `?default_country=` reads a national number; without it the number needs its country code.
+        guard case .success(let number) = PhoneNumber.canonical(context.parameters[0], defaultCountry: context.query["default_country"]) else {
             throw APIError.notFound("\(context.parameters[0]) is not on the Do-Not-Call list")
         }
         _ = try await campaigns.ask(RemoveDNC(account: context.account, number: number), context)

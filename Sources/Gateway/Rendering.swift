@@ -14,6 +14,7 @@ enum Render {
             ("name", .string(record.name)),
             ("agent_id", .string(record.agentID)),
             ("call_from_number", record.callFromNumber.map(JSONValue.string) ?? .null),
+            ("default_country", record.defaultCountry.map(JSONValue.string) ?? .null),
             ("status", .string(record.status.rawValue)),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),

@@ -1,36 +1,6 @@
 import HTTP1
 import JSON
-
-/// E.164 numbers as customers write them: `+1 (555) 999-0001`, `15559990001`, `+15559990001`.
-enum PhoneNumber {
-    static let digitRange = 8...15
-
-    /// Digits only, no `+`: the form stored, compared for DNC and sent to Plivo.
-    static func normalize(_ raw: String) -> Result<String, FieldReason> {
-        var text = Substring(raw)
-        while let first = text.first, first == " " { text = text.dropFirst() }
-        while let last = text.last, last == " " { text = text.dropLast() }
-        if text.first == "+" { text = text.dropFirst() }
-        var digits = ""
-        for character in text.unicodeScalars {
-            switch character {
-            case "0"..."9": digits.unicodeScalars.append(character)
-            case " ", "-", ".", "(", ")": continue
-            default: return .failure(FieldReason("must be an E.164 number: digits with an optional leading +"))
-            }
-        }
-        guard digitRange.contains(digits.count) else {
-            return .failure(FieldReason("must have \(digitRange.lowerBound) to \(digitRange.upperBound) digits, country code included"))
-        }
-        guard digits.first != "0" else { return .failure(FieldReason("must start with a country code (not 0)")) }
-        return .success(digits)
-    }
-}
-
-struct FieldReason: Error, Sendable {
-    let text: String
-    init(_ text: String) { self.text = text }
-}
+import Telephony
 
 /// Reads a request body as a JSON object, answering every way it can be unreadable.
 ///
@@ -144,14 +114,25 @@ struct ObjectReader {
         return string
     }
 
-    mutating func phoneNumber(_ key: String, required: Bool) -> String? {
+    /// The member as a canonical phone number, national numbers read in `defaultCountry`.
+    mutating func phoneNumber(_ key: String, required: Bool, defaultCountry: String? = nil) -> String? {
         guard let string = string(key, required: required) else { return nil }
-        switch PhoneNumber.normalize(string) {
+        switch PhoneNumber.canonical(string, defaultCountry: defaultCountry) {
         case .success(let number): return number
-        case .failure(let reason):
-            fail(key, reason.text)
+        case .failure(let invalid):
+            fail(key, invalid.reason)
             return nil
         }
+    }
+
+    /// The member as an ISO 3166-1 alpha-2 country code we have a numbering plan for, upper-cased.
+    mutating func country(_ key: String) -> String? {
+        guard let string = string(key, required: false) else { return nil }
+        guard string.utf8.count == 2, NumberingPlan.forRegion(string) != nil else {
+            fail(key, "must be an ISO 3166-1 alpha-2 country code, such as US or GB")
+            return nil
+        }
+        return string.uppercased()
     }
 }
 

@@ -1,4 +1,6 @@
+import Runtime
 import SQLite
+import Telephony
 
 /// The database's versioned migrations; each runs once, in order, in its own transaction.
 enum Schema {
@@ -127,7 +129,44 @@ enum Schema {
         (4, """
             ALTER TABLE contacts ADD COLUMN begun_version INTEGER;
             """),
+        // Numbers validated per country (issue 12): the country national numbers are read in.
+        // Its data step fails the pending contacts whose stored numbers are no longer valid.
+        (5, """
+            ALTER TABLE campaigns ADD COLUMN default_country TEXT;
+            """),
     ]
+
+    /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.
+    static let dataMigrations: [Int: @Sendable (Database) throws -> Void] = [5: failPendingContactsWithInvalidNumbers]
+
+    /// Numbers were stored as digits only, 8 to 15 of them, whatever country they named; some are
+    /// not phone numbers (`4155550100` read as +41, Switzerland, a digit short). Those still
+    /// pending are failed with `invalid_number` rather than dialed; the rest are canonical as they
+    /// are. Contacts already dialed keep their history, and Do-Not-Call entries stay as they are
+    /// (they can only stop a call, never place one).
+    static func failPendingContactsWithInvalidNumbers(_ database: Database) throws {
+        var invalid: [(seq: Int64, campaign: Int64, reason: String)] = []
+        try database.cached("SELECT seq, campaign_seq, phone_number FROM contacts WHERE status = 'pending' AND call_state IS NULL")
+            .forEachRow { row in
+                if case .failure(let problem) = PhoneNumber.canonical("+" + row.string(2)) {
+                    invalid.append((row.int64(0), row.int64(1), problem.reason))
+                }
+            }
+        let now = Timestamp.nowMilliseconds()
+        for contact in invalid {
+            try database.cached("""
+                UPDATE contacts SET status = 'failed', failure_reason = 'invalid_number', failure_detail = ?, updated_at = ? WHERE seq = ?
+                """).bind(1, "the stored number " + contact.reason).bind(2, now).bind(3, contact.seq).run()
+            try database.cached("""
+                UPDATE campaigns SET pending_count = pending_count - 1, failed_count = failed_count + 1, updated_at = ? WHERE seq = ?
+                """).bind(1, now).bind(2, contact.campaign).run()
+        }
+        // A running campaign left with nothing to dial and nothing in flight is done.
+        try database.cached("""
+            UPDATE campaigns SET status = 'completed', paused_reason = NULL, updated_at = ?, status_version = status_version + 1
+            WHERE status = 'running' AND pending_count = 0 AND dialed_count = 0
+            """).bind(1, now).run()
+    }
 
     /// Brings the database to the newest version, refusing files that are not ours.
     static func migrate(_ database: Database) throws {
@@ -147,6 +186,7 @@ enum Schema {
         for migration in migrations where migration.version > current {
             try database.transaction {
                 try database.execute(migration.sql)
+                try dataMigrations[migration.version]?(database)
                 try database.cached("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))")
                     .bind(1, migration.version).run()
             }

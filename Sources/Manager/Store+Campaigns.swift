@@ -11,7 +11,7 @@ extension Store {
 
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
-        pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account
+        pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country
         """
 
     static func campaign(from row: Statement) -> CampaignRecord {
@@ -19,7 +19,7 @@ extension Store {
             id: row.string(1), name: row.string(2), agentID: row.string(3), callFromNumber: row.optionalString(4),
             status: CampaignStatus(rawValue: row.string(5)) ?? .draft, createdAt: row.int64(6), updatedAt: row.int64(7),
             counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12)),
-            pausedReason: row.optionalString(13)
+            pausedReason: row.optionalString(13), defaultCountry: row.optionalString(15)
         )
     }
 
@@ -28,15 +28,15 @@ extension Store {
         let id = "cmp_" + UUID().uuidString.lowercased()
         try await mutate {
             try database.cached("""
-                INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?)
+                INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country)
+                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?)
                 """)
                 .bind(1, id).bind(2, request.account).bind(3, request.name).bind(4, request.agentID)
-                .bind(5, request.callFromNumber).bind(6, now).bind(7, now).run()
+                .bind(5, request.callFromNumber).bind(6, now).bind(7, now).bind(8, request.defaultCountry).run()
         }
         return CampaignRecord(
             id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
-            status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts()
+            status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts(), defaultCountry: request.defaultCountry
         )
     }
 
@@ -49,9 +49,11 @@ extension Store {
             record.name = request.name ?? record.name
             record.agentID = request.agentID ?? record.agentID
             record.callFromNumber = request.callFromNumber ?? record.callFromNumber
+            if let country = request.defaultCountry { record.defaultCountry = country.isEmpty ? nil : country }
             record.updatedAt = Timestamp.nowMilliseconds()
-            try database.cached("UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, updated_at = ? WHERE seq = ?")
-                .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.updatedAt).bind(5, seq).run()
+            try database.cached("UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, default_country = ?, updated_at = ? WHERE seq = ?")
+                .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.defaultCountry)
+                .bind(5, record.updatedAt).bind(6, seq).run()
             return record
         }
     }

@@ -104,7 +104,7 @@ extension CampaignRecord: JSONRepresentable {
             id: try members.string("id"), name: try members.string("name"), agentID: try members.string("agentID"),
             callFromNumber: try members.optionalString("callFromNumber"), status: status, createdAt: try members.int64("createdAt"),
             updatedAt: try members.int64("updatedAt"), counts: try ContactCounts(json: members["counts"] ?? .null),
-            pausedReason: try members.optionalString("pausedReason")
+            pausedReason: try members.optionalString("pausedReason"), defaultCountry: try members.optionalString("defaultCountry")
         )
     }
 
@@ -112,7 +112,7 @@ extension CampaignRecord: JSONRepresentable {
         .object([
             "id": .string(id), "name": .string(name), "agentID": .string(agentID), "callFromNumber": callFromNumber.map(JSONValue.string),
             "status": .string(status.rawValue), "createdAt": .int64(createdAt), "updatedAt": .int64(updatedAt), "counts": counts.json,
-            "pausedReason": pausedReason.map(JSONValue.string),
+            "pausedReason": pausedReason.map(JSONValue.string), "defaultCountry": defaultCountry.map(JSONValue.string),
         ])
     }
 }

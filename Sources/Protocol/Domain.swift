@@ -39,8 +39,10 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
     public var counts: ContactCounts
     /// Why the system paused a running campaign by itself (e.g. `plivo_auth_failed`); nil otherwise.
     public var pausedReason: String?
+    /// ISO 3166-1 alpha-2: the country national numbers of the campaign are read in.
+    public var defaultCountry: String?
 
-    public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil) {
+    public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil, defaultCountry: String? = nil) {
         self.id = id
         self.name = name
         self.agentID = agentID
@@ -50,6 +52,7 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
         self.updatedAt = updatedAt
         self.counts = counts
         self.pausedReason = pausedReason
+        self.defaultCountry = defaultCountry
     }
 }
 

@@ -62,12 +62,15 @@ public struct CreateCampaign: GatewayRequest {
     public var name: String
     public var agentID: String
     public var callFromNumber: String?
+    /// ISO 3166-1 alpha-2: the country national numbers of the campaign are read in.
+    public var defaultCountry: String?
 
-    public init(account: String, name: String, agentID: String, callFromNumber: String?) {
+    public init(account: String, name: String, agentID: String, callFromNumber: String?, defaultCountry: String? = nil) {
         self.account = account
         self.name = name
         self.agentID = agentID
         self.callFromNumber = callFromNumber
+        self.defaultCountry = defaultCountry
     }
 }
 
@@ -108,13 +111,17 @@ public struct UpdateCampaign: GatewayRequest {
     public var name: String?
     public var agentID: String?
     public var callFromNumber: String?
+    /// A country code to set, `""` to clear it, nil to leave it.
+    public var defaultCountry: String?
 
-    public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil) {
+    public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil,
+                defaultCountry: String? = nil) {
         self.account = account
         self.campaignID = campaignID
         self.name = name
         self.agentID = agentID
         self.callFromNumber = callFromNumber
+        self.defaultCountry = defaultCountry
     }
 }
 

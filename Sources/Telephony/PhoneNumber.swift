@@ -4,7 +4,7 @@
 public enum PhoneNumber {
     public struct Invalid: Error, Sendable, Equatable {
         public let reason: String
-        init(_ reason: String) { self.reason = reason }
+        public init(_ reason: String) { self.reason = reason }
     }
 
     /// E.164 allows 15 digits in all, calling code included.

@@ -199,7 +199,7 @@ private let table: [Row] = [
     @Test func callStatesAreTheDatabaseStrings() {
         #expect(CallState.allCases.map(\.rawValue) == ["placing", "live", "uncertain"])
         #expect(FailureReason.allCases.map(\.rawValue)
-            == ["busy", "no_answer", "timeout", "call_failed", "canceled", "plivo_rejected", "outcome_unknown"])
+            == ["busy", "no_answer", "timeout", "call_failed", "canceled", "plivo_rejected", "outcome_unknown", "invalid_number"])
     }
 
     /// Over every state and event: counters move from the state read to the state written, a slot

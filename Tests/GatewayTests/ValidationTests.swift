@@ -2,27 +2,6 @@
 import JSON
 import Testing
 
-@Suite struct PhoneNumberTests {
-    @Test(arguments: [
-        ("15559990001", "15559990001"),
-        ("+15559990001", "15559990001"),
-        ("+1 (555) 999-0001", "15559990001"),
-        (" +44 20 7946 0958 ", "442079460958"),
-        ("49.30.1234567", "49301234567"),
-        ("12345678", "12345678"),
-        ("123456789012345", "123456789012345"),
-    ])
-    func normalises(raw: String, expected: String) throws {
-        #expect(try PhoneNumber.normalize(raw).get() == expected)
-    }
-
-    @Test(arguments: ["", "+", "1234567", "1234567890123456", "015559990001", "1555abc0001", "++15559990001", "1555999000１",
-                      "1555-999-0001 ext 2", "+1+5559990001", "1555\u{0}9990001", "١٥٥٥٩٩٩٠٠٠١", "1555;9990001", "😀"])
-    func refuses(raw: String) {
-        #expect((try? PhoneNumber.normalize(raw).get()) == nil, "\(raw)")
-    }
-}
-
 @Suite struct ContactValidationTests {
     func items(_ text: String) -> [JSONValue] { try! JSONParser.parse(text).arrayValue! }
 

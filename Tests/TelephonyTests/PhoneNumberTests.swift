@@ -102,4 +102,26 @@ import Testing
         let codes = NumberingPlan.all.map(\.callingCode)
         for code in codes { #expect(!codes.contains { $0 != code && $0.hasPrefix(code) }, "\(code)") }
     }
+
+    @Test(arguments: [
+        ("15559990001", "15559990001"),
+        ("+15559990001", "15559990001"),
+        ("+1 (555) 999-0001", "15559990001"),
+        (" +44 20 7946 0958 ", "442079460958"),
+        ("49.30.1234567", "49301234567"),
+        ("+353 1 234 5678", "35312345678"),
+        ("+61 2 9876 5432", "61298765432"),
+    ])
+    func legitimateFormats(raw: String, expected: String) throws {
+        #expect(canonical(raw) == expected)
+    }
+
+    /// Odd shapes, each refused with a reason (docs/reliability.md).
+    @Test(arguments: ["", "+", "1234567", "12345678", "123456789012345", "1234567890123456", "015559990001", "1555abc0001",
+                      "++15559990001", "1555999000１", "1555-999-0001 ext 2", "+1+5559990001", "1555\u{0}9990001", "١٥٥٥٩٩٩٠٠٠١",
+                      "1555;9990001", "😀"])
+    func oddShapes(raw: String) {
+        #expect(canonical(raw) == nil, "\(raw)")
+        #expect(reason(raw) != nil)
+    }
 }

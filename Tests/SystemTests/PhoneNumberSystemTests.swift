@@ -1,0 +1,91 @@
+import Foundation
+import JSON
+import SQLite
+import Testing
+
+/// Phone numbers validated per country (issue 12): national numbers need a country, one person
+/// written several ways is one number everywhere, and numbers stored before are migrated.
+@Suite struct PhoneNumberSystemTests {
+    @Test func aNationalNumberNeedsTheCampaignsDefaultCountry() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        let refused = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[{"phone_number":"4155550100"}]}"#)
+        #expect(refused.status == 422)
+        #expect(refused.json?["error"]?["details"]?.arrayValue?.first?["field"] == .string("phone_number"))
+        #expect(refused.text.contains("default_country"))
+
+        let bad = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"default_country":"USA"}"#)
+        #expect(bad.status == 422 && bad.text.contains("default_country"))
+        let updated = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"default_country":"us"}"#)
+        #expect(updated.json?["default_country"] == .string("US"))
+        let accepted = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[{"phone_number":"(415) 555-0100"}]}"#)
+        #expect(accepted.status == 201)
+        #expect(try await stack.contacts(id).map { $0["phone_number"] } == [.string("14155550100")])
+        // A number written with its country code needs no default; null clears the default.
+        let cleared = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"default_country":null}"#)
+        #expect(cleared.json?["default_country"] == .null)
+
+        let created = try await stack.client.request("POST", "/v1/campaigns",
+                                                     json: #"{"name":"UK","agent_id":"a","call_from_number":"020 7946 0958","default_country":"GB"}"#)
+        #expect(created.status == 201)
+        let campaign = try await stack.campaign(created.json?["campaign_id"]?.stringValue ?? "")
+        #expect(campaign["call_from_number"] == .string("442079460958") && campaign["default_country"] == .string("GB"))
+        let noCountry = try await stack.client.request("POST", "/v1/campaigns", json: #"{"name":"x","agent_id":"a","call_from_number":"020 7946 0958"}"#)
+        #expect(noCountry.status == 422 && noCountry.text.contains("call_from_number"))
+    }
+
+    /// The same person in three spellings across the upload and the DNC list is one number, and
+    /// is never dialed.
+    @Test func onePersonWrittenThreeWaysIsNeverDialedOnceListed() async throws {
+        let stack = try await Stack.start(.dialing())
+        defer { stack.stop() }
+        let created = try await stack.client.request("POST", "/v1/campaigns",
+                                                     json: #"{"name":"x","agent_id":"a","call_from_number":"14155550199","default_country":"US"}"#)
+        let id = created.json?["campaign_id"]?.stringValue ?? ""
+        let upload = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: """
+            {"contacts":[{"phone_number":"(415) 555-0100"},{"phone_number":"1-415-555-0100"},{"phone_number":"+1 212 555 0100"}]}
+            """)
+        #expect(upload.json?["inserted_count"] == .int(2) && upload.json?["skipped_duplicates"] == .int(1))
+        let listed = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["+1 415 555 0100"]}"#)
+        #expect(listed.json?["added_count"] == .int(1))
+        let again = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["415.555.0100"],"default_country":"US"}"#)
+        #expect(again.json?["already_listed_count"] == .int(1))
+        #expect(try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["415.555.0100"]}"#).status == 422)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        let finished = try await stack.waitForCampaign(id, status: "completed")
+        #expect(finished["contact_counts"]?["skipped_dnc"] == .int(1))
+        let called = try await stack.simulatorCalls().requests.compactMap { $0["to"]?.stringValue }
+        #expect(called == ["12125550100"])
+        #expect(try await stack.client.request("DELETE", "/v1/dnc/(415)%20555-0100?default_country=US").status == 200)
+    }
+
+    /// Numbers stored before they were validated per country: pending ones that are no phone
+    /// number are failed with `invalid_number` instead of dialed; the rest are untouched.
+    @Test func pendingContactsWhoseStoredNumbersAreInvalidAreFailedByTheMigration() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        try await stack.upload(["15559990001"], to: id)
+        stack.killManager()
+        // The database as an older version left it: an unvalidated number, migration 5 not run.
+        let database = try Database(path: stack.dataDirectory.appendingPathComponent("rymi.sqlite").path)
+        try database.execute("""
+            INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at)
+            SELECT campaign_seq, '4155550100', '{}', 'pending', created_at, updated_at FROM contacts LIMIT 1;
+            UPDATE campaigns SET pending_count = pending_count + 1;
+            ALTER TABLE campaigns DROP COLUMN default_country;
+            DELETE FROM schema_migrations WHERE version = 5;
+            """)
+        try await stack.startManager()
+        for _ in 0..<100 where try await stack.client.request("GET", "/v1/campaigns/\(id)").status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let contacts = try await stack.contacts(id)
+        let invalid = contacts.first { $0["phone_number"] == .string("4155550100") }
+        #expect(invalid?["status"] == .string("failed") && invalid?["failure_reason"] == .string("invalid_number"))
+        #expect(contacts.first { $0["phone_number"] == .string("15559990001") }?["status"] == .string("pending"))
+        let counts = try await stack.campaign(id)["contact_counts"]
+        #expect(counts?["pending"] == .int(1) && counts?["failed"] == .int(1))
+    }
+}
