@@ -17,6 +17,35 @@ struct DialingAPI: Sendable {
         router.add("POST", "/v1/dnc", addNumbers)
         router.add("GET", "/v1/dnc", listNumbers)
         router.add("DELETE", "/v1/dnc/:phone_number", removeNumber)
+        router.add("POST", "/v1/campaigns/:id/contacts/:contact_id/opt-out", optOut)
+    }
+
+    /// The callee asked not to be called again (the customer's agent calls this mid-call): the
+    /// contact's number goes on the account's Do-Not-Call list. Answered once no call to it can
+    /// still be placed.
+    @Sendable func optOut(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaigns.campaignID(context)
+        let contactID = context.parameters[1]
+        if !context.request.body.isEmpty {
+            var reader = ObjectReader(try jsonObjectBody(context.request))
+            reader.rejectUnknown(allowing: [])
+            guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
+        }
+        let result = try await campaigns.ask(OptOutContact(account: context.account, campaignID: id, contactID: contactID), context)
+        return .json(200, .object([
+            ("status", .string("opted_out")),
+            ("phone_number", .string(result.entry.phoneNumber)),
+            ("contact_id", .string(contactID)),
+            ("already_listed", .bool(result.alreadyListed)),
+            ("entry", Self.render(result.entry)),
+        ]))
+    }
+
+    static func render(_ entry: DNCEntry) -> JSONValue {
+        .object([
+            ("phone_number", .string(entry.phoneNumber)), ("created_at", Render.time(entry.createdAt)),
+            ("source", .string(entry.source)), ("contact_id", entry.contactID.map(JSONValue.string) ?? .null),
+        ])
     }
 
     @Sendable func start(_ context: RequestContext) async throws -> HTTPResponse {
@@ -86,9 +115,7 @@ struct DialingAPI: Sendable {
         // `phone_numbers` mirrors the POST body; `entries` adds when each number was listed.
         return .json(200, .object([
             ("phone_numbers", .array(page.entries.map { .string($0.phoneNumber) })),
-            ("entries", .array(page.entries.map { entry in
-                .object([("phone_number", .string(entry.phoneNumber)), ("created_at", Render.time(entry.createdAt))])
-            })),
+            ("entries", .array(page.entries.map(Self.render))),
             ("next_cursor", Cursor.encode(kind: "dnc", position: page.nextAfter.flatMap { Int64($0) })),
         ]))
     }

@@ -41,12 +41,24 @@ struct DialingUseCases: Sendable {
     /// sent are waited for.
     func addDNC(_ request: AddDNC, requestID: String?) async throws -> DNCAddResult {
         let (result, added) = try await guarded { try await store.addDNC(request) }
-        if !added.isEmpty { await tellDialers(DNCUpdate(account: request.account, added: added, removed: []), requestID: requestID) }
-        let numbers = Set(request.numbers)
-        let account = request.account
+        await listed(Set(request.numbers), added: added, account: request.account, requestID: requestID)
+        return result
+    }
+
+    /// The callee asked not to be called again: listed like a DNC addition, from the contact.
+    func optOut(_ request: OptOutContact, requestID: String?) async throws -> OptOutResult {
+        let result = try await guarded { try await store.optOut(request) }
+        let number = result.entry.phoneNumber
+        await listed([number], added: result.alreadyListed ? [] : [number], account: request.account, requestID: requestID)
+        return result
+    }
+
+    /// Numbers just listed for an account: every dialer is told, placements waiting for their
+    /// go-ahead are withdrawn, and those already sent are waited for.
+    private func listed(_ numbers: Set<String>, added: [String], account: String, requestID: String?) async {
+        if !added.isEmpty { await tellDialers(DNCUpdate(account: account, added: added, removed: []), requestID: requestID) }
         await dispatcher.listed(account: account, numbers: numbers)
         await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
-        return result
     }
 
     func removeDNC(_ request: RemoveDNC, requestID: String?) async throws -> Empty {

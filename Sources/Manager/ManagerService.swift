@@ -180,6 +180,7 @@ public final class ManagerService: Service {
         router.on(AddDNC.self) { request, context in try await dialing.addDNC(request, requestID: context.requestID) }
         router.on(ListDNC.self) { request, _ in try await guardedRead(logger, reader) { try $0.listDNC(request) } }
         router.on(RemoveDNC.self) { request, context in try await dialing.removeDNC(request, requestID: context.requestID) }
+        router.on(OptOutContact.self) { request, context in try await dialing.optOut(request, requestID: context.requestID) }
         router.on(RecordCallEvent.self) { request, _ in try await guarded(logger) { try await dispatcher.callEvent(request.event) } }
         router.on(GetDispatchStatus.self) { _, _ in await dispatcher.status }
         router.on(GetMetrics.self) { _, _ in MetricsText(text: store.metrics.registry.render() + (await dispatcher.gaugeText())) }

@@ -83,13 +83,15 @@ struct Queries {
     func listDNC(_ request: ListDNC) throws -> DNCPage {
         var entries: [DNCEntry] = []
         var more = false
-        try database.cached("SELECT phone_number, created_at FROM dnc WHERE account = ? AND phone_number > ? ORDER BY phone_number LIMIT ?")
+        try database.cached("""
+            SELECT phone_number, created_at, source, contact_id FROM dnc WHERE account = ? AND phone_number > ? ORDER BY phone_number LIMIT ?
+            """)
             .bind(1, request.account).bind(2, request.after ?? "").bind(3, request.limit + 1)
             .forEachRow { row in
                 if entries.count == request.limit {
                     more = true
                 } else {
-                    entries.append(DNCEntry(phoneNumber: row.string(0), createdAt: row.int64(1)))
+                    entries.append(DNCEntry(phoneNumber: row.string(0), createdAt: row.int64(1), source: row.string(2), contactID: row.optionalString(3)))
                 }
             }
         return DNCPage(entries: entries, nextAfter: more ? entries.last?.phoneNumber : nil)

@@ -134,6 +134,11 @@ enum Schema {
         (5, """
             ALTER TABLE campaigns ADD COLUMN default_country TEXT;
             """),
+        // Where each Do-Not-Call entry came from: the API, or a callee's opt-out (and whose).
+        (6, """
+            ALTER TABLE dnc ADD COLUMN source TEXT NOT NULL DEFAULT 'api';
+            ALTER TABLE dnc ADD COLUMN contact_id TEXT;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

@@ -19,6 +19,32 @@ extension Store {
         }
     }
 
+    /// Lists the contact's number for its account as an opt-out; an entry already there is kept.
+    func optOut(_ request: OptOutContact) async throws -> OptOutResult {
+        try await mutate {
+            let (campaignSeq, _) = try queries.campaignRow(account: request.account, id: request.campaignID)
+            let lookup = try database.cached("SELECT phone_number FROM contacts WHERE seq = ? AND campaign_seq = ?")
+            lookup.bind(1, ContactID.parse(request.contactID) ?? 0).bind(2, campaignSeq)
+            guard try lookup.step() else {
+                lookup.reset()
+                throw RemoteError(.notFound, "contact \(request.contactID) not found")
+            }
+            let number = lookup.string(0)
+            lookup.reset()
+            let now = Timestamp.nowMilliseconds()
+            try database.cached("""
+                INSERT INTO dnc (account, phone_number, created_at, source, contact_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """).bind(1, request.account).bind(2, number).bind(3, now).bind(4, DNCEntry.optOut).bind(5, request.contactID).run()
+            let added = database.changes == 1
+            let entry = try database.cached("SELECT created_at, source, contact_id FROM dnc WHERE account = ? AND phone_number = ?")
+            entry.bind(1, request.account).bind(2, number)
+            defer { entry.reset() }
+            _ = try entry.step()
+            return OptOutResult(entry: DNCEntry(phoneNumber: number, createdAt: entry.int64(0), source: entry.string(1), contactID: entry.optionalString(2)),
+                                alreadyListed: !added)
+        }
+    }
+
     func removeDNC(_ request: RemoveDNC) async throws {
         try await mutate {
             try database.cached("DELETE FROM dnc WHERE account = ? AND phone_number = ?").bind(1, request.account).bind(2, request.number).run()

@@ -80,10 +80,47 @@ public struct ListDNC: GatewayRequest {
 public struct DNCEntry: Codable, Sendable, Equatable {
     public var phoneNumber: String
     public var createdAt: Int64
+    /// How it was listed: `api` (`POST /v1/dnc`) or `opt_out` (the callee asked, mid-call).
+    public var source: String
+    /// The contact that opted out, for `opt_out` entries.
+    public var contactID: String?
 
-    public init(phoneNumber: String, createdAt: Int64) {
+    public init(phoneNumber: String, createdAt: Int64, source: String = DNCEntry.api, contactID: String? = nil) {
         self.phoneNumber = phoneNumber
         self.createdAt = createdAt
+        self.source = source
+        self.contactID = contactID
+    }
+
+    public static let api = "api"
+    public static let optOut = "opt_out"
+}
+
+/// The callee asked not to be called again: the contact's number goes on its account's
+/// Do-Not-Call list (`source: opt_out`), answered once no dialer can call it any more.
+public struct OptOutContact: GatewayRequest {
+    public static let type = "contact.opt_out"
+    public typealias Reply = OptOutResult
+
+    public var account: String
+    public var campaignID: String
+    public var contactID: String
+
+    public init(account: String, campaignID: String, contactID: String) {
+        self.account = account
+        self.campaignID = campaignID
+        self.contactID = contactID
+    }
+}
+
+public struct OptOutResult: Codable, Sendable, Equatable {
+    /// The number as listed: a new entry, or the one already there.
+    public var entry: DNCEntry
+    public var alreadyListed: Bool
+
+    public init(entry: DNCEntry, alreadyListed: Bool) {
+        self.entry = entry
+        self.alreadyListed = alreadyListed
     }
 }
 

@@ -68,14 +68,16 @@ import Testing
         let id = try await stack.createCampaign()
         try await stack.upload(["15559990001"], to: id)
         stack.killManager()
-        // The database as an older version left it: an unvalidated number, migration 5 not run.
+        // The database as version 4 left it: an unvalidated number, migrations 5 and 6 not run.
         let database = try Database(path: stack.dataDirectory.appendingPathComponent("rymi.sqlite").path)
         try database.execute("""
             INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at)
             SELECT campaign_seq, '4155550100', '{}', 'pending', created_at, updated_at FROM contacts LIMIT 1;
             UPDATE campaigns SET pending_count = pending_count + 1;
             ALTER TABLE campaigns DROP COLUMN default_country;
-            DELETE FROM schema_migrations WHERE version = 5;
+            ALTER TABLE dnc DROP COLUMN source;
+            ALTER TABLE dnc DROP COLUMN contact_id;
+            DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()
         for _ in 0..<100 where try await stack.client.request("GET", "/v1/campaigns/\(id)").status != 200 {
@@ -87,5 +89,38 @@ import Testing
         #expect(contacts.first { $0["phone_number"] == .string("15559990001") }?["status"] == .string("pending"))
         let counts = try await stack.campaign(id)["contact_counts"]
         #expect(counts?["pending"] == .int(1) && counts?["failed"] == .int(1))
+    }
+}
+
+/// Opt-out from the call (issue 12): the callee's number goes on the account's list at once.
+@Suite struct OptOutSystemTests {
+    @Test func anOptOutStopsEveryLaterCallToTheNumber() async throws {
+        let stack = try await Stack.start(.dialing())
+        defer { stack.stop() }
+        let first = try await stack.createCampaign()
+        try await stack.upload(["14155550100", "14155550101"], to: first)
+        let contact = try await stack.contacts(first)[0]["id"]?.stringValue ?? ""
+        // Another tenant cannot opt out acme's contact.
+        #expect(try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/\(contact)/opt-out", key: Keys.globex).status == 404)
+        #expect(try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/ct_999999/opt-out").status == 404)
+        let optOut = try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/\(contact)/opt-out")
+        #expect(optOut.status == 200)
+        #expect(optOut.json?["phone_number"] == .string("14155550100") && optOut.json?["already_listed"] == .bool(false))
+        let again = try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/\(contact)/opt-out")
+        #expect(again.json?["already_listed"] == .bool(true))
+        let entry = try await stack.client.request("GET", "/v1/dnc").json?["entries"]?.arrayValue?.first
+        #expect(entry?["source"] == .string("opt_out") && entry?["contact_id"] == .string(contact))
+
+        // A later campaign of the same account with the same person is not dialed for them.
+        let second = try await stack.createCampaign()
+        try await stack.upload(["+1 (415) 555-0100", "14155550102"], to: second)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(second)/start")
+        let finished = try await stack.waitForCampaign(second, status: "completed")
+        #expect(finished["contact_counts"]?["skipped_dnc"] == .int(1))
+        #expect(try await stack.simulatorCalls().requests.compactMap { $0["to"]?.stringValue } == ["14155550102"])
+        // Entries added through the API say so.
+        _ = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["+1 212 555 0100"]}"#)
+        let entries = try await stack.client.request("GET", "/v1/dnc").json?["entries"]?.arrayValue ?? []
+        #expect(entries.first { $0["phone_number"] == .string("12125550100") }?["source"] == .string("api"))
     }
 }
