@@ -61,7 +61,8 @@ class Stack:
             sim = self.start("rymi-plivo-sim", {"RYMI_SIM_ADDR": "127.0.0.1:0", "PLIVO_AUTH_ID": AUTH_ID, "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
                                                 "RYMI_LOG_LEVEL": "warning", **(sim_env or {})}, wait_listening=True)
             self.sim_port = sim
-        self.manager = self.start("rymi-manager", {"RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": self.dir, **(manager_env or {})}, wait_listening=True)
+        self.manager = self.start("rymi-manager", {"RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": self.dir,
+                                                   "RYMI_ACCOUNT_NUMBERS": "bench:+14155550100", **(manager_env or {})}, wait_listening=True)
         # Every load generator and idle connection comes from 127.0.0.1, so the per-address cap
         # (256 by default) is lifted; the admin listener takes any free port.
         self.gateway_port = self.start("rymi-gateway", {"RYMI_HTTP_ADDR": "127.0.0.1:0", "RYMI_ADMIN_ADDR": "127.0.0.1:0",

@@ -28,6 +28,10 @@ else
   key="(from RYMI_API_KEYS)"
 fi
 
+# The demo account's caller ID (the walkthrough's "+1 415 555 0100"): a campaign may only call
+# from its account's numbers.
+export RYMI_ACCOUNT_NUMBERS="${RYMI_ACCOUNT_NUMBERS:-local:+14155550100}"
+
 # The internal protocol's role secrets, made once beside the data like the key: the manager
 # shares one with the gateway and another with the dialers.
 for role in gateway dialer; do

@@ -35,6 +35,7 @@ public struct APIError: Error, Sendable {
         case .notFound: self.init(404, "not_found", error.message)
         case .conflict: self.init(409, "conflict", error.message)
         case .invalid: self.init(422, "validation_failed", error.message)
+        case .numberNotOwned: self.init(422, "number_not_owned", error.message)
         case .storageFull: self.init(507, "insufficient_storage", error.message)
         case .unavailable, .timedOut:
             self.init(503, "service_unavailable", "the campaign store is unavailable; retry shortly", headers: [("Retry-After", "1")])

@@ -56,6 +56,7 @@ public final class GatewayService: Service {
         let campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
         campaigns.register(in: &router)
         DialingAPI(campaigns: campaigns).register(in: &router)
+        NumbersAPI(campaigns: campaigns).register(in: &router)
         var callbackRouter = Router()
         let metrics = GatewayMetrics()
         let publicURL = configuration.publicURL ?? "http://\(http.localAddress)"

@@ -4,6 +4,7 @@ import Protocol
 import RPC
 import Runtime
 import SQLite
+import Telephony
 import Transport
 
 /// Configuration of `rymi-manager`, from the environment.
@@ -17,6 +18,8 @@ public struct ManagerConfiguration: Sendable {
     public var dataDirectory: String
     public var logLevel: Logger.Level
     var dispatch = DispatchConfiguration()
+    /// Numbers each account may call from, seeded at start (`RYMI_ACCOUNT_NUMBERS`).
+    public var accountNumbers: [(account: String, number: String)] = []
 
     public init(environment: Environment) throws(ConfigurationError) {
         listen = try environment.address("RYMI_MANAGER_LISTEN", default: "127.0.0.1:7070")
@@ -34,6 +37,22 @@ public struct ManagerConfiguration: Sendable {
         dispatch.placementTimeout = try environment.seconds("RYMI_PLACEMENT_TIMEOUT", default: 30, range: 1...3600)
         dispatch.outcomeCheckAfter = try environment.seconds("RYMI_OUTCOME_CHECK_AFTER", default: 60, range: 0.1...86_400)
         dispatch.outcomeTimeout = try environment.seconds("RYMI_OUTCOME_TIMEOUT", default: 900, range: 0.1...86_400)
+        accountNumbers = try Self.accountNumbers(environment.string("RYMI_ACCOUNT_NUMBERS") ?? "")
+    }
+
+    /// `account:number[,account:number…]`, numbers written with their country code.
+    static func accountNumbers(_ text: String) throws(ConfigurationError) -> [(account: String, number: String)] {
+        var numbers: [(account: String, number: String)] = []
+        for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+            guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex else {
+                throw ConfigurationError("RYMI_ACCOUNT_NUMBERS", "'\(entry)' is not account:number")
+            }
+            switch PhoneNumber.canonical(String(entry[entry.index(after: colon)...])) {
+            case .success(let number): numbers.append((String(entry[..<colon]), number))
+            case .failure(let invalid): throw ConfigurationError("RYMI_ACCOUNT_NUMBERS", "'\(entry)': the number \(invalid.reason)")
+            }
+        }
+        return numbers
     }
 
     public var databasePath: String { Self.databasePath(in: dataDirectory) }
@@ -181,6 +200,12 @@ public final class ManagerService: Service {
         router.on(ListDNC.self) { request, _ in try await guardedRead(logger, reader) { try $0.listDNC(request) } }
         router.on(RemoveDNC.self) { request, context in try await dialing.removeDNC(request, requestID: context.requestID) }
         router.on(OptOutContact.self) { request, context in try await dialing.optOut(request, requestID: context.requestID) }
+        router.on(AddNumber.self) { request, _ in try await guarded(logger) { try await store.addNumber(request) } }
+        router.on(ListNumbers.self) { request, _ in try await guardedRead(logger, reader) { try $0.listNumbers(request) } }
+        router.on(RemoveNumber.self) { request, _ in
+            try await guarded(logger) { try await store.removeNumber(request) }
+            return Empty()
+        }
         router.on(RecordCallEvent.self) { request, _ in try await guarded(logger) { try await dispatcher.callEvent(request.event) } }
         router.on(GetDispatchStatus.self) { _, _ in await dispatcher.status }
         router.on(GetMetrics.self) { _, _ in MetricsText(text: store.metrics.registry.render() + (await dispatcher.gaugeText())) }
@@ -203,6 +228,16 @@ public final class ManagerService: Service {
                                                       secret: secret, logger: logger) else { return false }
         defer { peer.close() }
         return (try? await peer.call(Ping(), timeout: 3)) != nil
+    }
+
+    /// Seeds the operator's account numbers; a number one account already holds cannot be
+    /// given to another.
+    public func prepare(_ configuration: ManagerConfiguration) async throws {
+        do {
+            try await store.seedNumbers(configuration.accountNumbers)
+        } catch let error as RemoteError {
+            throw ConfigurationError("RYMI_ACCOUNT_NUMBERS", error.message)
+        }
     }
 
     public func run() async throws {

@@ -139,6 +139,15 @@ enum Schema {
             ALTER TABLE dnc ADD COLUMN source TEXT NOT NULL DEFAULT 'api';
             ALTER TABLE dnc ADD COLUMN contact_id TEXT;
             """),
+        // The numbers each account may call from: one account per number.
+        (7, """
+            CREATE TABLE account_numbers (
+                phone_number TEXT PRIMARY KEY,
+                account TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX account_numbers_by_account ON account_numbers(account, phone_number);
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

@@ -27,6 +27,7 @@ extension Store {
         let now = Timestamp.nowMilliseconds()
         let id = "cmp_" + UUID().uuidString.lowercased()
         try await mutate {
+            if let number = request.callFromNumber { try requireOwned(number, by: request.account) }
             try database.cached("""
                 INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country)
                 VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?)
@@ -46,6 +47,7 @@ extension Store {
             let changesDialing = (request.agentID.map { $0 != record.agentID } ?? false)
                 || (request.callFromNumber.map { $0 != record.callFromNumber } ?? false)
             try CampaignLifecycle.check(.update(changesDialing: changesDialing), on: record.lifecycle)
+            if let number = request.callFromNumber, number != record.callFromNumber { try requireOwned(number, by: request.account) }
             record.name = request.name ?? record.name
             record.agentID = request.agentID ?? record.agentID
             record.callFromNumber = request.callFromNumber ?? record.callFromNumber
@@ -151,6 +153,7 @@ extension Store {
     func startCampaign(_ request: StartCampaign) async throws -> (result: StartResult, seq: Int64) {
         try await mutate {
             let (seq, record) = try campaignChanging(request.account, request.campaignID, .start)
+            if let number = record.callFromNumber { try requireOwned(number, by: request.account) }
             let now = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1

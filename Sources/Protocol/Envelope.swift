@@ -38,6 +38,8 @@ public struct RemoteError: Error, Codable, Sendable, Equatable, CustomStringConv
         case invalid
         case notFound = "not_found"
         case conflict
+        /// A campaign's caller ID is not one of its account's numbers.
+        case numberNotOwned = "number_not_owned"
         case unavailable
         case storageFull = "storage_full"
         case timedOut = "timed_out"

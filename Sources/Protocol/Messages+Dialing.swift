@@ -411,3 +411,72 @@ public enum CallLookup: Codable, Sendable, Equatable {
     case notFound
     case unavailable(reason: String)
 }
+
+// MARK: Caller IDs (gateway → manager)
+
+/// A number the account may call from. One number belongs to one account at most.
+public struct OwnedNumber: Codable, Sendable, Equatable {
+    public var phoneNumber: String
+    public var createdAt: Int64
+
+    public init(phoneNumber: String, createdAt: Int64) {
+        self.phoneNumber = phoneNumber
+        self.createdAt = createdAt
+    }
+}
+
+public struct AddNumber: GatewayRequest {
+    public static let type = "number.add"
+    public typealias Reply = AddNumberResult
+
+    public var account: String
+    public var phoneNumber: String
+
+    public init(account: String, phoneNumber: String) {
+        self.account = account
+        self.phoneNumber = phoneNumber
+    }
+}
+
+public struct AddNumberResult: Codable, Sendable, Equatable {
+    public var number: OwnedNumber
+    /// The account had it already.
+    public var alreadyOwned: Bool
+
+    public init(number: OwnedNumber, alreadyOwned: Bool) {
+        self.number = number
+        self.alreadyOwned = alreadyOwned
+    }
+}
+
+public struct ListNumbers: GatewayRequest {
+    public static let type = "number.list"
+    public typealias Reply = NumberList
+
+    public var account: String
+
+    public init(account: String) {
+        self.account = account
+    }
+}
+
+public struct NumberList: Codable, Sendable, Equatable {
+    public var numbers: [OwnedNumber]
+
+    public init(numbers: [OwnedNumber]) {
+        self.numbers = numbers
+    }
+}
+
+public struct RemoveNumber: GatewayRequest {
+    public static let type = "number.remove"
+    public typealias Reply = Empty
+
+    public var account: String
+    public var phoneNumber: String
+
+    public init(account: String, phoneNumber: String) {
+        self.account = account
+        self.phoneNumber = phoneNumber
+    }
+}

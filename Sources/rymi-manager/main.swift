@@ -22,5 +22,6 @@ await runMain("rymi-manager") {
     let configuration = try ManagerConfiguration(environment: environment)
     let logger = Logger(service: "manager", minimumLevel: configuration.logLevel)
     let manager = try ManagerService(configuration: configuration, logger: logger)
+    try await manager.prepare(configuration)
     return await ServiceGroup(services: [manager], logger: logger).run()
 }

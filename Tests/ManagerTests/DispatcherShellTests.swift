@@ -47,7 +47,8 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
 
     /// A running campaign of `count` contacts; returns its id and seq.
     func runningCampaign(_ count: Int, on dispatcher: Dispatcher) async throws -> (id: String, seq: Int64) {
-        let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "agent", callFromNumber: "15550000000"))
+        try await store.seedNumbers([("acme", "14155550100")])
+        let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "agent", callFromNumber: "14155550100"))
         let contacts = (0..<count).map { NewContact(phoneNumber: "1555123\(String(format: "%04d", $0))", variables: "{}") }
         _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: contacts))
         let started = try await store.startCampaign(StartCampaign(account: "acme", campaignID: campaign.id))

@@ -32,7 +32,7 @@ import Testing
             "RYMI_SIM_CONTROL_TOKEN": simulatorControlToken,
         ]) { $1 }, namespace: simulator.namespace))
         processes.append(try ServiceProcess("rymi-manager", environment: [
-            "RYMI_MANAGER_LISTEN": "\(manager.address):7070", "RYMI_DATA_DIR": data.path, "RYMI_DIAL_CPS": String(cps),
+            "RYMI_MANAGER_LISTEN": "\(manager.address):7070", "RYMI_DATA_DIR": data.path, "RYMI_ACCOUNT_NUMBERS": Keys.numbers, "RYMI_DIAL_CPS": String(cps),
             "RYMI_MAX_CONCURRENT_CALLS": "200", "RYMI_PLACEMENT_TIMEOUT": "5", "RYMI_OUTCOME_CHECK_AFTER": "3", "RYMI_OUTCOME_TIMEOUT": "20",
         ], namespace: manager.namespace))
         _ = try await processes[1].listeningPort()

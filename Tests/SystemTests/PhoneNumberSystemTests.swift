@@ -68,7 +68,7 @@ import Testing
         let id = try await stack.createCampaign()
         try await stack.upload(["15559990001"], to: id)
         stack.killManager()
-        // The database as version 4 left it: an unvalidated number, migrations 5 and 6 not run.
+        // The database as version 4 left it: an unvalidated number, the later migrations not run.
         let database = try Database(path: stack.dataDirectory.appendingPathComponent("rymi.sqlite").path)
         try database.execute("""
             INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at)
@@ -77,6 +77,7 @@ import Testing
             ALTER TABLE campaigns DROP COLUMN default_country;
             ALTER TABLE dnc DROP COLUMN source;
             ALTER TABLE dnc DROP COLUMN contact_id;
+            DROP TABLE account_numbers;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()
@@ -122,5 +123,48 @@ import Testing
         _ = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["+1 212 555 0100"]}"#)
         let entries = try await stack.client.request("GET", "/v1/dnc").json?["entries"]?.arrayValue ?? []
         #expect(entries.first { $0["phone_number"] == .string("12125550100") }?["source"] == .string("api"))
+    }
+}
+
+/// Caller IDs the account owns (issue 12): no account dials from another's number.
+@Suite struct CallerIDSystemTests {
+    @Test func oneAccountCannotDialFromAnotherAccountsNumber() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        // acme holds +1 415 555 0100 (seeded by RYMI_ACCOUNT_NUMBERS); globex may not use it.
+        let spoofed = try await stack.client.request("POST", "/v1/campaigns", key: Keys.globex,
+                                                     json: #"{"name":"x","agent_id":"a","call_from_number":"+1 415 555 0100"}"#)
+        #expect(spoofed.status == 422 && spoofed.json?["error"]?["code"] == .string("number_not_owned"))
+        #expect(try await stack.client.request("POST", "/v1/numbers", key: Keys.globex, json: #"{"phone_number":"+14155550100"}"#).status == 409)
+        let own = try await stack.client.request("POST", "/v1/numbers", key: Keys.globex, json: #"{"phone_number":"(212) 555-0100","default_country":"US"}"#)
+        #expect(own.status == 201 && own.json?["phone_number"] == .string("12125550100"))
+        #expect(try await stack.client.request("POST", "/v1/numbers", key: Keys.globex, json: #"{"phone_number":"+12125550100"}"#).status == 200)
+        let listed = try await stack.client.request("GET", "/v1/numbers", key: Keys.globex)
+        #expect(listed.json?["numbers"]?.arrayValue?.map { $0["phone_number"] } == [.string("12125550100")])
+        let created = try await stack.client.request("POST", "/v1/campaigns", key: Keys.globex,
+                                                     json: #"{"name":"x","agent_id":"a","call_from_number":"+12125550100"}"#)
+        #expect(created.status == 201)
+        let id = created.json?["campaign_id"]?.stringValue ?? ""
+        // PUT to another's number is refused too; a number removed since is refused at start.
+        let moved = try await stack.client.request("PUT", "/v1/campaigns/\(id)", key: Keys.globex, json: #"{"call_from_number":"+14155550199"}"#)
+        #expect(moved.status == 422 && moved.json?["error"]?["code"] == .string("number_not_owned"))
+        try await stack.upload(["15559990001"], to: id, key: Keys.globex)
+        #expect(try await stack.client.request("DELETE", "/v1/numbers/+12125550100", key: Keys.acme).status == 404)
+        #expect(try await stack.client.request("DELETE", "/v1/numbers/%2B12125550100", key: Keys.globex).status == 200)
+        let start = try await stack.client.request("POST", "/v1/campaigns/\(id)/start", key: Keys.globex)
+        #expect(start.status == 422 && start.json?["error"]?["code"] == .string("number_not_owned"))
+        #expect(try await stack.campaign(id, key: Keys.globex)["status"] == .string("draft"))
+    }
+
+    @Test func theManagerRefusesToGiveOneNumberToTwoAccounts() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-numbers-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let manager = try ServiceProcess("rymi-manager", environment: [
+            "RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": data.path, "RYMI_ACCOUNT_NUMBERS": "acme:+14155550100,globex:+1 415 555 0100",
+        ])
+        defer { manager.stop() }
+        let status = await manager.waitForExit(timeout: 10)
+        #expect(status == 2)
+        #expect(manager.standardError.contains("RYMI_ACCOUNT_NUMBERS") && manager.standardError.contains("another account"))
     }
 }

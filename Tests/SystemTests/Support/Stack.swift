@@ -6,6 +6,8 @@ enum Keys {
     static let acme = "key_acme_0123456789abcdef"
     static let globex = "key_globex_0123456789abcdef"
     static let all = "acme:\(acme),globex:\(globex)"
+    /// The numbers the test accounts may call from.
+    static let numbers = "acme:+14155550100,acme:+14155550199,acme:+442079460958"
 }
 
 /// The internal protocol's role secrets every test deployment shares (ServiceProcess sets them).
@@ -74,7 +76,8 @@ final class Stack: @unchecked Sendable {
             simulatorPort = try await process.listeningPort()
             simulator = process
         }
-        let managerEnvironment = ["RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": data.path].merging(options.manager) { $1 }
+        let managerEnvironment = ["RYMI_MANAGER_LISTEN": "127.0.0.1:0", "RYMI_DATA_DIR": data.path, "RYMI_ACCOUNT_NUMBERS": Keys.numbers]
+            .merging(options.manager) { $1 }
         let manager = try ServiceProcess("rymi-manager", environment: managerEnvironment)
         let managerPort = try await manager.listeningPort()
         let gateway = try ServiceProcess("rymi-gateway", environment: [
