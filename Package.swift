@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "ManagerTests", dependencies: ["Manager", "Dialing", "Protocol", "Runtime"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto"],
+            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto", "Telephony"],
             swiftSettings: settings
         ),
     ]

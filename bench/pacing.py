@@ -2,7 +2,7 @@
 import sys
 import time
 
-from stack import Stack, numbers, upload_body
+from stack import Stack, numbers, upload_body, campaign_body
 
 
 def busiest(times):
@@ -25,7 +25,7 @@ def measure(cps, seconds, dialers=2):
     stack = Stack(dialers=dialers, manager_env={"RYMI_DIAL_CPS": str(cps), "RYMI_MAX_CONCURRENT_CALLS": "10000"},
                   sim_env={"RYMI_SIM_RING_MS": "10", "RYMI_SIM_TALK_MS": "20"})
     try:
-        campaign = stack.api("POST", "/campaigns", {"name": "pacing", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+        campaign = stack.api("POST", "/campaigns", campaign_body("pacing"))["campaign_id"]
         stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
         stack.api("POST", f"/campaigns/{campaign}/start")
         stack.wait_completed(campaign, timeout=seconds * 3 + 60)

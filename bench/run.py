@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 
-from stack import KEY, Stack, numbers, upload_body
+from stack import KEY, Stack, numbers, upload_body, campaign_body
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 results = []
@@ -65,7 +65,7 @@ def http_layer():
                    ratio >= 1.0 and ours[2] <= 5)
         else:
             report("GET /healthz, wrk -c64", "≥ 1.0× Hummingbird, p99 ≤ 5 ms", f"{ours[0]:,.0f} req/s, p99 {ours[2]:.2f} ms (no reference)", ours[2] <= 5)
-        campaign = stack.api("POST", "/campaigns", {"name": "bench", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+        campaign = stack.api("POST", "/campaigns", campaign_body("bench"))["campaign_id"]
         get = wrk(f"http://127.0.0.1:{stack.gateway_port}/v1/campaigns/{campaign}", header=f"Authorization: Bearer {KEY}")
         report("GET /v1/campaigns/:id end to end, -c64", "≥ 20,000 req/s, p99 ≤ 10 ms", f"{get[0]:,.0f} req/s, p99 {get[2]:.2f} ms",
                get[0] >= 20000 and get[2] <= 10)
@@ -104,7 +104,7 @@ def data_path():
         manager = stack.process("rymi-manager")
         growth = []
         for size in (10_000, 100_000):
-            campaign = stack.api("POST", "/campaigns", {"name": f"up {size}", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+            campaign = stack.api("POST", "/campaigns", campaign_body(f"up {size}"))["campaign_id"]
             body = upload_body(numbers(size, block=1 + len(str(size))))
             started = time.perf_counter()
             stack.api("POST", f"/campaigns/{campaign}/contacts", raw=body)
@@ -112,7 +112,7 @@ def data_path():
             growth.append(f"{size:,}: {elapsed:.2f} s, manager {manager.rss_kib() / 1024:.0f} MB")
             if size == 100_000:
                 report("upload of 100,000 contacts in one request", "≤ 1.0 s", f"{elapsed:.2f} s ({len(body) / 1e6:.1f} MB)", elapsed <= 1.0)
-        big = stack.api("POST", "/campaigns", {"name": "million", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+        big = stack.api("POST", "/campaigns", campaign_body("million"))["campaign_id"]
         started = time.perf_counter()
         for batch in range(10):
             stack.api("POST", f"/campaigns/{big}/contacts", raw=upload_body(numbers(100_000, block=20 + batch)))
@@ -151,7 +151,7 @@ def dispatch():
                       gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
         try:
             count = 6000
-            campaign = stack.api("POST", "/campaigns", {"name": "dispatch", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+            campaign = stack.api("POST", "/campaigns", campaign_body("dispatch"))["campaign_id"]
             stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
             started = time.perf_counter()
             stack.api("POST", f"/campaigns/{campaign}/start")

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from stack import KEY, Stack, numbers, upload_body
+from stack import KEY, Stack, numbers, upload_body, campaign_body
 
 DURATION = int(os.environ.get("SOAK_SECONDS", "600"))
 WORKERS = int(os.environ.get("SOAK_WORKERS", "8"))
@@ -94,7 +94,7 @@ def main():
                   sim_env={"RYMI_SIM_RING_MS": "200", "RYMI_SIM_TALK_MS": "2000"},
                   gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
     try:
-        campaigns = [stack.api("POST", "/campaigns", {"name": f"soak {i}", "agent_id": "a", "call_from_number": "14155550100"})["campaign_id"]
+        campaigns = [stack.api("POST", "/campaigns", campaign_body(f"soak {i}"))["campaign_id"]
                      for i in range(5)]
         for campaign in campaigns:
             stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(2000, block=40 + campaigns.index(campaign))))

@@ -55,12 +55,15 @@ public struct ContactQueue<Contact: Sendable>: Sendable {
     /// queueing those `keep` admits. False, and nothing queued, when the load is stale: the queue
     /// was rewound while it ran.
     @discardableResult
-    public mutating func loaded(_ batch: [Contact], by load: Load, lastPosition: Int64?, batchLimit: Int, keep: (Contact) -> Bool) -> Bool {
+    /// `scanned` counts the rows the load read, `batch` among them or not (contacts left
+    /// waiting for their window are read and not queued).
+    public mutating func loaded(_ batch: [Contact], by load: Load, lastPosition: Int64?, batchLimit: Int, scanned: Int? = nil,
+                                keep: (Contact) -> Bool) -> Bool {
         loading = false
         guard loadedUpTo == load.after else { return false }
         contacts.append(contentsOf: batch.filter(keep))
         if let lastPosition { loadedUpTo = lastPosition }
-        if batch.count < batchLimit, uploads == load.uploads { exhausted = true }
+        if (scanned ?? batch.count) < batchLimit, uploads == load.uploads { exhausted = true }
         return true
     }
 

@@ -156,6 +156,8 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var wakeAt: Instant?
     private var lastLookup: [Int64: Instant] = [:]
     private var queuesMade = 0
+    /// Per campaign, when the first of its contacts waiting for their calling window may be called.
+    private var windowOpenings: [Int64: Instant] = [:]
     /// Begins being committed, and since when: a number listed from then on is not called. They
     /// count as begun for whoever waits for begun placements: the commit may land.
     private var committing: [Int64: (offer: Offer, since: Instant)] = [:]
@@ -230,16 +232,29 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     /// A load's result. A load for a queue dropped meanwhile, or made stale by a rewind, is
     /// recognised as such; contacts already offered or begun are not queued twice.
+    /// `scanned` rows were read up to `lastPosition` (by default, the batch's); those not in
+    /// `batch` wait for their calling window, the first of which opens after `windowOpensIn`.
     public mutating func loaded(campaign: Int64, queue: Int, _ batch: [QueuedContact], by load: ContactQueue<QueuedContact>.Load,
-                                now: Instant) -> [Directive] {
+                                scanned: Int? = nil, lastPosition: Int64? = nil, windowOpensIn: Duration? = nil, now: Instant) -> [Directive] {
+        var directives: [Directive] = []
         if queues[campaign]?.id == queue {
             let inFlight = Set(offers.values.map(\.contact.seq)).union(begun.values.map(\.contact))
                 .union(committing.values.map(\.offer.contact.seq))
-            queues[campaign]!.contacts.loaded(batch, by: load, lastPosition: batch.last?.seq, batchLimit: settings.refillBatch) {
+            queues[campaign]!.contacts.loaded(batch, by: load, lastPosition: lastPosition ?? batch.last?.seq, batchLimit: settings.refillBatch,
+                                              scanned: scanned) {
                 !inFlight.contains($0.seq)
             }
+            if let windowOpensIn { directives += armWindow(campaign, at: now.advanced(by: windowOpensIn)) }
         }
-        return pump(now: now)
+        return directives + pump(now: now)
+    }
+
+    /// Contacts of `campaign` wait for their window until `instant`: the queue is read again
+    /// from the start then.
+    private mutating func armWindow(_ campaign: Int64, at instant: Instant) -> [Directive] {
+        if let pending = windowOpenings[campaign], pending <= instant { return [] }
+        windowOpenings[campaign] = instant
+        return armWake(at: instant)
     }
 
     private mutating func remove(campaign: Int64) {
@@ -336,6 +351,11 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
             if case .doNotCall(let effect) = verdict { directives += apply(effect) }
             // The database says the campaign is not running: whatever queued it was stale.
             if verdict == .campaignNotRunning { directives.append(.resync(campaign: offer.campaign.seq)) }
+            // Outside the callee's window: it is called once the window opens (the queue reads
+            // it again then).
+            if case .outsideWindow(let milliseconds) = verdict {
+                directives += armWindow(offer.campaign.seq, at: now.advanced(by: .milliseconds(milliseconds)))
+            }
             directives += pump(now: now)
             return (.answer(BeginCallReply(go: false, reason: "\(verdict)")), directives)
         }
@@ -484,6 +504,11 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
             expired.append(attempt)
         }
         withdraw(expired)
+        for (campaign, opening) in windowOpenings where opening <= now {
+            windowOpenings.removeValue(forKey: campaign)
+            queues[campaign]?.contacts.rewind()
+        }
+        if let next = windowOpenings.values.min() { directives += armWake(at: next) }
         if leasesHead > 1024, leasesHead * 2 > leases.count {
             leases.removeFirst(leasesHead)
             leasesHead = 0

@@ -84,4 +84,6 @@ public enum BeginVerdict: Sendable, Equatable {
     case campaignNotRunning
     case contactNotPending
     case doNotCall(DispatchEffect)
+    /// The callee's calling window is closed; it opens this much later.
+    case outsideWindow(opensInMilliseconds: Int64)
 }

@@ -2,14 +2,15 @@ import HTTP1
 import JSON
 import Protocol
 import RPC
+import Telephony
 
 /// The Campaigns REST API (`/v1/campaigns…`): validates input, asks the manager, renders.
 struct CampaignAPI: Sendable {
     let manager: RPCClient
     let maxContactsPerUpload: Int
 
-    static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country"]
-    static let contactFields: Set<String> = ["phone_number", "variables"]
+    static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country", "calling_window", "timezone"]
+    static let contactFields: Set<String> = ["phone_number", "variables", "timezone"]
     static let defaultPageSize = 50
     static let maxPageSize = 1000
 
@@ -42,8 +43,11 @@ struct CampaignAPI: Sendable {
         let agentID = reader.agentID("agent_id", required: true)
         let country = reader.country("default_country")
         let callFrom = reader.phoneNumber("call_from_number", required: false, defaultCountry: country)
+        let window = reader.callingWindow("calling_window", allowBeyondTCPA: Self.isBeyondNANP(country))
+        let zone = reader.timezone("timezone")
         guard reader.errors.isEmpty, let name, let agentID else { throw APIError.invalid(reader.errors) }
-        let create = CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom, defaultCountry: country)
+        let create = CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom, defaultCountry: country,
+                                    callingWindow: window, timezone: zone)
         let record = try await ask(create, context)
         return .json(201, .object([("status", .string("created")), ("campaign_id", .string(record.id))]),
                      headers: [("Location", "/v1/campaigns/\(record.id)")])
@@ -79,14 +83,23 @@ struct CampaignAPI: Sendable {
         case .null?: ""
         default: reader.country("default_country")
         }
+        // The campaign's own country, when the body does not change it, for reading a national
+        // caller ID and for the TCPA's hours.
+        var effectiveCountry = country.flatMap { $0.isEmpty ? nil : $0 }
+        if country == nil, reader.value("call_from_number") != nil || reader.value("calling_window") != nil {
+            effectiveCountry = try await ask(GetCampaign(account: context.account, campaignID: id), context).defaultCountry
+        }
         var callFrom: String?
         if reader.value("call_from_number") != nil {
-            let readIn = country == nil ? try await ask(GetCampaign(account: context.account, campaignID: id), context).defaultCountry : country
-            callFrom = reader.phoneNumber("call_from_number", required: true, defaultCountry: readIn.flatMap { $0.isEmpty ? nil : $0 })
+            callFrom = reader.phoneNumber("call_from_number", required: true, defaultCountry: effectiveCountry)
         }
+        // `null` puts back the default window, and clears the zone.
+        let window: String? = reader.value("calling_window") == .null ? ""
+            : reader.callingWindow("calling_window", allowBeyondTCPA: Self.isBeyondNANP(effectiveCountry))
+        let zone: String? = reader.value("timezone") == .null ? "" : reader.timezone("timezone")
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         let update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom,
-                                    defaultCountry: country)
+                                    defaultCountry: country, callingWindow: window, timezone: zone)
         return .json(200, Render.campaign(try await ask(update, context)))
     }
 
@@ -94,6 +107,13 @@ struct CampaignAPI: Sendable {
         let id = try campaignID(context)
         _ = try await ask(DeleteCampaign(account: context.account, campaignID: id), context, timeout: 120)
         return .json(200, .object([("status", .string("deleted")), ("id", .string(id))]))
+    }
+
+    /// A campaign for a country outside the NANP may ask for hours beyond the TCPA's (its +1
+    /// callees, if any, still get only 08:00-21:00).
+    static func isBeyondNANP(_ country: String?) -> Bool {
+        guard let country, let plan = NumberingPlan.forRegion(country) else { return false }
+        return plan.callingCode != "1"
     }
 
     // MARK: Contacts
@@ -139,6 +159,7 @@ struct CampaignAPI: Sendable {
             var reader = ObjectReader(members, index: index)
             reader.rejectUnknown(allowing: contactFields)
             let phone = reader.phoneNumber("phone_number", required: true, defaultCountry: defaultCountry)
+            let zone = reader.timezone("timezone")
             var variables = "{}"
             if let value = reader.value("variables"), value != .null {
                 if value.objectMembers == nil {
@@ -152,7 +173,7 @@ struct CampaignAPI: Sendable {
                 }
             }
             if let phone, reader.errors.isEmpty {
-                contacts.append(NewContact(phoneNumber: phone, variables: variables))
+                contacts.append(NewContact(phoneNumber: phone, variables: variables, timezone: zone))
             } else {
                 invalidRows += 1
                 errors.append(contentsOf: reader.errors.prefix(max(0, FieldLimits.reportedErrors - errors.count)))

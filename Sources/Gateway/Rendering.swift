@@ -1,11 +1,21 @@
 import Crypto
 import JSON
 import Protocol
+import Telephony
 import Runtime
 
 /// How records look to API users: snake_case fields, RFC 3339 times.
 enum Render {
     static func time(_ milliseconds: Int64) -> JSONValue { .string(Timestamp.rfc3339(millisecondsSinceEpoch: milliseconds)) }
+
+    /// `"09:00-20:00 mon,tue"` as `{"start":"09:00","end":"20:00","days":["mon","tue"]}`.
+    static func callingWindow(_ text: String?) -> JSONValue {
+        guard let text, case .success(let window) = CallingWindow.parse(text: text) else { return .null }
+        return .object([
+            ("start", .string(CallingWindow.format(window.start))), ("end", .string(CallingWindow.format(window.end))),
+            ("days", .array(window.days.sorted().map { .string($0.rawValue) })),
+        ])
+    }
 
     static func campaign(_ record: CampaignRecord) -> JSONValue {
         let counts = record.counts
@@ -15,6 +25,8 @@ enum Render {
             ("agent_id", .string(record.agentID)),
             ("call_from_number", record.callFromNumber.map(JSONValue.string) ?? .null),
             ("default_country", record.defaultCountry.map(JSONValue.string) ?? .null),
+            ("calling_window", callingWindow(record.callingWindow)),
+            ("timezone", record.timezone.map(JSONValue.string) ?? .null),
             ("status", .string(record.status.rawValue)),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
@@ -25,7 +37,9 @@ enum Render {
                 ("completed", .int(counts.completed)),
                 ("failed", .int(counts.failed)),
                 ("skipped_dnc", .int(counts.skippedDNC)),
+                ("waiting_window", .int(record.waitingWindow)),
             ])),
+            ("next_window_opens_at", record.nextWindowOpensAt.map(time) ?? .null),
             ("paused_reason", record.pausedReason.map(JSONValue.string) ?? .null),
         ])
     }
@@ -42,6 +56,10 @@ enum Render {
             // Validated as a JSON object and stored in our own serialization at upload.
             ("variables", .verbatim(record.variables)),
             ("status", .string(record.status.rawValue)),
+            ("timezone", optional(record.timezone)),
+            // While a pending contact waits for its calling window: when it opens.
+            ("window_opens_at", record.status == .pending
+                ? optionalTime(record.windowOpensAt.flatMap { $0 > Timestamp.nowMilliseconds() ? $0 : nil }) : .null),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
             ("failure_reason", optional(call.failureReason)),

@@ -125,6 +125,53 @@ struct ObjectReader {
         }
     }
 
+    /// The member as an IANA time zone name the system knows (`America/New_York`).
+    mutating func timezone(_ key: String) -> String? {
+        guard let string = string(key, required: false) else { return nil }
+        guard string.utf8.count <= 64, TimeZones.isKnown(string), string.contains("/") || string == "UTC" else {
+            fail(key, "must be an IANA time zone, such as America/New_York")
+            return nil
+        }
+        return string
+    }
+
+    /// The member as a calling window object, `{"start":"09:00","end":"20:00","days":["mon",…]}`
+    /// (`days` optional: every day), in its compact text form. A window reaching outside the
+    /// TCPA's 08:00–21:00 is refused unless `allowBeyondTCPA` (a campaign for another country).
+    mutating func callingWindow(_ key: String, allowBeyondTCPA: Bool) -> String? {
+        guard let value = value(key), value != .null else { return nil }
+        guard let members = value.objectMembers else {
+            fail(key, "must be an object like {\"start\":\"09:00\",\"end\":\"20:00\",\"days\":[\"mon\",\"tue\"]}")
+            return nil
+        }
+        var inner = ObjectReader(members, index: index, prefix: prefix + key + ".")
+        inner.rejectUnknown(allowing: ["start", "end", "days"])
+        let start = inner.string("start", required: true)
+        let end = inner.string("end", required: true)
+        var days: [String]?
+        if let list = inner.value("days"), list != .null {
+            if let items = list.arrayValue, items.allSatisfy({ $0.stringValue != nil }) {
+                days = items.compactMap(\.stringValue)
+            } else {
+                inner.fail("days", "must be an array of day names (mon, tue, wed, thu, fri, sat, sun)")
+            }
+        }
+        errors += inner.errors
+        guard inner.errors.isEmpty, let start, let end else { return nil }
+        switch CallingWindow.parse(start: start, end: end, days: days) {
+        case .failure(let invalid):
+            fail(key + "." + invalid.field, invalid.reason)
+            return nil
+        case .success(let window):
+            if !allowBeyondTCPA, window.start < CallingWindow.tcpa.start || window.end > CallingWindow.tcpa.end {
+                fail(key, "\(CallingWindow.format(window.start))-\(CallingWindow.format(window.end)) reaches outside 08:00-21:00, "
+                     + "the hours the TCPA allows for calls to +1 numbers in the callee's local time")
+                return nil
+            }
+            return window.text
+        }
+    }
+
     /// The member as an ISO 3166-1 alpha-2 country code we have a numbering plan for, upper-cased.
     mutating func country(_ key: String) -> String? {
         guard let string = string(key, required: false) else { return nil }

@@ -257,8 +257,10 @@ actor Dispatcher {
             case .offer(let offer): send(offer)
             case .load(let campaign, let queue, let load):
                 Task {
-                    let batch = (try? await store.pendingContacts(campaign: campaign, after: load.after, limit: core.settings.refillBatch)) ?? []
-                    self.perform(self.core.loaded(campaign: campaign, queue: queue, batch, by: load, now: self.clock.now))
+                    let found = (try? await store.pendingContacts(campaign: campaign, after: load.after, limit: core.settings.refillBatch)) ?? ContactLoad()
+                    let opensIn = found.windowOpensAt.map { Duration.milliseconds(max(1, $0 - Timestamp.nowMilliseconds())) }
+                    self.perform(self.core.loaded(campaign: campaign, queue: queue, found.contacts, by: load, scanned: found.scanned,
+                                                  lastPosition: found.lastPosition, windowOpensIn: opensIn, now: self.clock.now))
                 }
             case .wake(let instant):
                 Task {

@@ -20,6 +20,8 @@ public struct ManagerConfiguration: Sendable {
     var dispatch = DispatchConfiguration()
     /// Numbers each account may call from, seeded at start (`RYMI_ACCOUNT_NUMBERS`).
     public var accountNumbers: [(account: String, number: String)] = []
+    /// The calling window of campaigns that name none (`RYMI_DEFAULT_CALLING_WINDOW`).
+    public var defaultWindow = CallingWindow.tcpa
 
     public init(environment: Environment) throws(ConfigurationError) {
         listen = try environment.address("RYMI_MANAGER_LISTEN", default: "127.0.0.1:7070")
@@ -38,6 +40,13 @@ public struct ManagerConfiguration: Sendable {
         dispatch.outcomeCheckAfter = try environment.seconds("RYMI_OUTCOME_CHECK_AFTER", default: 60, range: 0.1...86_400)
         dispatch.outcomeTimeout = try environment.seconds("RYMI_OUTCOME_TIMEOUT", default: 900, range: 0.1...86_400)
         accountNumbers = try Self.accountNumbers(environment.string("RYMI_ACCOUNT_NUMBERS") ?? "")
+        if let text = environment.string("RYMI_DEFAULT_CALLING_WINDOW") {
+            switch CallingWindow.parse(text: text) {
+            case .success(let window): defaultWindow = window
+            case .failure(let invalid):
+                throw ConfigurationError("RYMI_DEFAULT_CALLING_WINDOW", "'\(text)': \(invalid.field) \(invalid.reason) (for example 08:00-21:00 or 09:00-20:00 mon,tue,wed,thu,fri)")
+            }
+        }
     }
 
     /// `account:number[,account:number…]`, numbers written with their country code.
@@ -75,7 +84,7 @@ public final class ManagerService: Service {
         for warning in configuration.secretWarnings { logger.warning("weak_secret", ["problem": warning]) }
         try Self.prepareDataDirectory(configuration.dataDirectory)
         do {
-            store = try Store(path: configuration.databasePath)
+            store = try Store(path: configuration.databasePath, defaultWindow: configuration.defaultWindow)
             reader = try Reader(path: configuration.databasePath)
         } catch let error as SQLiteError where error.isCorrupt {
             throw ConfigurationError("RYMI_DATA_DIR", "\(configuration.databasePath) is not a readable SQLite database (\(error.message)); refusing to start rather than overwrite it")

@@ -1,4 +1,5 @@
 import Protocol
+import Runtime
 import SQLite
 
 /// The reads of the API, on whichever connection they are given: the store's own inside a
@@ -32,7 +33,23 @@ struct Queries {
         statement.bind(1, id).bind(2, account)
         defer { statement.reset() }
         guard try statement.step() else { throw RemoteError(.notFound, "campaign \(id) not found") }
-        return (statement.int64(0), Store.campaign(from: statement))
+        let seq = statement.int64(0)
+        var record = Store.campaign(from: statement)
+        statement.reset()
+        (record.waitingWindow, record.nextWindowOpensAt) = try waitingForWindow(seq)
+        return (seq, record)
+    }
+
+    /// Pending contacts whose calling window is closed now, and when the first of them opens.
+    func waitingForWindow(_ campaign: Int64) throws -> (Int, Int64?) {
+        let statement = try database.cached("""
+            SELECT count(*), min(window_opens_at) FROM contacts INDEXED BY contacts_waiting_window
+            WHERE campaign_seq = ? AND window_opens_at > ? AND status = 'pending'
+            """)
+        statement.bind(1, campaign).bind(2, Timestamp.nowMilliseconds())
+        defer { statement.reset() }
+        guard try statement.step() else { return (0, nil) }
+        return (statement.int(0), statement.optionalInt64(1))
     }
 
     func campaign(_ request: GetCampaign) throws -> CampaignRecord {

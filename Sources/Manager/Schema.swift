@@ -148,6 +148,17 @@ enum Schema {
             ) WITHOUT ROWID;
             CREATE INDEX account_numbers_by_account ON account_numbers(account, phone_number);
             """),
+        // Calling windows in the callee's local time: each campaign's window (the default when it
+        // was created; the TCPA's hours for those created before), the zone for callees whose
+        // number does not tell theirs, each contact's own zone, and when a waiting contact's
+        // window opens.
+        (8, """
+            ALTER TABLE campaigns ADD COLUMN calling_window TEXT NOT NULL DEFAULT '08:00-21:00';
+            ALTER TABLE campaigns ADD COLUMN timezone TEXT;
+            ALTER TABLE contacts ADD COLUMN timezone TEXT;
+            ALTER TABLE contacts ADD COLUMN window_opens_at INTEGER;
+            CREATE INDEX contacts_waiting_window ON contacts(campaign_seq, window_opens_at) WHERE window_opens_at IS NOT NULL;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

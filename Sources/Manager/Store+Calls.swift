@@ -3,6 +3,7 @@ import Foundation
 import Protocol
 import Runtime
 import SQLite
+import Telephony
 
 /// Contact states in the database: `status` is the public one; `call_state` (`CallState`) says
 /// whether a call attempt is in flight; non-null means it counts as a live call. Every change of a
@@ -36,15 +37,47 @@ extension Store {
         }
     }
 
-    /// Pending contacts with no call in flight, in upload order, after position `after`.
-    func pendingContacts(campaign: Int64, after: Int64, limit: Int) throws -> [QueuedContact] {
-        var contacts: [QueuedContact] = []
+    /// Pending contacts with no call in flight, in upload order, after position `after`: those
+    /// whose calling window is open now. The others are marked with when it opens (and not
+    /// returned); the load says when the first of them does.
+    func pendingContacts(campaign: Int64, after: Int64, limit: Int) async throws -> ContactLoad {
+        let now = Timestamp.nowMilliseconds()
+        var load = ContactLoad()
+        var waiting: [(seq: Int64, opensAt: Int64)] = []
+        let schedules = try campaignSchedules(campaign)
         try database.cached("""
-            SELECT seq, phone_number FROM contacts INDEXED BY contacts_by_campaign_status
-            WHERE campaign_seq = ? AND status = 'pending' AND seq > ? AND call_state IS NULL ORDER BY seq LIMIT ?
-            """).bind(1, campaign).bind(2, after).bind(3, limit)
-            .forEachRow { contacts.append(QueuedContact(seq: $0.int64(0), phoneNumber: $0.string(1))) }
-        return contacts
+            SELECT seq, phone_number, timezone FROM contacts INDEXED BY contacts_by_campaign_status
+            WHERE campaign_seq = ? AND status = 'pending' AND seq > ? AND call_state IS NULL
+            AND (window_opens_at IS NULL OR window_opens_at <= ?) ORDER BY seq LIMIT ?
+            """).bind(1, campaign).bind(2, after).bind(3, now).bind(4, limit)
+            .forEachRow { row in
+                load.scanned += 1
+                load.lastPosition = row.int64(0)
+                let contact = QueuedContact(seq: row.int64(0), phoneNumber: row.string(1))
+                if let opensAt = schedules.waitsUntil(number: contact.phoneNumber, contactZone: row.optionalString(2), now: now) {
+                    waiting.append((contact.seq, opensAt))
+                    load.windowOpensAt = min(load.windowOpensAt ?? opensAt, opensAt)
+                } else {
+                    load.contacts.append(contact)
+                }
+            }
+        if !waiting.isEmpty {
+            try await mutate {
+                let mark = try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'")
+                for contact in waiting { try mark.bind(1, contact.opensAt).bind(2, contact.seq).run() }
+            }
+        }
+        return load
+    }
+
+    /// The campaign's calling window and zone, to judge its contacts by.
+    func campaignSchedules(_ campaign: Int64) throws -> CampaignSchedules {
+        let statement = try database.cached("SELECT calling_window, timezone FROM campaigns WHERE seq = ?")
+        statement.bind(1, campaign)
+        defer { statement.reset() }
+        guard try statement.step() else { return CampaignSchedules(window: defaultWindow, zone: nil) }
+        let window = (try? CallingWindow.parse(text: statement.string(0)).get()) ?? defaultWindow
+        return CampaignSchedules(window: window, zone: statement.optionalString(1))
     }
 
     /// Calls that count against the concurrency limit (after a restart, those in flight before).
@@ -65,9 +98,20 @@ extension Store {
             let running = try state.step() && state.string(0) == CampaignStatus.running.rawValue
             state.reset()
             guard running else { return .campaignNotRunning }
+            // The window is judged at the go-ahead's commit, as the DNC list is: whatever was
+            // true when the contact was queued, a call outside the callee's hours never begins.
+            let contactZone = try database.cached("SELECT timezone FROM contacts WHERE seq = ?")
+            contactZone.bind(1, contact)
+            let zone = try contactZone.step() ? contactZone.optionalString(0) : nil
+            contactZone.reset()
+            if let opensAt = try campaignSchedules(campaign).waitsUntil(number: number, contactZone: zone, now: now) {
+                try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'").bind(1, opensAt).bind(2, contact).run()
+                return .outsideWindow(opensInMilliseconds: max(1, opensAt - now))
+            }
             let event: ContactEvent = try isListed(account: account, number: number) ? .dncListed : .begin(attempt: attempt)
             let effect = try change(contact, by: event, now: now)
             guard effect.applied else { return .contactNotPending }
+            try database.cached("UPDATE contacts SET window_opens_at = NULL WHERE seq = ? AND window_opens_at IS NOT NULL").bind(1, contact).run()
             return event == .dncListed ? .doNotCall(effect) : .go
         }
     }
@@ -222,5 +266,34 @@ extension Store {
         try await mutate {
             try database.cached("UPDATE contacts SET last_event_at = ? WHERE seq = ?").bind(1, Timestamp.nowMilliseconds()).bind(2, contact).run()
         }
+    }
+}
+
+/// A load of a campaign's pending contacts: those callable now, how many rows were read and the
+/// last one's position (the queue moves past all of them), and when the first contact left
+/// waiting for its window can be called.
+struct ContactLoad: Sendable {
+    var contacts: [QueuedContact] = []
+    var scanned = 0
+    var lastPosition: Int64?
+    var windowOpensAt: Int64?
+}
+
+/// A campaign's window and zone, applied to each callee's number and own zone.
+struct CampaignSchedules {
+    let window: CallingWindow
+    let zone: String?
+
+    /// Nil when the callee may be called at `now` (ms since the epoch); else when they may.
+    func waitsUntil(number: String, contactZone: String?, now: Int64) -> Int64? {
+        let date = Date(timeIntervalSince1970: Double(now) / 1000)
+        // A callee whose zone cannot be told (a contact uploaded after the start that checks
+        // this), or whose window never opens, is looked at again in an hour (a PUT may fix it).
+        let recheck = now + 3_600_000
+        guard case .success(let schedule) = CalleeSchedule.of(number: number, contactZone: contactZone, campaignZone: zone, campaignWindow: window) else {
+            return recheck
+        }
+        guard let opening = schedule.waitsUntil(date) else { return nil }
+        return opening == .distantFuture ? recheck : Int64((opening.timeIntervalSince1970 * 1000).rounded(.up))
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Protocol
 import Runtime
 import SQLite
+import Telephony
 
 /// Campaigns and their contacts: creation, changes, uploads, and the status flow (each change
 /// checked by `CampaignLifecycle`), with the per-status counters every change keeps.
@@ -11,7 +12,8 @@ extension Store {
 
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
-        pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country
+        pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country,
+        calling_window, timezone
         """
 
     static func campaign(from row: Statement) -> CampaignRecord {
@@ -19,7 +21,8 @@ extension Store {
             id: row.string(1), name: row.string(2), agentID: row.string(3), callFromNumber: row.optionalString(4),
             status: CampaignStatus(rawValue: row.string(5)) ?? .draft, createdAt: row.int64(6), updatedAt: row.int64(7),
             counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12)),
-            pausedReason: row.optionalString(13), defaultCountry: row.optionalString(15)
+            pausedReason: row.optionalString(13), defaultCountry: row.optionalString(15),
+            callingWindow: row.string(16), timezone: row.optionalString(17)
         )
     }
 
@@ -29,15 +32,18 @@ extension Store {
         try await mutate {
             if let number = request.callFromNumber { try requireOwned(number, by: request.account) }
             try database.cached("""
-                INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country)
-                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?)
+                INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country,
+                calling_window, timezone)
+                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?)
                 """)
                 .bind(1, id).bind(2, request.account).bind(3, request.name).bind(4, request.agentID)
-                .bind(5, request.callFromNumber).bind(6, now).bind(7, now).bind(8, request.defaultCountry).run()
+                .bind(5, request.callFromNumber).bind(6, now).bind(7, now).bind(8, request.defaultCountry)
+                .bind(9, request.callingWindow ?? defaultWindow.text).bind(10, request.timezone).run()
         }
         return CampaignRecord(
             id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
-            status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts(), defaultCountry: request.defaultCountry
+            status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts(), defaultCountry: request.defaultCountry,
+            callingWindow: request.callingWindow ?? defaultWindow.text, timezone: request.timezone
         )
     }
 
@@ -52,10 +58,15 @@ extension Store {
             record.agentID = request.agentID ?? record.agentID
             record.callFromNumber = request.callFromNumber ?? record.callFromNumber
             if let country = request.defaultCountry { record.defaultCountry = country.isEmpty ? nil : country }
+            if let window = request.callingWindow { record.callingWindow = window.isEmpty ? defaultWindow.text : window }
+            if let zone = request.timezone { record.timezone = zone.isEmpty ? nil : zone }
             record.updatedAt = Timestamp.nowMilliseconds()
-            try database.cached("UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, default_country = ?, updated_at = ? WHERE seq = ?")
+            try database.cached("""
+                UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, default_country = ?, calling_window = ?, timezone = ?,
+                updated_at = ? WHERE seq = ?
+                """)
                 .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.defaultCountry)
-                .bind(5, record.updatedAt).bind(6, seq).run()
+                .bind(5, record.callingWindow).bind(6, record.timezone).bind(7, record.updatedAt).bind(8, seq).run()
             return record
         }
     }
@@ -89,8 +100,9 @@ extension Store {
                 let rows = rest.count >= Self.insertBatch ? Self.insertBatch : 1
                 let insert = try database.cached(Self.insertContactsSQL[rows]!)
                 for (row, contact) in rest.prefix(rows).enumerated() {
-                    let base = Int32(row * 4)
+                    let base = Int32(row * 5)
                     insert.bind(base + 1, seq).bind(base + 2, contact.phoneNumber).bind(base + 3, contact.variables).bind(base + 4, now)
+                        .bind(base + 5, contact.timezone)
                 }
                 try insert.run()
                 inserted += database.changes
@@ -108,16 +120,16 @@ extension Store {
 
     private static func contactInsert(rows: Int) -> String {
         let values = (0..<rows).map { row in
-            let base = row * 4
-            return "(?\(base + 1), ?\(base + 2), ?\(base + 3), 'pending', ?\(base + 4), ?\(base + 4))"
+            let base = row * 5
+            return "(?\(base + 1), ?\(base + 2), ?\(base + 3), 'pending', ?\(base + 4), ?\(base + 4), ?\(base + 5))"
         }
-        return "INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at) VALUES "
+        return "INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at, timezone) VALUES "
             + values.joined(separator: ", ") + " ON CONFLICT (campaign_seq, phone_number) DO NOTHING"
     }
 
     static let contactColumns = """
         seq, phone_number, variables, status, created_at, updated_at, request_uuid, call_uuid, failure_reason, failure_detail,
-        hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at, duration, bill_duration
+        hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at, duration, bill_duration, timezone, window_opens_at
         """
 
     static func contact(from row: Statement, campaignID: String) -> ContactRecord {
@@ -129,7 +141,8 @@ extension Store {
                 failureDetail: row.optionalString(9), hangupCause: row.optionalString(10), hangupCauseCode: row.optionalInt64(11).map(Int.init),
                 dialedAt: row.optionalInt64(12), answeredAt: row.optionalInt64(13), endedAt: row.optionalInt64(14),
                 durationSeconds: row.optionalInt64(15).map(Int.init), billDurationSeconds: row.optionalInt64(16).map(Int.init)
-            )
+            ),
+            timezone: row.optionalString(17), windowOpensAt: row.optionalInt64(18)
         )
     }
 
@@ -154,6 +167,7 @@ extension Store {
         try await mutate {
             let (seq, record) = try campaignChanging(request.account, request.campaignID, .start)
             if let number = record.callFromNumber { try requireOwned(number, by: request.account) }
+            try requireKnownZones(campaign: seq)
             let now = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1
@@ -165,6 +179,28 @@ extension Store {
             try setStatus(seq, .running, now: now)
             _ = try completeIfDone(seq, now: now)
             return (StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped), seq)
+        }
+    }
+
+    /// Every pending contact's time zone must be known (its own, its number's, or the campaign's)
+    /// before a campaign starts: a country with several zones needs the campaign's `timezone`.
+    /// Judged once per zone, area code or country among the contacts, not per contact.
+    private func requireKnownZones(campaign seq: Int64) throws {
+        let schedules = try campaignSchedules(seq)
+        var unknown: [(reason: String, count: Int)] = []
+        try database.cached("""
+            SELECT timezone, CASE WHEN phone_number LIKE '1%' THEN substr(phone_number, 1, 4) ELSE substr(phone_number, 1, 3) END AS prefix,
+            min(phone_number), count(*) FROM contacts WHERE campaign_seq = ? AND status = 'pending' GROUP BY timezone, prefix
+            """).bind(1, seq).forEachRow { row in
+                let zone = row.optionalString(0)
+                if case .failure(let problem) = CalleeSchedule.of(number: row.string(2), contactZone: zone, campaignZone: schedules.zone,
+                                                                  campaignWindow: schedules.window) {
+                    unknown.append((problem.reason, row.int(3)))
+                }
+            }
+        guard unknown.isEmpty else {
+            let total = unknown.reduce(0) { $0 + $1.count }
+            throw RemoteError(.invalid, "timezone: \(total) pending contacts have no known time zone (\(unknown[0].reason))")
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Protocol
 import Runtime
 import SQLite
+import Telephony
 
 /// All campaign state, in one SQLite file. The only code that touches the database.
 ///
@@ -21,8 +22,12 @@ actor Store {
     let metrics: ManagerMetrics
     static let commitWindow = Duration.milliseconds(1)
 
-    init(path: String, metrics: ManagerMetrics = ManagerMetrics()) throws {
+    /// The calling window a campaign gets when it names none (`RYMI_DEFAULT_CALLING_WINDOW`).
+    let defaultWindow: CallingWindow
+
+    init(path: String, metrics: ManagerMetrics = ManagerMetrics(), defaultWindow: CallingWindow = .tcpa) throws {
         self.metrics = metrics
+        self.defaultWindow = defaultWindow
         executor = QueueExecutor(label: "rymi.store")
         database = try Database(path: path)
         try database.execute("""

@@ -8,10 +8,14 @@ import JSON
 extension NewContact: JSONRepresentable {
     public init(json: JSONValue) throws {
         let members = try JSONMembers(json, of: Self.self)
-        self.init(phoneNumber: try members.string("phoneNumber"), variables: try members.jsonText("variables"))
+        self.init(phoneNumber: try members.string("phoneNumber"), variables: try members.jsonText("variables"),
+                  timezone: try members.optionalString("timezone"))
     }
 
-    public var json: JSONValue { .object([("phoneNumber", .string(phoneNumber)), ("variables", .verbatim(variables))]) }
+    public var json: JSONValue {
+        guard let timezone else { return .object([("phoneNumber", .string(phoneNumber)), ("variables", .verbatim(variables))]) }
+        return .object([("phoneNumber", .string(phoneNumber)), ("variables", .verbatim(variables)), ("timezone", .string(timezone))])
+    }
 }
 
 extension UploadContacts: JSONRepresentable {
@@ -59,16 +63,20 @@ extension ContactRecord: JSONRepresentable {
         self.init(
             id: try members.string("id"), campaignID: try members.string("campaignID"), phoneNumber: try members.string("phoneNumber"),
             variables: try members.jsonText("variables"), status: status, createdAt: try members.int64("createdAt"),
-            updatedAt: try members.int64("updatedAt"), call: try CallDetails(json: members["call"] ?? .object([]))
+            updatedAt: try members.int64("updatedAt"), call: try CallDetails(json: members["call"] ?? .object([])),
+            timezone: try members.optionalString("timezone"), windowOpensAt: try members.optionalInt64("windowOpensAt")
         )
     }
 
     public var json: JSONValue {
-        .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("id", .string(id)), ("campaignID", .string(campaignID)), ("phoneNumber", .string(phoneNumber)),
             ("variables", .verbatim(variables)), ("status", .string(status.rawValue)), ("createdAt", .int64(createdAt)),
             ("updatedAt", .int64(updatedAt)), ("call", call.json),
-        ])
+        ]
+        if let timezone { members.append(("timezone", .string(timezone))) }
+        if let windowOpensAt { members.append(("windowOpensAt", .int64(windowOpensAt))) }
+        return .object(members)
     }
 }
 
@@ -104,7 +112,9 @@ extension CampaignRecord: JSONRepresentable {
             id: try members.string("id"), name: try members.string("name"), agentID: try members.string("agentID"),
             callFromNumber: try members.optionalString("callFromNumber"), status: status, createdAt: try members.int64("createdAt"),
             updatedAt: try members.int64("updatedAt"), counts: try ContactCounts(json: members["counts"] ?? .null),
-            pausedReason: try members.optionalString("pausedReason"), defaultCountry: try members.optionalString("defaultCountry")
+            pausedReason: try members.optionalString("pausedReason"), defaultCountry: try members.optionalString("defaultCountry"),
+            callingWindow: try members.optionalString("callingWindow"), timezone: try members.optionalString("timezone"),
+            waitingWindow: Int(try members.optionalInt64("waitingWindow") ?? 0), nextWindowOpensAt: try members.optionalInt64("nextWindowOpensAt")
         )
     }
 
@@ -113,6 +123,8 @@ extension CampaignRecord: JSONRepresentable {
             "id": .string(id), "name": .string(name), "agentID": .string(agentID), "callFromNumber": callFromNumber.map(JSONValue.string),
             "status": .string(status.rawValue), "createdAt": .int64(createdAt), "updatedAt": .int64(updatedAt), "counts": counts.json,
             "pausedReason": pausedReason.map(JSONValue.string), "defaultCountry": defaultCountry.map(JSONValue.string),
+            "callingWindow": callingWindow.map(JSONValue.string), "timezone": timezone.map(JSONValue.string),
+            "waitingWindow": .int(waitingWindow), "nextWindowOpensAt": nextWindowOpensAt.map(JSONValue.int64),
         ])
     }
 }

@@ -41,8 +41,20 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
     public var pausedReason: String?
     /// ISO 3166-1 alpha-2: the country national numbers of the campaign are read in.
     public var defaultCountry: String?
+    /// The calling window in force (the campaign's, or the deployment's default), as
+    /// `HH:MM-HH:MM mon,tue,…`, and the zone for callees whose number does not tell theirs.
+    public var callingWindow: String?
+    public var timezone: String?
+    /// Pending contacts waiting for their window to open, and when the first of them opens.
+    public var waitingWindow: Int = 0
+    public var nextWindowOpensAt: Int64?
 
-    public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil, defaultCountry: String? = nil) {
+    public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil, defaultCountry: String? = nil,
+                callingWindow: String? = nil, timezone: String? = nil, waitingWindow: Int = 0, nextWindowOpensAt: Int64? = nil) {
+        self.callingWindow = callingWindow
+        self.timezone = timezone
+        self.waitingWindow = waitingWindow
+        self.nextWindowOpensAt = nextWindowOpensAt
         self.id = id
         self.name = name
         self.agentID = agentID
@@ -66,8 +78,14 @@ public struct ContactRecord: Codable, Sendable, Equatable {
     public var createdAt: Int64
     public var updatedAt: Int64
     public var call: CallDetails
+    public var timezone: String?
+    /// When its calling window opens next, while it waits for it (ms since the epoch).
+    public var windowOpensAt: Int64?
 
-    public init(id: String, campaignID: String, phoneNumber: String, variables: String, status: ContactStatus, createdAt: Int64, updatedAt: Int64, call: CallDetails = CallDetails()) {
+    public init(id: String, campaignID: String, phoneNumber: String, variables: String, status: ContactStatus, createdAt: Int64, updatedAt: Int64, call: CallDetails = CallDetails(),
+                timezone: String? = nil, windowOpensAt: Int64? = nil) {
+        self.timezone = timezone
+        self.windowOpensAt = windowOpensAt
         self.id = id
         self.campaignID = campaignID
         self.phoneNumber = phoneNumber
@@ -114,10 +132,13 @@ public struct CallDetails: Codable, Sendable, Equatable {
 public struct NewContact: Codable, Sendable, Equatable {
     public var phoneNumber: String
     public var variables: String
+    /// The callee's IANA time zone, when the uploader knows it.
+    public var timezone: String?
 
-    public init(phoneNumber: String, variables: String) {
+    public init(phoneNumber: String, variables: String, timezone: String? = nil) {
         self.phoneNumber = phoneNumber
         self.variables = variables
+        self.timezone = timezone
     }
 }
 

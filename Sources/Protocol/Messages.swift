@@ -64,8 +64,15 @@ public struct CreateCampaign: GatewayRequest {
     public var callFromNumber: String?
     /// ISO 3166-1 alpha-2: the country national numbers of the campaign are read in.
     public var defaultCountry: String?
+    /// `HH:MM-HH:MM mon,tue,…`; nil for the deployment's default.
+    public var callingWindow: String?
+    /// IANA zone for callees whose number has several.
+    public var timezone: String?
 
-    public init(account: String, name: String, agentID: String, callFromNumber: String?, defaultCountry: String? = nil) {
+    public init(account: String, name: String, agentID: String, callFromNumber: String?, defaultCountry: String? = nil,
+                callingWindow: String? = nil, timezone: String? = nil) {
+        self.callingWindow = callingWindow
+        self.timezone = timezone
         self.account = account
         self.name = name
         self.agentID = agentID
@@ -113,9 +120,14 @@ public struct UpdateCampaign: GatewayRequest {
     public var callFromNumber: String?
     /// A country code to set, `""` to clear it, nil to leave it.
     public var defaultCountry: String?
+    /// A window to set, `""` for the default again, nil to leave it; the same for the zone.
+    public var callingWindow: String?
+    public var timezone: String?
 
     public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil,
-                defaultCountry: String? = nil) {
+                defaultCountry: String? = nil, callingWindow: String? = nil, timezone: String? = nil) {
+        self.callingWindow = callingWindow
+        self.timezone = timezone
         self.account = account
         self.campaignID = campaignID
         self.name = name

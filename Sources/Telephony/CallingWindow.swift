@@ -69,6 +69,21 @@ public struct CallingWindow: Sendable, Equatable {
         return hours * 60 + minutes
     }
 
+    /// The compact form stored and configured: `09:00-20:00` (every day) or
+    /// `09:00-20:00 mon,tue,wed,thu,fri`.
+    public var text: String {
+        let range = Self.format(start) + "-" + Self.format(end)
+        return days.count == 7 ? range : range + " " + days.sorted().map(\.rawValue).joined(separator: ",")
+    }
+
+    public static func parse(text: String) -> Result<CallingWindow, Invalid> {
+        let parts = text.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 1)
+        let range = parts.first.map { $0.split(separator: "-") } ?? []
+        guard range.count == 2 else { return .failure(Invalid(field: "calling_window", reason: "must be HH:MM-HH:MM, then optionally days (mon,tue,…)")) }
+        let days = parts.count == 2 ? parts[1].split(separator: ",").map { String($0) } : nil
+        return parse(start: String(range[0]), end: String(range[1]), days: days)
+    }
+
     /// `"HH:MM"` of a minute of the day.
     public static func format(_ minutes: Int) -> String { String(format: "%02d:%02d", minutes / 60, minutes % 60) }
 

@@ -10,6 +10,9 @@ public enum ZoneSource: String, Sendable {
     case country
     /// The campaign's `timezone`, for countries (or area codes) with several zones.
     case campaign
+    /// A +1 number whose area code has no one zone, and no zone given: the hours when the window
+    /// is open in every zone of the continental US.
+    case continental
 }
 
 public enum TimeZones {
@@ -123,4 +126,36 @@ public enum TimeZones {
         add("America/St_Kitts", "869")
         return table
     }()
+}
+
+/// When one callee may be called: their zone (and how we know it) and the window that applies to
+/// them, the campaign's, narrowed to the TCPA's hours for +1 numbers whatever the campaign says.
+public struct CalleeSchedule: Sendable {
+    public let zone: TimeZone
+    public let source: ZoneSource
+    public let window: CallingWindow
+
+    public static func of(number: String, contactZone: String?, campaignZone: String?, campaignWindow: CallingWindow)
+        -> Result<CalleeSchedule, TimeZones.Unknown> {
+        let nanp = number.hasPrefix("1") && number.count == 11
+        let window = nanp ? campaignWindow.intersection(.tcpa) : campaignWindow
+        switch TimeZones.zone(forNumber: number, contactZone: contactZone, campaignZone: campaignZone) {
+        case .success(let found):
+            return .success(CalleeSchedule(zone: found.zone, source: found.source, window: window))
+        case .failure where nanp:
+            // An area code tied to no one zone (555, toll-free, split ones): called only while
+            // the window is open from the Atlantic coast to the Pacific, i.e. from its start in
+            // Los Angeles (three hours after New York's, both keeping DST) to its end in New York.
+            let continental = CallingWindow(start: min(window.start + 180, window.end), end: window.end, days: window.days)
+            return .success(CalleeSchedule(zone: TimeZone(identifier: "America/New_York")!, source: .continental, window: continental))
+        case .failure(let unknown):
+            return .failure(unknown)
+        }
+    }
+
+    /// Nil when a call may go now; else when the window next opens (`distantFuture` if never).
+    public func waitsUntil(_ date: Date) -> Date? {
+        guard let opening = window.nextOpening(atOrAfter: date, in: zone) else { return .distantFuture }
+        return opening <= date ? nil : opening
+    }
 }

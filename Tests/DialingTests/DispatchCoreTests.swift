@@ -424,3 +424,39 @@ import Testing
                 == .answer(BeginCallReply(go: false, reason: "renewed \(BeginCall.maxRenewals) times already")))
     }
 }
+
+/// Calling windows in the core: a begin refused because the callee's window is closed is not
+/// requeued; the campaign's queue is read again when the window opens.
+@Suite struct DispatchCoreWindowTests {
+    typealias Harness = DispatchHarness
+
+    @Test func aContactOutsideItsWindowIsReadAgainWhenTheWindowOpens() {
+        var harness = Harness.dialing(2)
+        let offers = harness.takeOffers()
+        guard case .commit(let committing) = harness.core.beginRequested(offers[0].attempt, by: offers[0].dialer, now: harness.now) else {
+            Issue.record("no commit"); return
+        }
+        let (step, directives) = harness.core.beginCommitted(committing, .outsideWindow(opensInMilliseconds: 3_600_000), now: harness.now)
+        harness.perform(directives)
+        #expect(step == .answer(BeginCallReply(go: false, reason: "outsideWindow(opensInMilliseconds: 3600000)")))
+        #expect(harness.wakes.last == harness.now.advanced(by: .seconds(3600)))
+        #expect(harness.core.queuedContacts == 0 && harness.takeOffers().isEmpty)
+        // An hour later the queue is read from the start: the contact (still pending) comes back.
+        harness.advance(.seconds(3600))
+        harness.tick()
+        #expect(harness.takeOffers().map(\.contact.seq) == [1])
+    }
+
+    @Test func aLoadThatLeavesContactsWaitingArmsTheirOpening() {
+        var harness = Harness(maxConcurrentCalls: 10)
+        harness.answerLoads = false
+        harness.join("d1", slots: 10)
+        harness.run(Harness.acme, contacts: Harness.contacts(1...3))
+        let (campaign, queue, load) = harness.heldLoads.removeFirst()
+        // The store read three rows and found one callable; the others open in ten minutes.
+        harness.perform(harness.core.loaded(campaign: campaign, queue: queue, [QueuedContact(seq: 2, phoneNumber: "15552")], by: load,
+                                            scanned: 3, lastPosition: 3, windowOpensIn: .seconds(600), now: harness.now))
+        #expect(harness.takeOffers().map(\.contact.seq) == [2])
+        #expect(harness.wakes.contains(harness.now.advanced(by: .seconds(600))))
+    }
+}

@@ -62,7 +62,7 @@ import Testing
         // The test talks to the gateway and the simulator across the lab network too.
         let api = HTTPClient(port: 8080, host: gateway.address)
         let sim = HTTPClient(port: 9090, host: simulator.address)
-        let created = try await api.request("POST", "/v1/campaigns", json: #"{"name":"multi-host","agent_id":"a","call_from_number":"14155550100"}"#)
+        let created = try await api.request("POST", "/v1/campaigns", json: #"{"name":"multi-host","agent_id":"a","call_from_number":"14155550100","timezone":"\#(middayZone)"}"#)
         let id = try #require(created.json?["campaign_id"]?.stringValue)
         let numbers = phoneNumbers(contacts)
         let body = #"{"contacts":["# + numbers.map { #"{"phone_number":"\#($0)"}"# }.joined(separator: ",") + "]}"

@@ -41,10 +41,10 @@ import Testing
         let stack = try await Stack.start(.dialing())
         defer { stack.stop() }
         let created = try await stack.client.request("POST", "/v1/campaigns",
-                                                     json: #"{"name":"x","agent_id":"a","call_from_number":"14155550199","default_country":"US"}"#)
+                                                     json: #"{"name":"x","agent_id":"a","call_from_number":"14155550199","default_country":"US","timezone":"\#(middayZone)"}"#)
         let id = created.json?["campaign_id"]?.stringValue ?? ""
         let upload = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: """
-            {"contacts":[{"phone_number":"(415) 555-0100"},{"phone_number":"1-415-555-0100"},{"phone_number":"+1 212 555 0100"}]}
+            {"contacts":[{"phone_number":"(415) 555-0100"},{"phone_number":"1-415-555-0100"},{"phone_number":"+1 555 200 0100"}]}
             """)
         #expect(upload.json?["inserted_count"] == .int(2) && upload.json?["skipped_duplicates"] == .int(1))
         let listed = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["+1 415 555 0100"]}"#)
@@ -56,7 +56,7 @@ import Testing
         let finished = try await stack.waitForCampaign(id, status: "completed")
         #expect(finished["contact_counts"]?["skipped_dnc"] == .int(1))
         let called = try await stack.simulatorCalls().requests.compactMap { $0["to"]?.stringValue }
-        #expect(called == ["12125550100"])
+        #expect(called == ["15552000100"])
         #expect(try await stack.client.request("DELETE", "/v1/dnc/(415)%20555-0100?default_country=US").status == 200)
     }
 
@@ -78,6 +78,11 @@ import Testing
             ALTER TABLE dnc DROP COLUMN source;
             ALTER TABLE dnc DROP COLUMN contact_id;
             DROP TABLE account_numbers;
+            DROP INDEX contacts_waiting_window;
+            ALTER TABLE campaigns DROP COLUMN calling_window;
+            ALTER TABLE campaigns DROP COLUMN timezone;
+            ALTER TABLE contacts DROP COLUMN timezone;
+            ALTER TABLE contacts DROP COLUMN window_opens_at;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()
@@ -99,14 +104,14 @@ import Testing
         let stack = try await Stack.start(.dialing())
         defer { stack.stop() }
         let first = try await stack.createCampaign()
-        try await stack.upload(["14155550100", "14155550101"], to: first)
+        try await stack.upload(["15552000100", "15552000101"], to: first)
         let contact = try await stack.contacts(first)[0]["id"]?.stringValue ?? ""
         // Another tenant cannot opt out acme's contact.
         #expect(try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/\(contact)/opt-out", key: Keys.globex).status == 404)
         #expect(try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/ct_999999/opt-out").status == 404)
         let optOut = try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/\(contact)/opt-out")
         #expect(optOut.status == 200)
-        #expect(optOut.json?["phone_number"] == .string("14155550100") && optOut.json?["already_listed"] == .bool(false))
+        #expect(optOut.json?["phone_number"] == .string("15552000100") && optOut.json?["already_listed"] == .bool(false))
         let again = try await stack.client.request("POST", "/v1/campaigns/\(first)/contacts/\(contact)/opt-out")
         #expect(again.json?["already_listed"] == .bool(true))
         let entry = try await stack.client.request("GET", "/v1/dnc").json?["entries"]?.arrayValue?.first
@@ -114,11 +119,11 @@ import Testing
 
         // A later campaign of the same account with the same person is not dialed for them.
         let second = try await stack.createCampaign()
-        try await stack.upload(["+1 (415) 555-0100", "14155550102"], to: second)
+        try await stack.upload(["+1 (555) 200-0100", "15552000102"], to: second)
         _ = try await stack.client.request("POST", "/v1/campaigns/\(second)/start")
         let finished = try await stack.waitForCampaign(second, status: "completed")
         #expect(finished["contact_counts"]?["skipped_dnc"] == .int(1))
-        #expect(try await stack.simulatorCalls().requests.compactMap { $0["to"]?.stringValue } == ["14155550102"])
+        #expect(try await stack.simulatorCalls().requests.compactMap { $0["to"]?.stringValue } == ["15552000102"])
         // Entries added through the API say so.
         _ = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["+1 212 555 0100"]}"#)
         let entries = try await stack.client.request("GET", "/v1/dnc").json?["entries"]?.arrayValue ?? []
@@ -166,5 +171,77 @@ import Testing
         let status = await manager.waitForExit(timeout: 10)
         #expect(status == 2)
         #expect(manager.standardError.contains("RYMI_ACCOUNT_NUMBERS") && manager.standardError.contains("another account"))
+    }
+}
+
+/// Calling windows in the callee's local time (issue 12).
+@Suite struct CallingWindowSystemTests {
+    /// A zone where it is about midnight now: outside any window.
+    static let midnightZone: String = {
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        var offset = -utc.component(.hour, from: Date())
+        if offset < -11 { offset += 24 }
+        return offset == 0 ? "Etc/GMT" : offset > 0 ? "Etc/GMT-\(offset)" : "Etc/GMT+\(-offset)"
+    }()
+
+    @Test func onlyCalleesInsideTheirWindowAreDialedAndTheOthersWait() async throws {
+        let stack = try await Stack.start(.dialing())
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        let upload = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: """
+            {"contacts":[{"phone_number":"15552000001","timezone":"\(middayZone)"},{"phone_number":"15552000002","timezone":"\(Self.midnightZone)"},
+            {"phone_number":"15552000003"}]}
+            """)
+        #expect(upload.status == 201)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        // The two callable ones (their own zone, and the campaign's) are dialed; the third waits.
+        var campaign = try await stack.campaign(id)
+        func ended(_ campaign: JSONValue) -> Int {
+            (campaign["contact_counts"]?["completed"]?.intValue ?? 0) + (campaign["contact_counts"]?["failed"]?.intValue ?? 0)
+        }
+        for _ in 0..<100 where ended(campaign) < 2 {
+            try await Task.sleep(for: .milliseconds(100))
+            campaign = try await stack.campaign(id)
+        }
+        let called = try await stack.simulatorCalls().requests.compactMap { $0["to"]?.stringValue }.sorted()
+        #expect(called == ["15552000001", "15552000003"])
+        #expect(campaign["status"] == .string("running"))
+        #expect(campaign["contact_counts"]?["waiting_window"] == .int(1))
+        #expect(campaign["next_window_opens_at"]?.stringValue != nil)
+        let waiting = try await stack.contacts(id).first { $0["phone_number"] == .string("15552000002") }
+        #expect(waiting?["status"] == .string("pending") && waiting?["window_opens_at"]?.stringValue != nil)
+        #expect(waiting?["timezone"] == .string(Self.midnightZone))
+    }
+
+    @Test func windowsAreValidatedAndHeldToTheTCPAForUSCampaigns() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let wide = try await stack.client.request("POST", "/v1/campaigns",
+                                                  json: #"{"name":"x","agent_id":"a","calling_window":{"start":"07:00","end":"21:00"}}"#)
+        #expect(wide.status == 422 && wide.text.contains("TCPA"))
+        let created = try await stack.client.request("POST", "/v1/campaigns", json: """
+            {"name":"x","agent_id":"a","calling_window":{"start":"09:00","end":"20:00","days":["mon","tue","wed","thu","fri"]},"timezone":"America/Chicago"}
+            """)
+        #expect(created.status == 201)
+        let campaign = try await stack.campaign(created.json?["campaign_id"]?.stringValue ?? "")
+        #expect(campaign["calling_window"] == .object([("start", .string("09:00")), ("end", .string("20:00")),
+                                                        ("days", .array(["mon", "tue", "wed", "thu", "fri"].map(JSONValue.string)))]))
+        #expect(campaign["timezone"] == .string("America/Chicago"))
+        let uk = try await stack.client.request("POST", "/v1/campaigns",
+                                                json: #"{"name":"x","agent_id":"a","default_country":"GB","calling_window":{"start":"07:30","end":"21:30"}}"#)
+        #expect(uk.status == 201)
+        for bad in [#"{"start":"9:00","end":"20:00"}"#, #"{"start":"20:00","end":"09:00"}"#, #"{"start":"09:00","end":"20:00","days":["funday"]}"#, #""9-5""#] {
+            let response = try await stack.client.request("POST", "/v1/campaigns", json: #"{"name":"x","agent_id":"a","calling_window":\#(bad)}"#)
+            #expect(response.status == 422, "\(bad)")
+        }
+        let badZone = try await stack.client.request("POST", "/v1/campaigns", json: #"{"name":"x","agent_id":"a","timezone":"Mars/Olympus"}"#)
+        #expect(badZone.status == 422)
+        // A country with several zones needs the campaign's zone (or the contact's) to start.
+        let id = try await stack.createCampaign()
+        _ = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"timezone":null}"#)
+        try await stack.upload(["+61 4 1234 5678"], to: id)
+        let start = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        #expect(start.status == 422 && start.text.contains("time zone"))
     }
 }

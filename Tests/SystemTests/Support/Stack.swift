@@ -1,4 +1,5 @@
 import Foundation
+import Telephony
 import JSON
 
 /// API keys of the two accounts every system test uses.
@@ -148,7 +149,7 @@ final class Stack: @unchecked Sendable {
 
     func createCampaign(key: String = Keys.acme, name: String = "Spring renewals", agentID: String = "agent_42") async throws -> String {
         let response = try await client.request("POST", "/v1/campaigns", key: key,
-                                                json: #"{"name":"\#(name)","agent_id":"\#(agentID)","call_from_number":"14155550100"}"#)
+                                                json: #"{"name":"\#(name)","agent_id":"\#(agentID)","call_from_number":"14155550100","timezone":"\#(middayZone)"}"#)
         guard response.status == 201, let id = response.json?["campaign_id"]?.stringValue else {
             throw TestFailure("create failed: \(response.status) \(response.text)")
         }
@@ -222,6 +223,20 @@ func phoneNumbers(_ count: Int, block: Int = 0) -> [String] {
     return (0..<count).map { "1\(npa)\(nanpExchanges[$0 / 10_000])" + String(format: "%04d", $0 % 10_000) }
 }
 
-/// Area codes other than 555 (2–9, no 9 in the middle, not N11) and exchanges (200–999, not N11).
-let nanpAreaCodes = (200...989).filter { ($0 / 10) % 10 != 9 && $0 % 100 != 11 && $0 != 555 }
+/// Area codes other than 555 (2–9, no 9 in the middle, not N11) tied to no time zone, so their
+/// callees take the campaign's (`middayZone` for the helpers' campaigns), and exchanges (200–999,
+/// not N11).
+let nanpAreaCodes = (200...989).filter { npa in
+    (npa / 10) % 10 != 9 && npa % 100 != 11 && npa != 555
+        && (try? TimeZones.zone(forNumber: "1\(npa)5552000").get()) == nil
+}
+
+/// A fixed-offset zone where it is about noon now: callees there are inside any calling window
+/// (the TCPA's 08:00-21:00 included) whatever hour the suite runs at.
+let middayZone: String = {
+    var utc = Calendar(identifier: .gregorian)
+    utc.timeZone = TimeZone(identifier: "UTC")!
+    let offset = 12 - utc.component(.hour, from: Date())
+    return offset == 0 ? "Etc/GMT" : offset > 0 ? "Etc/GMT-\(offset)" : "Etc/GMT+\(-offset)"
+}()
 let nanpExchanges = (200...999).filter { $0 % 100 != 11 }
