@@ -184,13 +184,17 @@ extension Store {
 
     /// Every pending contact's time zone must be known (its own, its number's, or the campaign's)
     /// before a campaign starts: a country with several zones needs the campaign's `timezone`.
-    /// Judged once per zone, area code or country among the contacts, not per contact.
+    /// Judged once per zone and country among the contacts, not per contact.
     private func requireKnownZones(campaign seq: Int64) throws {
         let schedules = try campaignSchedules(seq)
+        // With a campaign zone every callee has one; +1 numbers always do (their area code's, or
+        // the continental window). So only numbers of other countries are looked at, found by
+        // the (campaign, number) index without reading the +1 ones.
+        guard schedules.zone == nil else { return }
         var unknown: [(reason: String, count: Int)] = []
         try database.cached("""
-            SELECT timezone, CASE WHEN phone_number LIKE '1%' THEN substr(phone_number, 1, 4) ELSE substr(phone_number, 1, 3) END AS prefix,
-            min(phone_number), count(*) FROM contacts WHERE campaign_seq = ? AND status = 'pending' GROUP BY timezone, prefix
+            SELECT timezone, substr(phone_number, 1, 3) AS prefix, min(phone_number), count(*) FROM contacts
+            WHERE campaign_seq = ? AND phone_number >= '2' AND status = 'pending' GROUP BY timezone, prefix
             """).bind(1, seq).forEachRow { row in
                 let zone = row.optionalString(0)
                 if case .failure(let problem) = CalleeSchedule.of(number: row.string(2), contactZone: zone, campaignZone: schedules.zone,
