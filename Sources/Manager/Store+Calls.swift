@@ -67,6 +67,15 @@ extension Store {
                 for contact in waiting { try mark.bind(1, contact.opensAt).bind(2, contact.seq).run() }
             }
         }
+        // Contacts marked earlier (before a pause, or a restart) are not read again until their
+        // window opens: the load says when the first of them does, so the queue is read again then.
+        let marked = try database.cached("""
+            SELECT min(window_opens_at) FROM contacts INDEXED BY contacts_waiting_window
+            WHERE campaign_seq = ? AND window_opens_at > ? AND status = 'pending'
+            """)
+        marked.bind(1, campaign).bind(2, now)
+        if try marked.step(), let opensAt = marked.optionalInt64(0) { load.windowOpensAt = min(load.windowOpensAt ?? opensAt, opensAt) }
+        marked.reset()
         return load
     }
 

@@ -159,3 +159,34 @@ final class ManagerFlag: @unchecked Sendable {
     func set() { lock.withLock { value = true } }
     var isSet: Bool { lock.withLock { value } }
 }
+
+/// The store's side of calling windows: contacts waiting from before (a pause, a restart) are
+/// not read, and every load still says when the first of them opens.
+@Suite struct ContactLoadTests {
+    @Test func aLoadTellsWhenContactsMarkedEarlierOpen() async throws {
+        let directory = NSTemporaryDirectory() + "rymi-load-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Store(path: directory + "/rymi.sqlite")
+        let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "a", callFromNumber: nil, timezone: "Etc/GMT"))
+        // One callee where it is always noon (a fixed zone chosen now), one at midnight.
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let hour = utc.component(.hour, from: Date())
+        func zone(_ offset: Int) -> String {
+            let wrapped = offset > 12 ? offset - 24 : offset < -11 ? offset + 24 : offset
+            return wrapped == 0 ? "Etc/GMT" : wrapped > 0 ? "Etc/GMT-\(wrapped)" : "Etc/GMT+\(-wrapped)"
+        }
+        _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: [
+            NewContact(phoneNumber: "15552000001", variables: "{}", timezone: zone(12 - hour)),
+            NewContact(phoneNumber: "15552000002", variables: "{}", timezone: zone(-hour)),
+        ]))
+        let seq = try await store.dispatchState(1)!.campaign.seq
+        let first = try await store.pendingContacts(campaign: seq, after: 0, limit: 500)
+        #expect(first.contacts.map(\.phoneNumber) == ["15552000001"] && first.scanned == 2)
+        #expect(first.windowOpensAt != nil)
+        // Read again (a resume, a restart): the waiting one is not read, and still announced.
+        let again = try await store.pendingContacts(campaign: seq, after: 0, limit: 500)
+        #expect(again.scanned == 1 && again.windowOpensAt == first.windowOpensAt)
+    }
+}
