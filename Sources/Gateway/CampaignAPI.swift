@@ -199,7 +199,7 @@ struct CampaignAPI: Sendable {
         }
         let page = try await ask(ListContacts(account: context.account, campaignID: id, status: status, limit: limit, after: cursor), context)
         return .json(200, .object([
-            ("contacts", .array(page.contacts.map(Render.contact))),
+            ("contacts", .array(page.contacts.map { Render.contact($0, attempts: false) })),
             ("next_cursor", Cursor.encode(kind: "ct", position: page.nextAfter)),
         ]))
     }
@@ -207,7 +207,7 @@ struct CampaignAPI: Sendable {
     @Sendable func getContact(_ context: RequestContext) async throws -> HTTPResponse {
         let id = try campaignID(context)
         let contact = try await ask(GetContact(account: context.account, campaignID: id, contactID: context.parameters[1]), context)
-        return .json(200, Render.contact(contact))
+        return .json(200, Render.contact(contact, attempts: true))
     }
 
     // MARK: Shared parameter checks

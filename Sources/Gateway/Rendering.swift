@@ -44,7 +44,9 @@ enum Render {
         ])
     }
 
-    static func contact(_ record: ContactRecord) -> JSONValue {
+    /// A contact; with `attempts` (a single contact's read), every attempt to call it with why it
+    /// was allowed and how it ended.
+    static func contact(_ record: ContactRecord, attempts: Bool) -> JSONValue {
         let call = record.call
         func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         func optional(_ value: Int?) -> JSONValue { value.map(JSONValue.int) ?? .null }
@@ -73,6 +75,32 @@ enum Render {
             ("ended_at", optionalTime(call.endedAt)),
             ("duration_seconds", optional(call.durationSeconds)),
             ("bill_duration_seconds", optional(call.billDurationSeconds)),
+        ] + (attempts ? [(key: "attempts", value: JSONValue.array(record.attempts.map { attempt($0, of: record) }))] : []))
+    }
+
+    static func attempt(_ attempt: AttemptRecord, of record: ContactRecord) -> JSONValue {
+        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        let latest = attempt.attempt == record.attempts.last?.attempt
+        let decision: JSONValue = .object([
+            ("dnc_checked", .bool(true)),
+            ("dnc_list_version", .int64(attempt.dncVersion)),
+            ("dnc_list_entries", .int64(attempt.dncEntries)),
+            ("local_time", text(attempt.localTime)),
+            ("timezone", text(attempt.timezone)),
+            ("timezone_source", text(attempt.timezoneSource)),
+            ("calling_window", callingWindow(attempt.callingWindow)),
+        ])
+        let endedAt: JSONValue = attempt.endedAt.map(time) ?? .null
+        return .object([
+            ("attempt", .int64(attempt.attempt)),
+            ("begun_at", time(attempt.begunAt)),
+            ("decision", decision),
+            ("outcome", text(attempt.outcome)),
+            ("failure_reason", text(attempt.failureReason)),
+            ("ended_at", endedAt),
+            // Plivo's ids are kept for the latest attempt.
+            ("request_uuid", latest ? text(record.call.requestUUID) : .null),
+            ("call_uuid", latest ? text(record.call.callUUID) : .null),
         ])
     }
 }

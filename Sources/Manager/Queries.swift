@@ -94,7 +94,19 @@ struct Queries {
         statement.bind(1, contactSeq).bind(2, campaignSeq)
         defer { statement.reset() }
         guard try statement.step() else { throw RemoteError(.notFound, "contact \(request.contactID) not found") }
-        return Store.contact(from: statement, campaignID: request.campaignID)
+        var record = Store.contact(from: statement, campaignID: request.campaignID)
+        statement.reset()
+        try database.cached("""
+            SELECT attempt, begun_at, dnc_version, dnc_entries, local_time, timezone, timezone_source, calling_window, outcome,
+            failure_reason, ended_at FROM attempts WHERE contact_seq = ? ORDER BY attempt
+            """).bind(1, contactSeq).forEachRow { row in
+                record.attempts.append(AttemptRecord(
+                    attempt: row.int64(0), begunAt: row.int64(1), dncVersion: row.int64(2), dncEntries: row.int64(3),
+                    localTime: row.optionalString(4), timezone: row.optionalString(5), timezoneSource: row.optionalString(6),
+                    callingWindow: row.optionalString(7), outcome: row.optionalString(8), failureReason: row.optionalString(9),
+                    endedAt: row.optionalInt64(10)))
+            }
+        return record
     }
 
     func listDNC(_ request: ListDNC) throws -> DNCPage {

@@ -159,6 +159,33 @@ enum Schema {
             ALTER TABLE contacts ADD COLUMN window_opens_at INTEGER;
             CREATE INDEX contacts_waiting_window ON contacts(campaign_seq, window_opens_at) WHERE window_opens_at IS NOT NULL;
             """),
+        // Why each call was allowed: a record per attempt, written when its go-ahead commits
+        // (the Do-Not-Call list's version and size, the callee's local time, zone and its source,
+        // the window applied), with the attempt's outcome. Each account's list has a version,
+        // moved by every change to it.
+        (9, """
+            CREATE TABLE attempts (
+                contact_seq INTEGER NOT NULL,
+                attempt INTEGER NOT NULL,
+                begun_at INTEGER NOT NULL,
+                dnc_version INTEGER NOT NULL,
+                dnc_entries INTEGER NOT NULL,
+                local_time TEXT,
+                timezone TEXT,
+                timezone_source TEXT,
+                calling_window TEXT,
+                outcome TEXT,
+                failure_reason TEXT,
+                ended_at INTEGER,
+                PRIMARY KEY (contact_seq, attempt)
+            ) WITHOUT ROWID;
+            CREATE TABLE dnc_versions (
+                account TEXT PRIMARY KEY,
+                version INTEGER NOT NULL,
+                entries INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            INSERT INTO dnc_versions (account, version, entries) SELECT account, 1, count(*) FROM dnc GROUP BY account;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

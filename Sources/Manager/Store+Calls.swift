@@ -113,7 +113,8 @@ extension Store {
             contactZone.bind(1, contact)
             let zone = try contactZone.step() ? contactZone.optionalString(0) : nil
             contactZone.reset()
-            if let opensAt = try campaignSchedules(campaign).waitsUntil(number: number, contactZone: zone, now: now) {
+            let schedules = try campaignSchedules(campaign)
+            if let opensAt = schedules.waitsUntil(number: number, contactZone: zone, now: now) {
                 try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'").bind(1, opensAt).bind(2, contact).run()
                 return .outsideWindow(opensInMilliseconds: max(1, opensAt - now))
             }
@@ -121,6 +122,10 @@ extension Store {
             let effect = try change(contact, by: event, now: now)
             guard effect.applied else { return .contactNotPending }
             try database.cached("UPDATE contacts SET window_opens_at = NULL WHERE seq = ? AND window_opens_at IS NOT NULL").bind(1, contact).run()
+            if event != .dncListed {
+                try recordDecision(contact: contact, attempt: attempt, account: account,
+                                   schedule: schedules.schedule(number: number, contactZone: zone), now: now)
+            }
             return event == .dncListed ? .doNotCall(effect) : .go
         }
     }
@@ -141,6 +146,25 @@ extension Store {
                                  callState: statement.optionalString(3).flatMap(CallState.init(rawValue:)),
                                  attempt: statement.optionalInt64(4), heard: statement.int(5) == 1)
         return ContactRow(campaign: statement.int64(0), phone: statement.string(1), state: state)
+    }
+
+    /// Why this call was allowed, written in the go-ahead's transaction.
+    private func recordDecision(contact: Int64, attempt: Int64, account: String, schedule: CalleeSchedule?, now: Int64) throws {
+        let list = try dncVersion(account)
+        var localTime: String?
+        if let schedule {
+            // The UTC form shifted by the zone's offset then, with the offset in place of `Z`
+            // (a formatter per call would cost more than the rest of the go-ahead).
+            let offset = schedule.zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(now) / 1000))
+            let shifted = Timestamp.rfc3339(millisecondsSinceEpoch: now + Int64(offset) * 1000).dropLast()
+            let sign = offset < 0 ? "-" : "+"
+            localTime = shifted + sign + String(format: "%02d:%02d", abs(offset) / 3600, abs(offset) % 3600 / 60)
+        }
+        try database.cached("""
+            INSERT OR REPLACE INTO attempts (contact_seq, attempt, begun_at, dnc_version, dnc_entries, local_time, timezone, timezone_source,
+            calling_window, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'placing')
+            """).bind(1, contact).bind(2, attempt).bind(3, now).bind(4, list.version).bind(5, list.entries).bind(6, localTime)
+            .bind(7, schedule?.zone.identifier).bind(8, schedule?.source.rawValue).bind(9, schedule?.window.text).run()
     }
 
     /// Reads the contact, applies `event` and writes the resulting state, guarded by the state read.
@@ -194,6 +218,15 @@ extension Store {
         // row changed under us, and then nothing was written.
         guard database.changes == 1 else { return DispatchEffect() }
         var effect = DispatchEffect(transition: transition, contact: QueuedContact(seq: contact, phoneNumber: row.phone), campaign: row.campaign)
+        // The attempt's outcome, as it stands after this change.
+        if let attempt = next.attempt ?? row.state.attempt, event != .dncListed {
+            try database.cached("""
+                UPDATE attempts SET outcome = ?, failure_reason = CASE WHEN ? THEN ? ELSE failure_reason END,
+                ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE contact_seq = ? AND attempt = ?
+                """).bind(1, transition.requeues ? "not_placed" : next.status.rawValue).bind(2, transition.endsAttempt ? 1 : 0)
+                .bind(3, transition.failureReason?.rawValue).bind(4, stamps.endedAt || transition.requeues ? 1 : 0).bind(5, now)
+                .bind(6, contact).bind(7, attempt).run()
+        }
         if let move = transition.counters { try moveCounts(campaign: row.campaign, from: move.from, to: move.to, now: now) }
         if transition.endsAttempt {
             metrics.results.increment(["reason": transition.failureReason?.rawValue ?? "", "status": next.status.rawValue])
@@ -292,6 +325,11 @@ struct ContactLoad: Sendable {
 struct CampaignSchedules {
     let window: CallingWindow
     let zone: String?
+
+    /// The callee's zone and window, if their zone can be told.
+    func schedule(number: String, contactZone: String?) -> CalleeSchedule? {
+        try? CalleeSchedule.of(number: number, contactZone: contactZone, campaignZone: zone, campaignWindow: window).get()
+    }
 
     /// Nil when the callee may be called at `now` (ms since the epoch); else when they may.
     func waitsUntil(number: String, contactZone: String?, now: Int64) -> Int64? {

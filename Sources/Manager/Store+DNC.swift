@@ -15,6 +15,7 @@ extension Store {
                 try insert.run()
                 if database.changes == 1 { added.append(number) }
             }
+            try moveDNCVersion(request.account, entries: added.count)
             return (DNCAddResult(added: added.count, alreadyListed: request.numbers.count - added.count), added)
         }
     }
@@ -36,6 +37,7 @@ extension Store {
                 INSERT INTO dnc (account, phone_number, created_at, source, contact_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """).bind(1, request.account).bind(2, number).bind(3, now).bind(4, DNCEntry.optOut).bind(5, request.contactID).run()
             let added = database.changes == 1
+            if added { try moveDNCVersion(request.account, entries: 1) }
             let entry = try database.cached("SELECT created_at, source, contact_id FROM dnc WHERE account = ? AND phone_number = ?")
             entry.bind(1, request.account).bind(2, number)
             defer { entry.reset() }
@@ -49,7 +51,26 @@ extension Store {
         try await mutate {
             try database.cached("DELETE FROM dnc WHERE account = ? AND phone_number = ?").bind(1, request.account).bind(2, request.number).run()
             guard database.changes == 1 else { throw RemoteError(.notFound, "\(request.number) is not on the Do-Not-Call list") }
+            try moveDNCVersion(request.account, entries: -1)
         }
+    }
+
+    /// Every change to an account's list moves its version (recorded with each call's go-ahead).
+    func moveDNCVersion(_ account: String, entries: Int) throws {
+        guard entries != 0 else { return }
+        try database.cached("""
+            INSERT INTO dnc_versions (account, version, entries) VALUES (?1, 1, ?2)
+            ON CONFLICT (account) DO UPDATE SET version = version + 1, entries = entries + ?2
+            """).bind(1, account).bind(2, entries).run()
+    }
+
+    /// The account's list as a call's go-ahead sees it: its version and size.
+    func dncVersion(_ account: String) throws -> (version: Int64, entries: Int64) {
+        let statement = try database.cached("SELECT version, entries FROM dnc_versions WHERE account = ?")
+        statement.bind(1, account)
+        defer { statement.reset() }
+        guard try statement.step() else { return (0, 0) }
+        return (statement.int64(0), statement.int64(1))
     }
 
     func dncSnapshot() throws -> [DNCUpdate] {

@@ -66,6 +66,9 @@ extension ContactRecord: JSONRepresentable {
             updatedAt: try members.int64("updatedAt"), call: try CallDetails(json: members["call"] ?? .object([])),
             timezone: try members.optionalString("timezone"), windowOpensAt: try members.optionalInt64("windowOpensAt")
         )
+        if let attempts = members["attempts"] {
+            self.attempts = try JSONValueDecoder.decode([AttemptRecord].self, from: attempts)
+        }
     }
 
     public var json: JSONValue {
@@ -76,6 +79,7 @@ extension ContactRecord: JSONRepresentable {
         ]
         if let timezone { members.append(("timezone", .string(timezone))) }
         if let windowOpensAt { members.append(("windowOpensAt", .int64(windowOpensAt))) }
+        if !attempts.isEmpty, let encoded = try? JSONValueEncoder.encode(attempts) { members.append(("attempts", encoded)) }
         return .object(members)
     }
 }

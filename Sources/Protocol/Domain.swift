@@ -81,6 +81,8 @@ public struct ContactRecord: Codable, Sendable, Equatable {
     public var timezone: String?
     /// When its calling window opens next, while it waits for it (ms since the epoch).
     public var windowOpensAt: Int64?
+    /// Every attempt to call it, oldest first (filled for a single contact's read).
+    public var attempts: [AttemptRecord] = []
 
     public init(id: String, campaignID: String, phoneNumber: String, variables: String, status: ContactStatus, createdAt: Int64, updatedAt: Int64, call: CallDetails = CallDetails(),
                 timezone: String? = nil, windowOpensAt: Int64? = nil) {
@@ -149,5 +151,40 @@ public enum ContactID {
     public static func parse(_ id: String) -> Int64? {
         guard id.hasPrefix("ct_"), let seq = Int64(id.dropFirst(3)), seq > 0 else { return nil }
         return seq
+    }
+}
+
+/// One attempt to call a contact: why it was allowed (recorded when its go-ahead committed) and
+/// how it ended.
+public struct AttemptRecord: Codable, Sendable, Equatable {
+    public var attempt: Int64
+    public var begunAt: Int64
+    /// The account's Do-Not-Call list as checked: its version and its size.
+    public var dncVersion: Int64
+    public var dncEntries: Int64
+    /// The callee's local time then (ISO 8601 with its offset), zone, how the zone was known
+    /// (`contact`, `area_code`, `country`, `campaign`, `continental`), and the window applied.
+    public var localTime: String?
+    public var timezone: String?
+    public var timezoneSource: String?
+    public var callingWindow: String?
+    /// `placing`, `dialed`, `completed`, `failed`, `not_placed` (surely not called; offered again).
+    public var outcome: String?
+    public var failureReason: String?
+    public var endedAt: Int64?
+
+    public init(attempt: Int64, begunAt: Int64, dncVersion: Int64, dncEntries: Int64, localTime: String?, timezone: String?,
+                timezoneSource: String?, callingWindow: String?, outcome: String?, failureReason: String?, endedAt: Int64?) {
+        self.attempt = attempt
+        self.begunAt = begunAt
+        self.dncVersion = dncVersion
+        self.dncEntries = dncEntries
+        self.localTime = localTime
+        self.timezone = timezone
+        self.timezoneSource = timezoneSource
+        self.callingWindow = callingWindow
+        self.outcome = outcome
+        self.failureReason = failureReason
+        self.endedAt = endedAt
     }
 }

@@ -125,9 +125,5 @@ public struct CallingWindow: Sendable, Equatable {
         return nil
     }
 
-    static func calendar(_ zone: TimeZone) -> Calendar {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        return calendar
-    }
+    static func calendar(_ zone: TimeZone) -> Calendar { ZoneCache.shared.calendar(zone) }
 }

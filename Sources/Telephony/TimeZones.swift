@@ -25,28 +25,33 @@ public enum TimeZones {
     public static func zone(forNumber number: String, contactZone: String? = nil, campaignZone: String? = nil)
         -> Result<(zone: TimeZone, source: ZoneSource), Unknown> {
         if let contactZone {
-            guard let zone = TimeZone(identifier: contactZone) else { return .failure(Unknown(reason: "timezone \(contactZone) is not an IANA zone")) }
+            guard let zone = named(contactZone) else { return .failure(Unknown(reason: "timezone \(contactZone) is not an IANA zone")) }
             return .success((zone, .contact))
         }
         var why: String
         if number.hasPrefix("1"), number.count == 11 {
             let areaCode = String(number.dropFirst().prefix(3))
-            if let name = nanpAreaCodes[areaCode], let zone = TimeZone(identifier: name) { return .success((zone, .areaCode)) }
+            if let name = nanpAreaCodes[areaCode], let zone = named(name) { return .success((zone, .areaCode)) }
             why = "area code \(areaCode) is not tied to one time zone"
         } else if let (plan, _) = PhoneNumber.split(number) {
             let zones = Set(plan.regions.flatMap { countryZones[$0] ?? [] })
-            if zones.count == 1, let zone = TimeZone(identifier: zones.first!) { return .success((zone, .country)) }
+            if zones.count == 1, let zone = named(zones.first!) { return .success((zone, .country)) }
             why = zones.isEmpty ? "+\(plan.callingCode) has no time zone in the tz database"
                 : "+\(plan.callingCode) (\(plan.regions[0])) has \(zones.count) time zones"
         } else {
             why = "the number has no country"
         }
-        if let campaignZone, let zone = TimeZone(identifier: campaignZone) { return .success((zone, .campaign)) }
+        if let campaignZone, let zone = named(campaignZone) { return .success((zone, .campaign)) }
         return .failure(Unknown(reason: why + "; set the campaign's timezone or the contact's"))
     }
 
     /// Whether `name` is an IANA zone the system knows.
-    public static func isKnown(_ name: String) -> Bool { TimeZone(identifier: name) != nil }
+    public static func isKnown(_ name: String) -> Bool { named(name) != nil }
+
+    /// The zone of that name, read from the tz database once and kept (every go-ahead asks).
+    public static func named(_ name: String) -> TimeZone? { cache.zone(name) }
+
+    private static let cache = ZoneCache()
 
     /// ISO 3166 country → its zones, from the system's tz database (`zone.tab`).
     static let countryZones: [String: [String]] = {
@@ -147,7 +152,7 @@ public struct CalleeSchedule: Sendable {
             // the window is open from the Atlantic coast to the Pacific, i.e. from its start in
             // Los Angeles (three hours after New York's, both keeping DST) to its end in New York.
             let continental = CallingWindow(start: min(window.start + 180, window.end), end: window.end, days: window.days)
-            return .success(CalleeSchedule(zone: TimeZone(identifier: "America/New_York")!, source: .continental, window: continental))
+            return .success(CalleeSchedule(zone: TimeZones.named("America/New_York")!, source: .continental, window: continental))
         case .failure(let unknown):
             return .failure(unknown)
         }
@@ -158,4 +163,32 @@ public struct CalleeSchedule: Sendable {
         guard let opening = window.nextOpening(atOrAfter: date, in: zone) else { return .distantFuture }
         return opening <= date ? nil : opening
     }
+}
+
+/// Zones and their Gregorian calendars by name, made once each.
+final class ZoneCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var zones: [String: TimeZone?] = [:]
+    private var calendars: [String: Calendar] = [:]
+
+    func zone(_ name: String) -> TimeZone? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = zones[name] { return known }
+        let zone = TimeZone(identifier: name)
+        zones[name] = zone
+        return zone
+    }
+
+    func calendar(_ zone: TimeZone) -> Calendar {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = calendars[zone.identifier] { return known }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        calendars[zone.identifier] = calendar
+        return calendar
+    }
+
+    static let shared = ZoneCache()
 }

@@ -78,6 +78,8 @@ import Testing
             ALTER TABLE dnc DROP COLUMN source;
             ALTER TABLE dnc DROP COLUMN contact_id;
             DROP TABLE account_numbers;
+            DROP TABLE attempts;
+            DROP TABLE dnc_versions;
             DROP INDEX contacts_waiting_window;
             ALTER TABLE campaigns DROP COLUMN calling_window;
             ALTER TABLE campaigns DROP COLUMN timezone;
@@ -212,6 +214,21 @@ import Testing
         let waiting = try await stack.contacts(id).first { $0["phone_number"] == .string("15552000002") }
         #expect(waiting?["status"] == .string("pending") && waiting?["window_opens_at"]?.stringValue != nil)
         #expect(waiting?["timezone"] == .string(Self.midnightZone))
+
+        // Why the call to the first was allowed: one attempt, its decision and its outcome.
+        _ = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["+1 555 999 0009"]}"#)
+        let dialed = try await stack.contacts(id).first { $0["phone_number"] == .string("15552000001") }
+        let contact = try await stack.client.request("GET", "/v1/campaigns/\(id)/contacts/\(dialed?["id"]?.stringValue ?? "")")
+        let attempts = contact.json?["attempts"]?.arrayValue ?? []
+        #expect(attempts.count == 1)
+        let decision = attempts.first?["decision"]
+        #expect(decision?["timezone"] == .string(middayZone) && decision?["timezone_source"] == .string("contact"))
+        #expect(decision?["dnc_list_version"] == .int(0) && decision?["local_time"]?.stringValue?.contains("T12:") == true)
+        #expect(decision?["calling_window"]?["start"] == .string("08:00"))
+        #expect(["completed", "failed"].map(JSONValue.string).contains(attempts.first?["outcome"] ?? .null))
+        #expect(attempts.first?["request_uuid"]?.stringValue != nil)
+        // The list of contacts stays light: no attempts there.
+        #expect(dialed?["attempts"] == nil)
     }
 
     @Test func windowsAreValidatedAndHeldToTheTCPAForUSCampaigns() async throws {
