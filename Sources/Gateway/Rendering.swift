@@ -10,12 +10,21 @@ enum Render {
 
     /// `"09:00-20:00 mon,tue"` as `{"start":"09:00","end":"20:00","days":["mon","tue"]}`.
     static func callingWindow(_ text: String?) -> JSONValue {
-        guard let text, case .success(let window) = CallingWindow.parse(text: text) else { return .null }
+        guard let text else { return .null }
+        // The stored form is always `HH:MM-HH:MM` and, unless every day, ` mon,tue,…` (sorted):
+        // sliced rather than parsed, on every campaign read.
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 11, utf8[5] == UInt8(ascii: "-") else { return .null }
+        let days: [JSONValue] = utf8.count > 12
+            ? String(decoding: utf8[12...], as: UTF8.self).split(separator: ",").map { .string(String($0)) }
+            : allDays
         return .object([
-            ("start", .string(CallingWindow.format(window.start))), ("end", .string(CallingWindow.format(window.end))),
-            ("days", .array(window.days.sorted().map { .string($0.rawValue) })),
+            ("start", .string(String(decoding: utf8[0..<5], as: UTF8.self))), ("end", .string(String(decoding: utf8[6..<11], as: UTF8.self))),
+            ("days", .array(days)),
         ])
     }
+
+    private static let allDays: [JSONValue] = CallingWindow.Weekday.allCases.map { .string($0.rawValue) }
 
     static func campaign(_ record: CampaignRecord) -> JSONValue {
         let counts = record.counts

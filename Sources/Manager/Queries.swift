@@ -36,7 +36,8 @@ struct Queries {
         let seq = statement.int64(0)
         var record = Store.campaign(from: statement)
         statement.reset()
-        (record.waitingWindow, record.nextWindowOpensAt) = try waitingForWindow(seq)
+        // Only pending contacts wait for a window.
+        if record.counts.pending > 0 { (record.waitingWindow, record.nextWindowOpensAt) = try waitingForWindow(seq) }
         return (seq, record)
     }
 

@@ -85,7 +85,10 @@ public struct CallingWindow: Sendable, Equatable {
     }
 
     /// `"HH:MM"` of a minute of the day.
-    public static func format(_ minutes: Int) -> String { String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+    public static func format(_ minutes: Int) -> String {
+        let hours = minutes / 60, rest = minutes % 60
+        return (hours < 10 ? "0" : "") + String(hours) + (rest < 10 ? ":0" : ":") + String(rest)
+    }
 
     /// Whether this window reaches outside `other` on any day (a campaign asking more of a +1
     /// number than the TCPA allows).
