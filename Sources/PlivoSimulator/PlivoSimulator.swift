@@ -80,6 +80,7 @@ final class SimulatorEngine: Sendable {
         guard parts.count >= 4 else { return Self.plivoError(404, "not found") }
         switch (request.method, parts.count, parts[3]) {
         case ("POST", 4, "Call"): return await createCall(request)
+        case ("GET", 4, "Call"): return await listCalls(live: request.query?.contains("status=live") == true)
         case ("GET", 5, "Call"): return await getCall(parts[4], live: request.query?.contains("status=live") == true)
         case ("DELETE", 5, "Request"): return await state.cancel(parts[4]) ? HTTPResponse(status: 204) : Self.plivoError(404, "not found")
         default: return Self.plivoError(405, "method not allowed")
@@ -180,12 +181,36 @@ final class SimulatorEngine: Sendable {
                 ("direction", .string("outbound")), ("from", .string(call.from)), ("request_uuid", .string(call.requestUUID)), ("to", .string(call.to)),
             ]))
         }
-        guard let hangup = call.hangup else { return Self.plivoError(404, "call not found") }
-        return .json(200, .object([
+        guard let record = record(of: call) else { return Self.plivoError(404, "call not found") }
+        return .json(200, record)
+    }
+
+    /// Plivo's call record of an ended call (`GET …/Call/{uuid}/`, and each of a list's objects).
+    private func record(of call: SimulatedCall) -> JSONValue? {
+        guard let hangup = call.hangup else { return nil }
+        return .object([
             ("api_id", .string(UUID().uuidString.lowercased())), ("answer_time", call.outcome == "completed" ? .string("2026-01-01 00:00:00+00:00") : .null),
             ("bill_duration", .int(hangup.duration)), ("call_direction", .string("outbound")), ("call_duration", .int(hangup.duration)),
             ("call_status", .string(call.outcome)), ("call_uuid", .string(call.callUUID)), ("from_number", .string(call.from)),
             ("hangup_cause_code", .int(hangup.code)), ("hangup_cause_name", .string(hangup.cause)), ("to_number", .string(call.to)),
+            ("resource_uri", .string("/v1/Account/\(configuration.authID)/Call/\(call.callUUID)/")),
+        ])
+    }
+
+    /// `GET …/Call/`: ended calls in Plivo's list shape (`meta` and `objects`), newest first; with
+    /// `?status=live`, the ids of the calls ringing or in progress (`calls`), as Plivo answers.
+    private func listCalls(live: Bool) async -> HTTPResponse {
+        let calls = await state.allCalls()
+        if live {
+            let ids = calls.filter { $0.state == "ringing" || $0.state == "in-progress" }.map { JSONValue.string($0.callUUID) }
+            return .json(200, .object([("api_id", .string(UUID().uuidString.lowercased())), ("calls", .array(ids))]))
+        }
+        let ended = calls.reversed().compactMap { record(of: $0) }
+        let page = Array(ended.prefix(20))
+        return .json(200, .object([
+            ("api_id", .string(UUID().uuidString.lowercased())),
+            ("meta", .object([("limit", .int(20)), ("next", .null), ("offset", .int(0)), ("previous", .null), ("total_count", .int(ended.count))])),
+            ("objects", .array(page)),
         ]))
     }
 
@@ -331,6 +356,8 @@ actor SimulatorState {
     }
 
     func call(_ uuid: String) -> SimulatedCall? { index[uuid].map { calls[$0] } }
+
+    func allCalls() -> [SimulatedCall] { calls }
 
     func cancel(_ uuid: String) -> Bool {
         guard let position = index[uuid], calls[position].state == "queued" else { return false }
