@@ -56,6 +56,17 @@ final class WireClient: @unchecked Sendable {
         }
     }
 
+    /// The first line of an HTTP answer, or nil when none came before the socket's timeout.
+    func readStatusLine() -> String? {
+        while true {
+            if let end = received.firstIndex(of: 0x0D) { return String(decoding: received[..<end], as: UTF8.self) }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { return nil }
+            received += buffer[0..<count]
+        }
+    }
+
     /// True once the other end has closed (EOF or reset) within the socket's timeout.
     func isClosedByPeer() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
