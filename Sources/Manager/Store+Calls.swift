@@ -63,8 +63,7 @@ extension Store {
             }
         if !waiting.isEmpty {
             try await mutate {
-                let mark = try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'")
-                for contact in waiting { try mark.bind(1, contact.opensAt).bind(2, contact.seq).run() }
+                for contact in waiting { try markWaiting(contact.seq, until: contact.opensAt) }
             }
         }
         // Contacts marked earlier (before a pause, or a restart) are not read again until their
@@ -80,13 +79,21 @@ extension Store {
     }
 
     /// The campaign's calling window and zone, to judge its contacts by.
-    func campaignSchedules(_ campaign: Int64) throws -> CampaignSchedules {
-        let statement = try database.cached("SELECT calling_window, timezone FROM campaigns WHERE seq = ?")
+    func campaignSchedules(_ campaign: Int64) throws -> CampaignSchedules { try campaignForCalls(campaign).schedules }
+
+    /// One read of the campaign for a call: whether it is running, and its window and zone.
+    private func campaignForCalls(_ campaign: Int64) throws -> (running: Bool, schedules: CampaignSchedules) {
+        let statement = try database.cached("SELECT status, calling_window, timezone FROM campaigns WHERE seq = ?")
         statement.bind(1, campaign)
         defer { statement.reset() }
-        guard try statement.step() else { return CampaignSchedules(window: defaultWindow, zone: nil) }
-        let window = (try? CallingWindow.parse(text: statement.string(0)).get()) ?? defaultWindow
-        return CampaignSchedules(window: window, zone: statement.optionalString(1))
+        guard try statement.step() else { return (false, CampaignSchedules(window: defaultWindow, zone: nil)) }
+        let window = (try? CallingWindow.parse(text: statement.string(1)).get()) ?? defaultWindow
+        return (statement.string(0) == CampaignStatus.running.rawValue, CampaignSchedules(window: window, zone: statement.optionalString(2)))
+    }
+
+    /// A pending contact waits for its calling window until `opensAt`.
+    private func markWaiting(_ contact: Int64, until opensAt: Int64) throws {
+        try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'").bind(1, opensAt).bind(2, contact).run()
     }
 
     /// Calls that count against the concurrency limit (after a restart, those in flight before).
@@ -102,10 +109,7 @@ extension Store {
     func beginCall(contact: Int64, campaign: Int64, attempt: Int64, account: String, number: String) async throws -> BeginVerdict {
         try await mutate {
             let now = Timestamp.nowMilliseconds()
-            let state = try database.cached("SELECT status FROM campaigns WHERE seq = ?")
-            state.bind(1, campaign)
-            let running = try state.step() && state.string(0) == CampaignStatus.running.rawValue
-            state.reset()
+            let (running, schedules) = try campaignForCalls(campaign)
             guard running else { return .campaignNotRunning }
             // The window is judged at the go-ahead's commit, as the DNC list is: whatever was
             // true when the contact was queued, a call outside the callee's hours never begins.
@@ -113,9 +117,9 @@ extension Store {
             contactZone.bind(1, contact)
             let zone = try contactZone.step() ? contactZone.optionalString(0) : nil
             contactZone.reset()
-            let schedules = try campaignSchedules(campaign)
-            if let opensAt = schedules.waitsUntil(number: number, contactZone: zone, now: now) {
-                try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'").bind(1, opensAt).bind(2, contact).run()
+            let schedule = schedules.schedule(number: number, contactZone: zone)
+            if let opensAt = schedules.waitsUntil(schedule, now: now) {
+                try markWaiting(contact, until: opensAt)
                 return .outsideWindow(opensInMilliseconds: max(1, opensAt - now))
             }
             let event: ContactEvent = try isListed(account: account, number: number) ? .dncListed : .begin(attempt: attempt)
@@ -123,8 +127,7 @@ extension Store {
             guard effect.applied else { return .contactNotPending }
             try database.cached("UPDATE contacts SET window_opens_at = NULL WHERE seq = ? AND window_opens_at IS NOT NULL").bind(1, contact).run()
             if event != .dncListed {
-                try recordDecision(contact: contact, attempt: attempt, account: account,
-                                   schedule: schedules.schedule(number: number, contactZone: zone), now: now)
+                try recordDecision(contact: contact, attempt: attempt, account: account, schedule: schedule, now: now)
             }
             return event == .dncListed ? .doNotCall(effect) : .go
         }
@@ -333,14 +336,16 @@ struct CampaignSchedules {
 
     /// Nil when the callee may be called at `now` (ms since the epoch); else when they may.
     func waitsUntil(number: String, contactZone: String?, now: Int64) -> Int64? {
-        let date = Date(timeIntervalSince1970: Double(now) / 1000)
+        waitsUntil(schedule(number: number, contactZone: contactZone), now: now)
+    }
+
+    /// The same, for a callee's schedule already made (nil: their zone cannot be told).
+    func waitsUntil(_ schedule: CalleeSchedule?, now: Int64) -> Int64? {
         // A callee whose zone cannot be told (a contact uploaded after the start that checks
         // this), or whose window never opens, is looked at again in an hour (a PUT may fix it).
         let recheck = now + 3_600_000
-        guard case .success(let schedule) = CalleeSchedule.of(number: number, contactZone: contactZone, campaignZone: zone, campaignWindow: window) else {
-            return recheck
-        }
-        guard let opening = schedule.waitsUntil(date) else { return nil }
+        guard let schedule else { return recheck }
+        guard let opening = schedule.waitsUntil(Date(timeIntervalSince1970: Double(now) / 1000)) else { return nil }
         return opening == .distantFuture ? recheck : Int64((opening.timeIntervalSince1970 * 1000).rounded(.up))
     }
 }

@@ -179,13 +179,7 @@ import Testing
 /// Calling windows in the callee's local time (issue 12).
 @Suite struct CallingWindowSystemTests {
     /// A zone where it is about midnight now: outside any window.
-    static let midnightZone: String = {
-        var utc = Calendar(identifier: .gregorian)
-        utc.timeZone = TimeZone(identifier: "UTC")!
-        var offset = -utc.component(.hour, from: Date())
-        if offset < -11 { offset += 24 }
-        return offset == 0 ? "Etc/GMT" : offset > 0 ? "Etc/GMT-\(offset)" : "Etc/GMT+\(-offset)"
-    }()
+    static let midnightZone = zoneWhereItIsNow(hour: 0)
 
     @Test func onlyCalleesInsideTheirWindowAreDialedAndTheOthersWait() async throws {
         let stack = try await Stack.start(.dialing())
