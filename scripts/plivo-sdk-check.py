@@ -1,7 +1,7 @@
 """Plivo's official Python SDK (PyPI `plivo`) against rymi-plivo-sim, for every endpoint the
-dialers use and the ones the compliance work needs: create (fired and queued), cancel a queued
-request, live ids, the call list and one call, and a 401 for wrong credentials. So the simulator
-speaks Plivo's contract, not only ours. Prints `sdk: all endpoints ok` or what failed."""
+dialers use and the ones the compliance work needs: create (fired and queued), the queued ids and
+one queued call, cancel a queued request, live ids, the call list and one call, and a 401 for
+wrong credentials. So the simulator speaks Plivo's contract, not only ours. Prints `sdk: all endpoints ok` or what failed."""
 import json
 import os
 import subprocess
@@ -47,6 +47,10 @@ try:
     second = check("calls.create (queued)", lambda: api.calls.create(from_="14155550100", to_="15552000002", answer_url=base + "/healthz"))
     if second is not None and second.message != "call queued":
         failures.append("queued"); print(f"FAIL queued: {second.message}")
+    queued = check("queued_calls.list_ids", lambda: api.queued_calls.list_ids())
+    if queued is not None and list(queued.calls) != [second.request_uuid]:
+        failures.append("queued ids"); print(f"FAIL queued ids: {queued.calls}")
+    check("queued_calls.get", lambda: api.queued_calls.get(second.request_uuid))
     check("calls.cancel", lambda: api.calls.cancel(second.request_uuid))
     check("live_calls.list_ids", lambda: api.live_calls.list_ids())
     for _ in range(100):

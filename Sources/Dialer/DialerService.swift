@@ -38,6 +38,7 @@ public final class DialerService: Service, @unchecked Sendable {
             return Empty()
         }
         router.on(LookupCall.self) { [unowned self] lookup, _ in await self.lookup(lookup) }
+        router.on(CancelQueuedCall.self) { [unowned self] request, context in await self.cancelQueued(request, requestID: context.requestID ?? "") }
         client = RPCClient(address: configuration.managerAddress, role: .dialer, name: configuration.name, secret: configuration.managerSecret,
                            router: router, logger: logger) { [unowned self] peer in
             await self.registered(on: peer)
@@ -106,6 +107,8 @@ public final class DialerService: Service, @unchecked Sendable {
         guard let outcome = placement.outcome else { return }
         switch outcome {
         case .accepted: logger.debug("call_placed", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)"])
+        case .queued(let uuid):
+            logger.info("call_queued_at_plivo", ["request_id": requestID, "contact": offer.contactID, "attempt": "\(offer.attempt)", "request_uuid": uuid])
         case .skippedDNC: logger.info("dnc_skipped", ["request_id": requestID, "contact": offer.contactID])
         default: logger.warning("placement_not_accepted", ["request_id": requestID, "contact": offer.contactID, "outcome": "\(outcome)"])
         }
@@ -183,10 +186,23 @@ public final class DialerService: Service, @unchecked Sendable {
         guard let uuid = request.callUUID ?? request.requestUUID else { return .notFound }
         switch await lookups.lookup(callUUID: uuid) {
         case .live: return .live
+        case .queued: return .queued
         case let .ended(status, cause, code, duration): return .ended(callStatus: status, hangupCause: cause, hangupCauseCode: code, durationSeconds: duration)
         case .notFound: return .notFound
         case .unavailable(let reason): return .unavailable(reason: reason)
         }
+    }
+
+    // MARK: Queued calls
+
+    private func cancelQueued(_ request: CancelQueuedCall, requestID: String) async -> QueuedCallCancel {
+        let answer: QueuedCallCancel = switch await lookups.cancelQueued(requestUUID: request.requestUUID) {
+        case .canceled: .canceled
+        case .notQueued: .notQueued
+        case .unavailable(let reason): .unavailable(reason: reason)
+        }
+        logger.info("queued_call_cancel", ["request_id": requestID, "request_uuid": request.requestUUID, "answer": "\(answer)"])
+        return answer
     }
 }
 

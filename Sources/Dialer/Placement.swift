@@ -64,6 +64,7 @@ enum Placement {
                 request.renew = true
                 continue
             case .accepted(let uuid): result.outcome = .accepted(requestUUID: uuid ?? "")
+            case .queued(let uuid): result.outcome = .queued(requestUUID: uuid)
             case .refused(let status, let message): result.outcome = .refused(httpStatus: status, message: message)
             case .unauthorized(let status, let message): result.outcome = .authRejected(httpStatus: status, message: message)
             case .retryLater(let reason, let after): result.outcome = .notPlaced(reason: reason, retryAfterMilliseconds: after)

@@ -14,6 +14,9 @@ public enum CallState: String, Sendable, CaseIterable {
     case placing
     /// Plivo accepted the call, or a callback proved it exists; no hangup yet.
     case live
+    /// Plivo accepted the request into its call queue (the account's calls per second were
+    /// spent): the call has not started, and while it has not it can still be canceled.
+    case queued
     /// The request may have reached Plivo (or its dialer was lost before reporting): the call may
     /// exist, so the contact waits for callbacks or a lookup.
     case uncertain
@@ -88,6 +91,18 @@ public enum ContactEvent: Sendable, Equatable {
     case dialerLost(attempt: Int64)
     /// Neither callbacks nor Plivo could tell what became of the call.
     case outcomeUnknown(attempt: Int64, detail: String)
+    /// Plivo confirmed it canceled the queued request of `attempt`: the call never started.
+    case queuedCallCanceled(attempt: Int64, because: QueuedCallStop)
+    /// Plivo no longer holds the request of `attempt` queued: it started (callbacks will tell).
+    case queuedCallLeftQueue(attempt: Int64)
+}
+
+/// Why a call Plivo holds queued must not go out.
+public enum QueuedCallStop: String, Sendable, CaseIterable {
+    /// Its campaign is no longer running (paused): the contact is pending again.
+    case campaignStopped = "campaign_stopped"
+    /// Its number was put on the account's Do-Not-Call list: the contact is skipped.
+    case doNotCall = "do_not_call"
 }
 
 /// How the contact's counters in the campaign move (`pending_count` → `dialed_count`...).
@@ -211,20 +226,42 @@ public enum ContactLifecycle {
         case .outcomeUnknown(let attempt, let detail):
             guard state.attempt == attempt, state.callState != nil else { return .ignored }
             return finish(state, to: .failed, reason: .outcomeUnknown, detail: .set(detail))
+
+        case .queuedCallCanceled(let attempt, let reason):
+            guard state.attempt == attempt, state.callState == .queued else { return .ignored }
+            switch reason {
+            case .campaignStopped:
+                return releaseToPending(state)
+            case .doNotCall:
+                return finish(state, to: .skippedDNC, reason: nil,
+                              detail: .set("canceled while queued at Plivo: the number was put on the Do-Not-Call list"))
+            }
+
+        case .queuedCallLeftQueue(let attempt):
+            guard state.attempt == attempt, state.callState == .queued else { return .ignored }
+            var next = state
+            next.callState = .live
+            return Transition(next: next)
         }
     }
 
     private static func placement(_ outcome: PlacementOutcome, _ state: ContactState) -> Transition {
         guard state.takesReport else {
             // A callback got here first (or the contact moved on): only fill in what it could not know.
-            if case .accepted(let uuid) = outcome, !uuid.isEmpty { return Transition(next: nil, requestUUID: .fillIfMissing(uuid)) }
-            return .ignored
+            switch outcome {
+            case .accepted(let uuid) where !uuid.isEmpty, .queued(let uuid) where !uuid.isEmpty:
+                return Transition(next: nil, requestUUID: .fillIfMissing(uuid))
+            default:
+                return .ignored
+            }
         }
         var next = state
         switch outcome {
-        case .accepted(let uuid):
+        case .accepted(let uuid), .queued(let uuid):
             next.status = .dialed
-            next.callState = .live
+            // A queued request is cancellable only by its id.
+            let cancellable = !uuid.isEmpty && outcome == .queued(requestUUID: uuid)
+            next.callState = cancellable ? .queued : .live
             return Transition(next: next, counters: CounterMove(from: state.status, to: .dialed), detail: .clear,
                               requestUUID: .set(uuid.isEmpty ? nil : uuid))
         case .uncertain(let reason):
@@ -258,7 +295,7 @@ public enum ContactLifecycle {
             if state.status == .pending {
                 next.status = .dialed
                 next.callState = .live
-            } else if state.callState == .uncertain {
+            } else if state.callState == .uncertain || state.callState == .queued {
                 next.callState = .live
             }
             return Transition(next: next, counters: CounterMove(from: state.status, to: .dialed), requestUUID: requestUUID)

@@ -155,6 +155,8 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var backoffUntil: Instant?
     private var wakeAt: Instant?
     private var lastLookup: [Int64: Instant] = [:]
+    /// Queued calls whose cancel Plivo could not be asked for, by attempt: when it was tried.
+    private var failedStops: [Int64: Instant] = [:]
     private var queuesMade = 0
     /// Per campaign, when the first of its contacts waiting for their calling window may be called.
     private var windowOpenings: [Int64: Instant] = [:]
@@ -608,7 +610,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// What a lookup's answer means for the call, given how long it has been silent.
     public mutating func lookedUp(_ call: OverdueCall, _ lookup: CallLookup, wallNow: Int64) -> Resolution {
         switch lookup {
-        case .live:
+        case .live, .queued:
             return .touch
         case .ended(let status, let cause, let code, let duration):
             lastLookup.removeValue(forKey: call.contactSeq)
@@ -620,6 +622,35 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
             lastLookup.removeValue(forKey: call.contactSeq)
             if case .unavailable(let reason) = lookup { return .failOutcomeUnknown(detail: reason) }
             return .failOutcomeUnknown(detail: "Plivo does not know the call")
+        }
+    }
+
+    // MARK: Stopping queued calls
+
+    /// How long after a cancel that could not be asked for (Plivo or every dialer unreachable)
+    /// it is asked for again.
+    public static var stopRetry: Duration { .seconds(2) }
+
+    /// Of the queued calls that must not go out, those to ask Plivo to cancel now: all but those
+    /// whose last try failed less than `stopRetry` ago.
+    public mutating func queuedCallsToStop(_ calls: [QueuedCallToStop], now: Instant) -> [QueuedCallToStop] {
+        let candidates = Set(calls.map(\.attempt))
+        failedStops = failedStops.filter { candidates.contains($0.key) }
+        return calls.filter { call in failedStops[call.attempt].map { $0.duration(to: now) >= Self.stopRetry } ?? true }
+    }
+
+    /// What Plivo's answer to a cancel does to the contact: nil when it must be asked again.
+    public mutating func stopAnswered(_ call: QueuedCallToStop, _ answer: QueuedCallCancel, now: Instant) -> ContactEvent? {
+        switch answer {
+        case .canceled:
+            failedStops.removeValue(forKey: call.attempt)
+            return .queuedCallCanceled(attempt: call.attempt, because: call.reason)
+        case .notQueued:
+            failedStops.removeValue(forKey: call.attempt)
+            return .queuedCallLeftQueue(attempt: call.attempt)
+        case .unavailable:
+            failedStops[call.attempt] = now
+            return nil
         }
     }
 

@@ -49,6 +49,22 @@ public struct OverdueCall: Sendable, Equatable {
     }
 }
 
+/// A call Plivo holds queued that must not go out any more: its campaign stopped, or its number
+/// was listed.
+public struct QueuedCallToStop: Sendable, Equatable {
+    public let contactSeq: Int64
+    public let attempt: Int64
+    public let requestUUID: String
+    public let reason: QueuedCallStop
+
+    public init(contactSeq: Int64, attempt: Int64, requestUUID: String, reason: QueuedCallStop) {
+        self.contactSeq = contactSeq
+        self.attempt = attempt
+        self.requestUUID = requestUUID
+        self.reason = reason
+    }
+}
+
 /// What a committed write did to the dispatcher's world: the contact's transition, and what it
 /// did to the campaign.
 public struct DispatchEffect: Sendable, Equatable {

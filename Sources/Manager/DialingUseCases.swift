@@ -21,13 +21,19 @@ struct DialingUseCases: Sendable {
         return started.result
     }
 
-    /// Answers once no call of the campaign can still reach Plivo.
+    /// Answers once no call of the campaign can still reach Plivo, and those Plivo held queued
+    /// are canceled (their contacts pending again).
     func pause(_ request: PauseCampaign) async throws -> Empty {
         let seq = try await guarded { try await store.pauseCampaign(request) }
         await dispatcher.sync(seq)
         await dispatcher.waitForBegunPlacements { $0.campaign == seq }
+        await dispatcher.stopQueuedCalls(waitingAtMost: Self.queuedCallsStopWait)
         return Empty()
     }
+
+    /// How long a pause or a Do-Not-Call addition waits for Plivo to confirm the cancels of the
+    /// calls it holds queued; the cancels go on after the answer if Plivo is slower.
+    static let queuedCallsStopWait = Duration.seconds(10)
 
     func resume(_ request: ResumeCampaign, requestID: String?) async throws -> Empty {
         let seq = try await guarded { try await store.resumeCampaign(request) }
@@ -54,11 +60,13 @@ struct DialingUseCases: Sendable {
     }
 
     /// Numbers just listed for an account: every dialer is told, placements waiting for their
-    /// go-ahead are withdrawn, and those already sent are waited for.
+    /// go-ahead are withdrawn, those already sent are waited for, and those Plivo holds queued
+    /// are canceled (their contacts skipped).
     private func listed(_ numbers: Set<String>, added: [String], account: String, requestID: String?) async {
         if !added.isEmpty { await tellDialers(DNCUpdate(account: account, added: added, removed: []), requestID: requestID) }
         await dispatcher.listed(account: account, numbers: numbers)
         await dispatcher.waitForBegunPlacements { $0.account == account && numbers.contains($0.number) }
+        await dispatcher.stopQueuedCalls(waitingAtMost: Self.queuedCallsStopWait)
     }
 
     func removeDNC(_ request: RemoveDNC, requestID: String?) async throws -> Empty {

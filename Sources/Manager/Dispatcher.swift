@@ -26,6 +26,7 @@ protocol DialerLink: AnyObject, Sendable {
     /// Sends an offer; returns when the dialer acknowledged it.
     func offer(_ call: PlaceCall, requestID: String?, timeout: Double) async throws
     func lookUp(_ request: LookupCall, timeout: Double) async throws -> CallLookup
+    func cancelQueued(_ request: CancelQueuedCall, timeout: Double) async throws -> QueuedCallCancel
     /// Tells it of a change to a Do-Not-Call list.
     func tell(_ update: DNCUpdate, requestID: String?) async throws
 }
@@ -36,6 +37,10 @@ extension RPCPeer: DialerLink {
     }
 
     func lookUp(_ request: LookupCall, timeout: Double) async throws -> CallLookup {
+        try await call(request, timeout: timeout)
+    }
+
+    func cancelQueued(_ request: CancelQueuedCall, timeout: Double) async throws -> QueuedCallCancel {
         try await call(request, timeout: timeout)
     }
 
@@ -64,6 +69,12 @@ actor Dispatcher {
     /// Callers waiting until no matching placement is on its way to Plivo.
     private var begunWaiters: [Int: BegunWaiter] = [:]
     private var nextWaiter = 0
+
+    /// Sweeps for queued calls to stop: those asked for, those done, and who waits for which.
+    private var stopSweepsAsked = 0
+    private var stopSweepsDone = 0
+    private var stopSweeper: Task<Void, Never>?
+    private var stopWaiters: [Int: (sweep: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
 
     private struct BegunWaiter {
         let matches: @Sendable (Core.Begun) -> Bool
@@ -311,6 +322,71 @@ actor Dispatcher {
         }
     }
 
+    // MARK: Stopping queued calls
+
+    /// Asks Plivo to cancel every call it holds queued whose campaign stopped or whose number was
+    /// listed, and returns once a sweep that began after this call has had every answer, or after
+    /// `limit`. Sweeps run one at a time, so one request is never canceled twice at once (a
+    /// second cancel answered 404 would read as "the call started").
+    func stopQueuedCalls(waitingAtMost limit: Duration) async {
+        stopSweepsAsked += 1
+        let sweep = stopSweepsAsked
+        if stopSweeper == nil { stopSweeper = Task { await self.sweepQueuedCalls() } }
+        let id = nextWaiter
+        nextWaiter += 1
+        let timeout = Task {
+            try? await clock.sleep(for: limit)
+            self.releaseStopWaiter(id)
+        }
+        await withCheckedContinuation { continuation in stopWaiters[id] = (sweep, continuation) }
+        timeout.cancel()
+    }
+
+    /// Starts a sweep unless one is running; for the reconciler, which waits for nobody.
+    private func sweepQueuedCallsSoon() {
+        stopSweepsAsked += 1
+        if stopSweeper == nil { stopSweeper = Task { await self.sweepQueuedCalls() } }
+    }
+
+    private func sweepQueuedCalls() async {
+        while stopSweepsDone < stopSweepsAsked {
+            let sweep = stopSweepsAsked
+            let calls = (try? await store.queuedCallsToStop()) ?? []
+            let due = core.queuedCallsToStop(calls, now: clock.now)
+            await withTaskGroup(of: Void.self) { group in
+                for (index, call) in due.enumerated() {
+                    if index >= Self.parallelLookups { await group.next() }
+                    group.addTask { await self.stop(call) }
+                }
+            }
+            stopSweepsDone = sweep
+            for (id, waiter) in stopWaiters where waiter.sweep <= sweep { releaseStopWaiter(id) }
+        }
+        stopSweeper = nil
+    }
+
+    private func releaseStopWaiter(_ id: Int) {
+        stopWaiters.removeValue(forKey: id)?.continuation.resume()
+    }
+
+    /// One cancel, through any dialer, and what its answer does to the contact.
+    private func stop(_ call: QueuedCallToStop) async {
+        let answer = await askAnyDialer(unavailable: QueuedCallCancel.unavailable) {
+            try await $0.cancelQueued(CancelQueuedCall(requestUUID: call.requestUUID), timeout: 15)
+        }
+        guard let event = core.stopAnswered(call, answer, now: clock.now) else {
+            logger.warning("queued_call_cancel_failed", ["contact": ContactID.format(call.contactSeq), "request_uuid": call.requestUUID, "answer": "\(answer)"])
+            return
+        }
+        do {
+            let effect = try await store.applyQueuedCallAnswer(contact: call.contactSeq, event)
+            if effect.applied { metrics.queuedCallsStopped.increment(["answer": answer == .canceled ? "canceled" : "started", "reason": call.reason.rawValue]) }
+            perform(core.changed(by: effect, now: clock.now))
+        } catch {
+            logger.error("queued_call_cancel_unrecorded", ["contact": ContactID.format(call.contactSeq), "error": "\(error)"])
+        }
+    }
+
     // MARK: Overdue outcomes
 
     private func reconcileForever() async {
@@ -328,6 +404,9 @@ actor Dispatcher {
         let timedOut = core.placementsTimedOut(now: clock.now)
         releaseSettledWaiters()
         perform(timedOut)
+        // Retries cancels that could not be asked for, and catches queued calls reported after
+        // their campaign stopped.
+        sweepQueuedCallsSoon()
         let wallNow = Timestamp.nowMilliseconds()
         guard let calls = try? await store.overdueCalls(lastEventBefore: wallNow - core.overdueHorizonMilliseconds) else { return }
         let directives = core.overdue(calls, wallNow: wallNow, now: clock.now)
@@ -347,20 +426,23 @@ actor Dispatcher {
 
     static let parallelLookups = 16
 
+    /// Asks Plivo through any connected dialer (they share its account); `unavailable` says why not.
+    private func askAnyDialer<Answer>(unavailable: (String) -> Answer, _ ask: (any DialerLink) async throws -> Answer) async -> Answer {
+        guard let link = links.values.first else { return unavailable("no dialer connected") }
+        do {
+            return try await ask(link)
+        } catch {
+            return unavailable("\(error)")
+        }
+    }
+
     /// Asks Plivo (through a dialer) what became of a call, and records the answer.
     private func resolve(_ call: OverdueCall) async {
-        let lookup: CallLookup
-        if call.callUUID == nil, call.requestUUID == nil {
-            lookup = .unavailable(reason: "the call has no Plivo id to look up")
-        } else if let link = links.values.first {
-            do {
-                lookup = try await link.lookUp(LookupCall(callUUID: call.callUUID, requestUUID: call.requestUUID), timeout: 15)
-            } catch {
-                lookup = .unavailable(reason: "\(error)")
+        let lookup = call.callUUID == nil && call.requestUUID == nil
+            ? .unavailable(reason: "the call has no Plivo id to look up")
+            : await askAnyDialer(unavailable: CallLookup.unavailable) {
+                try await $0.lookUp(LookupCall(callUUID: call.callUUID, requestUUID: call.requestUUID), timeout: 15)
             }
-        } else {
-            lookup = .unavailable(reason: "no dialer connected")
-        }
         do {
             switch core.lookedUp(call, lookup, wallNow: Timestamp.nowMilliseconds()) {
             case .nothing: break
@@ -397,6 +479,7 @@ extension PlacementOutcome {
     var label: String {
         switch self {
         case .accepted: return "accepted"
+        case .queued: return "queued"
         case .refused: return "refused"
         case .notPlaced: return "not_placed"
         case .authRejected: return "auth_rejected"

@@ -223,10 +223,11 @@ extension Store {
         var effect = DispatchEffect(transition: transition, contact: QueuedContact(seq: contact, phoneNumber: row.phone), campaign: row.campaign)
         // The attempt's outcome, as it stands after this change.
         if let attempt = next.attempt ?? row.state.attempt, event != .dncListed {
+            let outcome = if case .queuedCallCanceled = event { "canceled_at_plivo" } else if transition.requeues { "not_placed" } else { next.status.rawValue }
             try database.cached("""
                 UPDATE attempts SET outcome = ?, failure_reason = CASE WHEN ? THEN ? ELSE failure_reason END,
                 ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE contact_seq = ? AND attempt = ?
-                """).bind(1, transition.requeues ? "not_placed" : next.status.rawValue).bind(2, transition.endsAttempt ? 1 : 0)
+                """).bind(1, outcome).bind(2, transition.endsAttempt ? 1 : 0)
                 .bind(3, transition.failureReason?.rawValue).bind(4, stamps.endedAt || transition.requeues ? 1 : 0).bind(5, now)
                 .bind(6, contact).bind(7, attempt).run()
         }
@@ -305,6 +306,33 @@ extension Store {
         try await mutate {
             try change(contact, by: .outcomeUnknown(attempt: attempt, detail: detail), now: Timestamp.nowMilliseconds())
         }
+    }
+
+    // MARK: Queued calls
+
+    /// Calls Plivo holds queued that must not go out: their number is on their account's
+    /// Do-Not-Call list, or their campaign is no longer running.
+    func queuedCallsToStop() throws -> [QueuedCallToStop] {
+        var rows: [(call: QueuedCallToStop, account: String, number: String, running: Bool)] = []
+        try database.cached("""
+            SELECT c.seq, c.attempt, c.request_uuid, c.phone_number, p.account, p.status FROM contacts c INDEXED BY contacts_in_flight
+            JOIN campaigns p ON p.seq = c.campaign_seq WHERE c.call_state = ? AND c.request_uuid IS NOT NULL
+            """).bind(1, CallState.queued.rawValue)
+            .forEachRow { row in
+                let call = QueuedCallToStop(contactSeq: row.int64(0), attempt: row.int64(1), requestUUID: row.string(2), reason: .campaignStopped)
+                rows.append((call, row.string(4), row.string(3), row.string(5) == CampaignStatus.running.rawValue))
+            }
+        return try rows.compactMap { row in
+            if try isListed(account: row.account, number: row.number) {
+                return QueuedCallToStop(contactSeq: row.call.contactSeq, attempt: row.call.attempt, requestUUID: row.call.requestUUID, reason: .doNotCall)
+            }
+            return row.running ? nil : row.call
+        }
+    }
+
+    /// Plivo's answer to a cancel, as the rules read it (`queuedCallCanceled`, `queuedCallLeftQueue`).
+    func applyQueuedCallAnswer(contact: Int64, _ event: ContactEvent) async throws -> DispatchEffect {
+        try await mutate { try change(contact, by: event, now: Timestamp.nowMilliseconds()) }
     }
 
     func touch(contact: Int64) async throws {

@@ -90,6 +90,9 @@ public struct PlivoCallRequest: Sendable {
 /// What became of a call request, sorted by what it means for retrying.
 public enum PlivoCallResult: Sendable, Equatable {
     case accepted(requestUUID: String?)
+    /// Accepted into Plivo's call queue ("call queued": the account's calls per second are
+    /// spent); cancellable by its id until the call starts.
+    case queued(requestUUID: String)
     /// Refused for this call (400, 404…): it was surely not placed and retrying will not help.
     case refused(status: Int, message: String)
     /// Our credentials were refused (401/403).
@@ -102,8 +105,18 @@ public enum PlivoCallResult: Sendable, Equatable {
     case missedSlot
 }
 
+/// What became of a request to cancel a queued call.
+public enum PlivoCancelResult: Sendable, Equatable {
+    /// Plivo confirmed it (204): the call will never start.
+    case canceled
+    /// Plivo holds no such queued request (404): it started, or ended.
+    case notQueued
+    case unavailable(reason: String)
+}
+
 public enum PlivoCallState: Sendable, Equatable {
     case live
+    case queued
     case ended(callStatus: String, hangupCause: String?, hangupCauseCode: Int?, durationSeconds: Int?)
     case notFound
     case unavailable(reason: String)
@@ -154,43 +167,62 @@ public struct PlivoClient: Sendable {
     /// - Parameter sendBy: the request leaves only if it can by then (a paced go-ahead's slot);
     ///   otherwise nothing is sent and the answer is `missedSlot`.
     public func placeCall(_ call: PlivoCallRequest, sendBy: ContinuousClock.Instant? = nil) async -> PlivoCallResult {
-        let address = "\(account.apiURL)/v1/Account/\(account.authID)/Call/"
-        guard let url = URL(string: address) else {
-            return .refused(status: 0, message: "PLIVO_API_URL does not form a valid URL")
+        do {
+            let response = try await sendOnce("POST", "/Call/", body: Array(call.json.serialized()), sendBy: sendBy)
+            return Self.classify(status: response.status, retryAfter: response.retryAfter, body: response.body)
+        } catch {
+            return Self.classify(error)
         }
-        let headers = [
-            ("Authorization", account.authorization), ("Content-Type", "application/json"), ("User-Agent", userAgent),
-        ]
+    }
+
+    /// Cancels a call Plivo holds queued (`DELETE …/Request/{request_uuid}/`). Sent at most once,
+    /// like a call request: a cancel re-sent behind our back after the first one worked would be
+    /// answered 404, and read as "the call started".
+    public func cancelQueued(requestUUID: String) async -> PlivoCancelResult {
+        // It goes into the path: an id Plivo could not have given is not one it holds.
+        guard !requestUUID.isEmpty, requestUUID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            return .notQueued
+        }
+        do {
+            let response = try await sendOnce("DELETE", "/Request/\(requestUUID)/", body: [], sendBy: nil)
+            switch response.status {
+            case 200..<300: return .canceled
+            case 404: return .notQueued
+            default: return .unavailable(reason: "Plivo answered HTTP \(response.status)")
+            }
+        } catch {
+            return .unavailable(reason: "\(error)")
+        }
+    }
+
+    /// One request to `…/v1/Account/{auth_id}{path}`, sent at most once at the socket level (see
+    /// the type's comment). Throws `HTTPClient.Failure` or `URLError`.
+    private func sendOnce(_ method: String, _ path: String, body: [UInt8],
+                          sendBy: ContinuousClock.Instant?) async throws -> (status: Int, retryAfter: String?, body: [UInt8]) {
+        let address = "\(account.apiURL)/v1/Account/\(account.authID)\(path)"
+        guard let url = URL(string: address) else { throw HTTPClient.Failure.unsupportedURL(address) }
+        var headers = [("Authorization", account.authorization), ("User-Agent", userAgent)]
+        if !body.isEmpty { headers.append(("Content-Type", "application/json")) }
         // When we sent it (ms since the epoch): lets a receiver tell our pacing from network delay.
         let sentAtHeader = "X-Rymi-Sent-At"
-        let body = call.json.serialized()
         if let plainHTTP {
-            do {
-                let response = try await plainHTTP.sendOnce("POST", address, headers: headers.map { (name: $0.0, value: $0.1) }, body: Array(body),
-                                                             sendBy: sendBy, sentAtHeader: sentAtHeader)
-                let retryAfter = response.headers.first { $0.name.lowercased() == "retry-after" }?.value
-                return Self.classify(status: response.status, retryAfter: retryAfter, body: response.body)
-            } catch {
-                return Self.classify(error)
-            }
+            let response = try await plainHTTP.sendOnce(method, address, headers: headers.map { (name: $0.0, value: $0.1) }, body: body,
+                                                        sendBy: sendBy, sentAtHeader: sentAtHeader)
+            return (response.status, response.headers.first { $0.name.lowercased() == "retry-after" }?.value, response.body)
         }
         var request = URLRequest(url: url)
-        request.httpMethod = "POST"
+        request.httpMethod = method
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         // URLSession connects inside the task; the bound is checked as late as we can see.
-        if let sendBy, ContinuousClock.now > sendBy { return .missedSlot }
+        if let sendBy, ContinuousClock.now > sendBy { throw HTTPClient.Failure.deadlinePassed }
         request.setValue(String(format: "%.3f", Date().timeIntervalSince1970 * 1000), forHTTPHeaderField: sentAtHeader)
-        request.httpBody = Data(body)
+        if !body.isEmpty { request.httpBody = Data(body) }
         // A session of its own: its connection cache is empty, so libcurl opens a new connection
         // and has no reused one whose death it would "repair" by sending the request again.
         let oneShot = URLSession(configuration: Self.sessionConfiguration(timeout: timeout, maxConnections: 1))
         defer { oneShot.finishTasksAndInvalidate() }
-        do {
-            let (data, http) = try await oneShot.httpResponse(for: request)
-            return Self.classify(status: http.statusCode, retryAfter: http.value(forHTTPHeaderField: "Retry-After"), body: Array(data))
-        } catch {
-            return Self.classify(error)
-        }
+        let (data, http) = try await oneShot.httpResponse(for: request)
+        return (http.statusCode, http.value(forHTTPHeaderField: "Retry-After"), Array(data))
     }
 
     /// What Plivo's answer to a call request means.
@@ -200,6 +232,7 @@ public struct PlivoClient: Sendable {
         switch status {
         case 200..<300:
             let uuid = document?["request_uuid"]?.stringValue ?? document?["request_uuid"]?.arrayValue?.first?.stringValue
+            if let uuid, !uuid.isEmpty, document?["message"]?.stringValue?.lowercased() == "call queued" { return .queued(requestUUID: uuid) }
             return .accepted(requestUUID: uuid)
         case 401, 403:
             return .unauthorized(status: status, message: message)
@@ -219,12 +252,14 @@ public struct PlivoClient: Sendable {
         try? await get("\(account.apiURL)/v1/Account/\(account.authID)/").1.statusCode
     }
 
-    /// Live calls first, then the call record of ended ones.
+    /// Live calls first, then queued ones, then the call record of ended ones.
     public func lookup(callUUID: String) async -> PlivoCallState {
         let base = "\(account.apiURL)/v1/Account/\(account.authID)/Call/\(callUUID)/"
         do {
             let (_, live) = try await get(base + "?status=live")
             if (200..<300).contains(live.statusCode) { return .live }
+            let (_, queued) = try await get(base + "?status=queued")
+            if (200..<300).contains(queued.statusCode) { return .queued }
             let (body, record) = try await get(base)
             if record.statusCode == 404 { return .notFound }
             guard (200..<300).contains(record.statusCode), let document = try? JSONParser.parse(Array(body)) else {

@@ -80,8 +80,8 @@ final class SimulatorEngine: Sendable {
         guard parts.count >= 4 else { return Self.plivoError(404, "not found") }
         switch (request.method, parts.count, parts[3]) {
         case ("POST", 4, "Call"): return await createCall(request)
-        case ("GET", 4, "Call"): return await listCalls(live: request.query?.contains("status=live") == true)
-        case ("GET", 5, "Call"): return await getCall(parts[4], live: request.query?.contains("status=live") == true)
+        case ("GET", 4, "Call"): return await listCalls(Self.statusFilter(request.query))
+        case ("GET", 5, "Call"): return await getCall(parts[4], Self.statusFilter(request.query))
         case ("DELETE", 5, "Request"): return await state.cancel(parts[4]) ? HTTPResponse(status: 204) : Self.plivoError(404, "not found")
         default: return Self.plivoError(405, "method not allowed")
         }
@@ -172,12 +172,24 @@ final class SimulatorEngine: Sendable {
         return configuration.outcomes[0].status
     }
 
-    private func getCall(_ uuid: String, live: Bool) async -> HTTPResponse {
+    /// Which calls a GET asks for: `?status=live`, `?status=queued`, or ended ones (nil).
+    static func statusFilter(_ query: Substring?) -> String? {
+        let pairs = query.flatMap { FormEncoding.decodePairs($0[...]) } ?? []
+        return pairs.first { $0.key == "status" && ($0.value == "live" || $0.value == "queued") }.map { String($0.value) }
+    }
+
+    /// Live: ringing or in progress. Queued: held for the account's rate, not started yet.
+    static func isIn(_ call: SimulatedCall, _ status: String) -> Bool {
+        status == "queued" ? call.state == "queued" : call.state == "ringing" || call.state == "in-progress"
+    }
+
+    private func getCall(_ uuid: String, _ status: String?) async -> HTTPResponse {
         guard let call = await state.call(uuid) else { return Self.plivoError(404, "call not found") }
-        if live {
-            guard call.state == "ringing" || call.state == "in-progress" else { return Self.plivoError(404, "call not found") }
+        if let status {
+            guard Self.isIn(call, status) else { return Self.plivoError(404, "call not found") }
             return .json(200, .object([
-                ("api_id", .string(UUID().uuidString.lowercased())), ("call_status", .string(call.state)), ("call_uuid", .string(call.callUUID)),
+                ("api_id", .string(UUID().uuidString.lowercased())), ("call_status", .string(call.state)),
+                ("call_uuid", .string(status == "queued" ? call.requestUUID : call.callUUID)),
                 ("direction", .string("outbound")), ("from", .string(call.from)), ("request_uuid", .string(call.requestUUID)), ("to", .string(call.to)),
             ]))
         }
@@ -198,11 +210,11 @@ final class SimulatorEngine: Sendable {
     }
 
     /// `GET …/Call/`: ended calls in Plivo's list shape (`meta` and `objects`), newest first; with
-    /// `?status=live`, the ids of the calls ringing or in progress (`calls`), as Plivo answers.
-    private func listCalls(live: Bool) async -> HTTPResponse {
+    /// `?status=live` or `?status=queued`, the ids of those calls (`calls`), as Plivo answers.
+    private func listCalls(_ status: String?) async -> HTTPResponse {
         let calls = await state.allCalls()
-        if live {
-            let ids = calls.filter { $0.state == "ringing" || $0.state == "in-progress" }.map { JSONValue.string($0.callUUID) }
+        if let status {
+            let ids = calls.filter { Self.isIn($0, status) }.map { JSONValue.string(status == "queued" ? $0.requestUUID : $0.callUUID) }
             return .json(200, .object([("api_id", .string(UUID().uuidString.lowercased())), ("calls", .array(ids))]))
         }
         let ended = calls.reversed().compactMap { record(of: $0) }
@@ -307,7 +319,11 @@ struct SimulatedCall: Sendable {
     let outcome: String
     let queued: Bool
     let startDelay: Duration?
-    var state = "queued"
+    /// When it starts (or started), with `RYMI_SIM_CPS`.
+    let startsAt: ContinuousClock.Instant?
+    /// `queued` (held for the account's rate), `initiated`, `ringing`, `in-progress`, `cancel`
+    /// (canceled while queued), then the outcome.
+    var state: String
     var answerXML: String?
     var hangup: (cause: String, code: Int, duration: Int)?
     var canceled = false
@@ -338,16 +354,18 @@ actor SimulatorState {
     func record(fields: [String: String], outcome: String, sentAt: Double?, receivedAt: Double) -> SimulatedCall {
         let now = ContinuousClock.now
         var delay: Duration?
+        var startsAt: ContinuousClock.Instant?
         if callsPerSecond > 0 {
             let start = max(now, nextStart ?? now)
-            nextStart = start + .nanoseconds(Int64(1e9 / callsPerSecond))
+            nextStart = start + startInterval
+            startsAt = start
             if start > now { delay = start - now }
         }
         let call = SimulatedCall(
             requestUUID: UUID().uuidString.lowercased(), callUUID: UUID().uuidString.lowercased(),
             from: fields["from"] ?? "", to: fields["to"] ?? "", answerURL: fields["answer_url"] ?? "",
             hangupURL: fields["hangup_url"], ringURL: fields["ring_url"], receivedAt: receivedAt,
-            sentAt: sentAt, outcome: outcome, queued: delay != nil, startDelay: delay
+            sentAt: sentAt, outcome: outcome, queued: delay != nil, startDelay: delay, startsAt: startsAt, state: delay != nil ? "queued" : "initiated"
         )
         index[call.requestUUID] = calls.count
         index[call.callUUID] = calls.count
@@ -359,16 +377,23 @@ actor SimulatorState {
 
     func allCalls() -> [SimulatedCall] { calls }
 
+    private var startInterval: Duration { .nanoseconds(Int64(1e9 / callsPerSecond)) }
+
+    /// Cancels a queued call; the queue's end moves back to the last call still to start, so
+    /// canceled calls free their places as they do at Plivo.
     func cancel(_ uuid: String) -> Bool {
         guard let position = index[uuid], calls[position].state == "queued" else { return false }
         calls[position].canceled = true
         calls[position].state = "cancel"
+        nextStart = calls.lazy.filter { !$0.canceled }.compactMap(\.startsAt).max().map { $0 + startInterval }
         return true
     }
 
+    /// The call leaves the queue and starts, unless it was canceled there.
     func start(_ uuid: String) -> Bool {
-        guard let position = index[uuid] else { return false }
-        return !calls[position].canceled
+        guard let position = index[uuid], !calls[position].canceled else { return false }
+        calls[position].state = "initiated"
+        return true
     }
 
     func setState(_ uuid: String, _ state: String) {

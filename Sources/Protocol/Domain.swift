@@ -168,7 +168,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var timezone: String?
     public var timezoneSource: String?
     public var callingWindow: String?
-    /// `placing`, `dialed`, `completed`, `failed`, `not_placed` (surely not called; offered again).
+    /// `placing`, `dialed`, `completed`, `failed`, `skipped_dnc`, `not_placed` (surely not called;
+    /// offered again), `canceled_at_plivo` (held in Plivo's queue and canceled there: not called).
     public var outcome: String?
     public var failureReason: String?
     public var endedAt: Int64?

@@ -363,6 +363,9 @@ extension BeginCallReply {
 public enum PlacementOutcome: Codable, Sendable, Equatable {
     /// Plivo answered 2xx.
     case accepted(requestUUID: String)
+    /// Plivo answered "call queued": the account's calls per second are spent, and Plivo holds
+    /// the request in its queue. Until the call starts it can be canceled (`CancelQueuedCall`).
+    case queued(requestUUID: String)
     /// Plivo refused the call (4xx other than auth and rate limiting): surely not placed.
     case refused(httpStatus: Int, message: String)
     /// Surely not placed and worth retrying later (429, connection refused).
@@ -407,8 +410,32 @@ public struct LookupCall: ManagerRequest {
 
 public enum CallLookup: Codable, Sendable, Equatable {
     case live
+    /// Still in Plivo's call queue: not started yet.
+    case queued
     case ended(callStatus: String, hangupCause: String?, hangupCauseCode: Int?, durationSeconds: Int?)
     case notFound
+    case unavailable(reason: String)
+}
+
+/// Manager → dialer: ask Plivo to cancel a call request it still holds queued
+/// (`DELETE …/Request/{request_uuid}/`), because its campaign stopped or its number was listed.
+public struct CancelQueuedCall: ManagerRequest {
+    public static let type = "dialer.cancel_queued"
+    public typealias Reply = QueuedCallCancel
+
+    public var requestUUID: String
+
+    public init(requestUUID: String) {
+        self.requestUUID = requestUUID
+    }
+}
+
+public enum QueuedCallCancel: Codable, Sendable, Equatable {
+    /// Plivo confirmed it: the call will never start.
+    case canceled
+    /// Plivo holds no such queued request: the call started (or ended), and callbacks will tell.
+    case notQueued
+    /// Plivo could not be asked, or its answer says nothing: try again later.
     case unavailable(reason: String)
 }
 

@@ -9,6 +9,8 @@ private let placing = ContactState(status: .pending, callState: .placing, attemp
 private let live = ContactState(status: .dialed, callState: .live, attempt: 1)
 private let liveHeard = ContactState(status: .dialed, callState: .live, attempt: 1, heard: true)
 private let presumed = ContactState(status: .dialed, callState: .uncertain, attempt: 1)
+/// Plivo holds the request in its call queue.
+private let queued = ContactState(status: .dialed, callState: .queued, attempt: 1)
 private let uncertainHeard = ContactState(status: .dialed, callState: .uncertain, attempt: 1, heard: true)
 /// Dialed with no call in flight: not written by today's rules, but the SQL accepts callbacks for it.
 private let dialedIdle = ContactState(status: .dialed, attempt: 1)
@@ -36,6 +38,10 @@ private let refused = PlacementOutcome.refused(httpStatus: 422, message: "bad nu
 private let notPlaced = PlacementOutcome.notPlaced(reason: "429", retryAfterMilliseconds: 1000)
 private let authRejected = PlacementOutcome.authRejected(httpStatus: 401, message: "bad token")
 private let uncertain = PlacementOutcome.uncertain(reason: "timeout")
+private let queuedOutcome = PlacementOutcome.queued(requestUUID: "req-1")
+private let canceledForPause = ContactEvent.queuedCallCanceled(attempt: 1, because: .campaignStopped)
+private let canceledForDNC = ContactEvent.queuedCallCanceled(attempt: 1, because: .doNotCall)
+private let queuedSkipDetail = DetailChange.set("canceled while queued at Plivo: the number was put on the Do-Not-Call list")
 
 /// A final status reached through the end of an attempt.
 private func finished(_ from: ContactState, _ status: ContactStatus, _ reason: FailureReason?, detail: DetailChange = .keep,
@@ -177,6 +183,31 @@ private let table: [Row] = [
     Row("dialer lost after not placed", released, .dialerLost(attempt: 1), .ignored),
     Row("dialer lost, older attempt", state(placing) { $0.attempt = 2 }, .dialerLost(attempt: 1), .ignored),
 
+    // Plivo holds the request queued: cancellable until the call starts.
+    Row("queued", placing, report(queuedOutcome),
+        Transition(next: state(placing) { $0.status = .dialed; $0.callState = .queued }, counters: CounterMove(from: .pending, to: .dialed),
+                   detail: .clear, requestUUID: .set("req-1"))),
+    Row("queued without a request uuid cannot be canceled", placing, report(.queued(requestUUID: "")),
+        Transition(next: state(placing) { $0.status = .dialed; $0.callState = .live }, counters: CounterMove(from: .pending, to: .dialed),
+                   detail: .clear, requestUUID: .set(nil))),
+    Row("late queued after presumed placement", presumed, report(queuedOutcome),
+        Transition(next: state(presumed) { $0.callState = .queued }, detail: .clear, requestUUID: .set("req-1"))),
+    Row("queued after a ring", live, report(queuedOutcome), Transition(next: nil, requestUUID: .fillIfMissing("req-1"))),
+    Row("queued, re-sent", queued, report(queuedOutcome), Transition(next: nil, requestUUID: .fillIfMissing("req-1"))),
+    Row("ring of a queued call", queued, callback(.ring),
+        Transition(next: state(queued) { $0.callState = .live; $0.heard = true })),
+    Row("hangup of a queued call", queued, callback(.hangup, status: "no-answer"), finished(queued, .failed, .noAnswer, heard: true)),
+    Row("canceled at Plivo for a pause", queued, canceledForPause, requeued(queued)),
+    Row("canceled at Plivo for DNC", queued, canceledForDNC, finished(queued, .skippedDNC, nil, detail: queuedSkipDetail)),
+    Row("canceled at Plivo, but it rang first", live, canceledForPause, .ignored),
+    Row("canceled at Plivo, already canceled", released, canceledForDNC, .ignored),
+    Row("canceled at Plivo, older attempt", state(queued) { $0.attempt = 2 }, canceledForPause, .ignored),
+    Row("canceled at Plivo while placing", placing, canceledForPause, .ignored),
+    Row("left Plivo's queue", queued, .queuedCallLeftQueue(attempt: 1), Transition(next: state(queued) { $0.callState = .live })),
+    Row("left Plivo's queue, already live", live, .queuedCallLeftQueue(attempt: 1), .ignored),
+    Row("left Plivo's queue after the hangup", completed, .queuedCallLeftQueue(attempt: 1), .ignored),
+    Row("outcome unknown, queued", queued, .outcomeUnknown(attempt: 1, detail: "x"), finished(queued, .failed, .outcomeUnknown, detail: .set("x"))),
+
     // Nobody can tell.
     Row("outcome unknown, uncertain", presumed, .outcomeUnknown(attempt: 1, detail: "Plivo does not know the call"),
         finished(presumed, .failed, .outcomeUnknown, detail: .set("Plivo does not know the call"))),
@@ -197,7 +228,7 @@ private let table: [Row] = [
     }
 
     @Test func callStatesAreTheDatabaseStrings() {
-        #expect(CallState.allCases.map(\.rawValue) == ["placing", "live", "uncertain"])
+        #expect(CallState.allCases.map(\.rawValue) == ["placing", "live", "queued", "uncertain"])
         #expect(FailureReason.allCases.map(\.rawValue)
             == ["busy", "no_answer", "timeout", "call_failed", "canceled", "plivo_rejected", "outcome_unknown", "invalid_number"])
     }
@@ -205,9 +236,10 @@ private let table: [Row] = [
     /// Over every state and event: counters move from the state read to the state written, a slot
     /// is released exactly when a call in flight stops being one, and an ignored event moves nothing.
     @Test func everyTransitionKeepsTheBooks() {
-        let states = [fresh, released, placing, live, liveHeard, presumed, uncertainHeard, dialedIdle, completed, failed, skipped]
-        let outcomes: [PlacementOutcome] = [accepted, .accepted(requestUUID: ""), refused, notPlaced, authRejected, uncertain, .skippedDNC]
-        var events: [ContactEvent] = [.begin(attempt: 2), .dncListed, .dialerLost(attempt: 1), .outcomeUnknown(attempt: 1, detail: "x")]
+        let states = [fresh, released, placing, live, liveHeard, queued, presumed, uncertainHeard, dialedIdle, completed, failed, skipped]
+        let outcomes: [PlacementOutcome] = [accepted, .accepted(requestUUID: ""), queuedOutcome, refused, notPlaced, authRejected, uncertain, .skippedDNC]
+        var events: [ContactEvent] = [.begin(attempt: 2), .dncListed, .dialerLost(attempt: 1), .outcomeUnknown(attempt: 1, detail: "x"),
+                                      canceledForPause, canceledForDNC, .queuedCallLeftQueue(attempt: 1)]
         for attempt: Int64 in [0, 1] {
             events += outcomes.map { report($0, attempt: attempt) }
             events += [callback(.ring, attempt: attempt), callback(.answer, attempt: attempt), callback(.hangup, attempt: attempt, status: "completed"),

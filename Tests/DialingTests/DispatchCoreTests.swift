@@ -349,6 +349,31 @@ import Testing
         #expect(ended == .hangup(CallEvent(kind: .hangup, contactID: "ct_2", attempt: 12, callUUID: "c", requestUUID: "r", callStatus: "busy",
                                            hangupCause: "Busy Line", hangupCauseCode: 3010, durationSeconds: 0)))
     }
+
+    /// A call still in Plivo's queue is not lost: its clock restarts, as a live one's.
+    @Test func aCallStillQueuedAtPlivoIsTouchedNotFailed() {
+        var harness = Harness()
+        let call = OverdueCall(contactSeq: 2, attempt: 12, callState: .queued, requestUUID: "r", callUUID: nil, lastEventAt: 0)
+        #expect(harness.core.lookedUp(call, .queued, wallNow: 900_001) == .touch)
+    }
+
+    /// A queued call to stop is asked for once per sweep; one whose cancel could not be asked for
+    /// waits `stopRetry` before the next try, and an answer says what becomes of its contact.
+    @Test func queuedCallsAreAskedToStopAndRetriedAfterAPause() {
+        var harness = Harness()
+        let paused = QueuedCallToStop(contactSeq: 1, attempt: 11, requestUUID: "r1", reason: .campaignStopped)
+        let listed = QueuedCallToStop(contactSeq: 2, attempt: 12, requestUUID: "r2", reason: .doNotCall)
+        #expect(harness.core.queuedCallsToStop([paused, listed], now: harness.now) == [paused, listed])
+        #expect(harness.core.stopAnswered(paused, .unavailable(reason: "down"), now: harness.now) == nil)
+        #expect(harness.core.stopAnswered(listed, .canceled, now: harness.now) == .queuedCallCanceled(attempt: 12, because: .doNotCall))
+        harness.advance(.seconds(1))
+        #expect(harness.core.queuedCallsToStop([paused], now: harness.now).isEmpty)
+        harness.advance(.seconds(1))
+        #expect(harness.core.queuedCallsToStop([paused], now: harness.now) == [paused])
+        #expect(harness.core.stopAnswered(paused, .notQueued, now: harness.now) == .queuedCallLeftQueue(attempt: 11))
+        // Answered: asked at once the next time it is a candidate (a new pause after a resume).
+        #expect(harness.core.queuedCallsToStop([paused], now: harness.now) == [paused])
+    }
 }
 
 /// Findings of the review of the core, each as the sequence that once went wrong.

@@ -20,6 +20,22 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     }
 
     func lookUp(_ request: LookupCall, timeout: Double) async throws -> CallLookup { .notFound }
+
+    /// What Plivo answers to cancels, in turn (the last one repeats); the ids asked for.
+    var cancelAnswers: [QueuedCallCancel] {
+        get { lock.withLock { answers } }
+        set { lock.withLock { answers = newValue } }
+    }
+    private var answers: [QueuedCallCancel] = [.canceled]
+    private var canceledIDs: [String] = []
+    var cancels: [String] { lock.withLock { canceledIDs } }
+
+    func cancelQueued(_ request: CancelQueuedCall, timeout: Double) async throws -> QueuedCallCancel {
+        lock.withLock {
+            canceledIDs.append(request.requestUUID)
+            return answers.count > 1 ? answers.removeFirst() : answers[0]
+        }
+    }
     func tell(_ update: DNCUpdate, requestID: String?) async throws {}
 }
 
@@ -149,6 +165,92 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
         clock.advance(by: .seconds(1))
         #expect(try await !waiting.value.go)
         #expect(try await status(second.contactID, of: campaign.id) == .pending)
+    }
+
+    // MARK: Calls Plivo holds queued
+
+    /// Two contacts begun; each reported with its outcome by "d1".
+    func placed(_ outcomes: [PlacementOutcome], on dispatcher: Dispatcher, dialer: FakeDialer) async throws {
+        for (offer, outcome) in zip(dialer.offers, outcomes) {
+            #expect(try await dispatcher.begin(BeginCall(attempt: offer.attempt), from: dialer, dialerName: "d1").go)
+            try await dispatcher.report(ReportPlacement(attempt: offer.attempt, contactID: offer.contactID, outcome: outcome), from: "d1")
+        }
+    }
+
+    func useCases(_ dispatcher: Dispatcher) -> DialingUseCases {
+        DialingUseCases(store: store, dispatcher: dispatcher, logger: Logger(service: "test", minimumLevel: .error))
+    }
+
+    func contact(_ contactID: String, of campaign: String) async throws -> ContactRecord {
+        let request = GetContact(account: "acme", campaignID: campaign, contactID: contactID)
+        return try await Reader(path: directory + "/rymi.sqlite").read { try $0.contact(request) }
+    }
+
+    /// Pause answers once Plivo confirmed the cancel of the call it held queued, reported while
+    /// the pause waited for its placement: that contact is pending again, with the attempt
+    /// recorded as canceled at Plivo; the call Plivo had started is left to finish.
+    @Test func aPauseCancelsTheCallsPlivoHoldsQueued() async throws {
+        let (dispatcher, dialer, campaign) = try await dialing(2, callsPerSecond: 0)
+        let (first, second) = (dialer.offers[0], dialer.offers[1])
+        try await placed([.accepted(requestUUID: "r0")], on: dispatcher, dialer: dialer)
+        #expect(try await dispatcher.begin(BeginCall(attempt: second.attempt), from: dialer, dialerName: "d1").go)
+        let pause = Task { try await useCases(dispatcher).pause(PauseCampaign(account: "acme", campaignID: campaign.id)) }
+        for _ in 0..<100 { await Task.yield() }
+        try await dispatcher.report(ReportPlacement(attempt: second.attempt, contactID: second.contactID, outcome: .queued(requestUUID: "r1")), from: "d1")
+        _ = try await pause.value
+        #expect(dialer.cancels == ["r1"])
+        let canceled = try await contact(second.contactID, of: campaign.id)
+        #expect(canceled.status == .pending && canceled.attempts.last?.outcome == "canceled_at_plivo")
+        #expect(try await status(first.contactID, of: campaign.id) == .dialed)
+        #expect(await dispatcher.status.liveCalls == 1)
+    }
+
+    /// A number listed while Plivo holds its call queued: the call is canceled and the contact
+    /// skipped; another contact's queued call goes on, and so does the campaign.
+    @Test func aDNCAdditionCancelsTheQueuedCallOfThatNumberOnly() async throws {
+        let (dispatcher, dialer, campaign) = try await dialing(2, callsPerSecond: 0)
+        try await placed([.queued(requestUUID: "r0"), .queued(requestUUID: "r1")], on: dispatcher, dialer: dialer)
+        let listed = dialer.offers[0]
+        _ = try await useCases(dispatcher).addDNC(AddDNC(account: "acme", numbers: [listed.to]), requestID: nil)
+        #expect(dialer.cancels == ["r0"])
+        let skipped = try await contact(listed.contactID, of: campaign.id)
+        #expect(skipped.status == .skippedDNC && skipped.attempts.last?.outcome == "canceled_at_plivo")
+        #expect(try await status(dialer.offers[1].contactID, of: campaign.id) == .dialed)
+        #expect(await dispatcher.status.liveCalls == 1)
+    }
+
+    /// Plivo unreachable for the cancel: the pause still answers, and the reconciler asks again
+    /// after `stopRetry` until Plivo confirms it.
+    @Test func aCancelPlivoCouldNotTakeIsAskedAgain() async throws {
+        let (dispatcher, dialer, campaign) = try await dialing(1, callsPerSecond: 0)
+        dialer.cancelAnswers = [.unavailable(reason: "Plivo answered HTTP 503"), .canceled]
+        try await placed([.queued(requestUUID: "r0")], on: dispatcher, dialer: dialer)
+        _ = try await useCases(dispatcher).pause(PauseCampaign(account: "acme", campaignID: campaign.id))
+        #expect(dialer.cancels == ["r0"])
+        #expect(try await status(dialer.offers[0].contactID, of: campaign.id) == .dialed)
+        for _ in 0..<6 {
+            clock.advance(by: .milliseconds(500))
+            _ = await eventually { dialer.cancels.count == 2 }
+        }
+        #expect(dialer.cancels == ["r0", "r0"])
+        #expect(await eventually { (try? await status(dialer.offers[0].contactID, of: campaign.id)) == .pending })
+    }
+
+    /// The call started before the cancel reached Plivo (404): it is recorded as usual.
+    @Test func aQueuedCallThatStartedFirstEndsAsUsual() async throws {
+        let (dispatcher, dialer, campaign) = try await dialing(1, callsPerSecond: 0)
+        dialer.cancelAnswers = [.notQueued]
+        try await placed([.queued(requestUUID: "r0")], on: dispatcher, dialer: dialer)
+        let offer = dialer.offers[0]
+        _ = try await useCases(dispatcher).pause(PauseCampaign(account: "acme", campaignID: campaign.id))
+        #expect(try await status(offer.contactID, of: campaign.id) == .dialed)
+        _ = try await dispatcher.callEvent(CallEvent(kind: .hangup, contactID: offer.contactID, attempt: offer.attempt, callUUID: "c0",
+                                                     requestUUID: "r0", callStatus: "completed"))
+        #expect(try await status(offer.contactID, of: campaign.id) == .completed)
+        // Nothing left to cancel: later sweeps ask Plivo nothing more.
+        clock.advance(by: .seconds(3))
+        for _ in 0..<200 { await Task.yield() }
+        #expect(dialer.cancels == ["r0"])
     }
 }
 
