@@ -19,9 +19,11 @@ final class PlivoStandIn: @unchecked Sendable {
     private let answer: CallAnswer
     private let lock = NSLock()
     private var posts = 0
+    private var deletes = 0
     private var connections = 0
 
     var callRequests: Int { lock.withLock { posts } }
+    var cancelRequests: Int { lock.withLock { deletes } }
     var connectionCount: Int { lock.withLock { connections } }
 
     init(_ answer: CallAnswer) throws {
@@ -60,6 +62,7 @@ final class PlivoStandIn: @unchecked Sendable {
         while let request = readRequest(fd, &buffer, onHead: { head in
             // Counted as soon as its head arrives: a re-sent request whose body never follows counts too.
             if head.hasPrefix("POST ") && head.contains("/Call/ ") { lock.withLock { posts += 1 } }
+            if head.hasPrefix("DELETE ") && head.contains("/Request/") { lock.withLock { deletes += 1 } }
         }) {
             if request.hasPrefix("GET ") {
                 guard write(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}") else { return }
@@ -140,6 +143,33 @@ final class PlivoStandIn: @unchecked Sendable {
         }
         try await Task.sleep(for: .seconds(2))
         #expect(standIn.callRequests == 3)
+    }
+
+    /// A cancel re-sent after the first one worked would be answered 404, "the call started".
+    @Test(arguments: [false, true])
+    func aCancelTheServerReadAndDroppedIsNotSentAgain(urlSessionOnly: Bool) async throws {
+        let standIn = try PlivoStandIn(.closeWithoutAnswer)
+        defer { standIn.stop() }
+        let plivo = client(standIn, urlSessionOnly: urlSessionOnly)
+        #expect(await plivo.warmUp() == 200)
+        guard case .unavailable = await plivo.cancelQueued(requestUUID: "fa90db01-28be-45b1-b96a-79bde933e5c1") else {
+            Issue.record("expected unavailable")
+            return
+        }
+        try await Task.sleep(for: .seconds(2))
+        #expect(standIn.cancelRequests == 1)
+    }
+
+    /// Plivo's "call queued" is cancellable only with its id; an id that is not one is never put in a path.
+    @Test func queuedAnswersAndRequestIDs() async {
+        func answer(_ body: String) -> PlivoCallResult { PlivoClient.classify(status: 201, retryAfter: nil, body: Array(body.utf8)) }
+        #expect(answer(#"{"message":"call queued","request_uuid":"r-1","api_id":"a"}"#) == .queued(requestUUID: "r-1"))
+        #expect(answer(#"{"message":"call fired","request_uuid":"r-1","api_id":"a"}"#) == .accepted(requestUUID: "r-1"))
+        #expect(answer(#"{"message":"call queued","api_id":"a"}"#) == .accepted(requestUUID: nil))
+        let plivo = PlivoClient(account: PlivoAccount(apiURL: "http://127.0.0.1:1", authID: "MATESTACCOUNT0000001", authToken: "token"),
+                                timeout: 1, maxConnections: 1, userAgent: "test")
+        #expect(await plivo.cancelQueued(requestUUID: "../Call/x") == .notQueued)
+        #expect(await plivo.cancelQueued(requestUUID: "") == .notQueued)
     }
 
     @Test(arguments: [false, true])
