@@ -9,6 +9,7 @@ public enum CampaignLifecycle {
         case start
         case pause
         case resume
+        case cancel
         /// A PUT; `changesDialing` when it changes `agent_id` or `call_from_number`.
         case update(changesDialing: Bool)
         /// A DELETE, with the calls of the campaign still in progress.
@@ -33,7 +34,8 @@ public enum CampaignLifecycle {
         case dialingFieldsLockedWhileRunning
         case runningCannotBeDeleted
         case callsInProgress(Int)
-        case completedTakesNoContacts
+        case finalTakesNoContacts(CampaignStatus)
+        case notCancelable(CampaignStatus)
 
         public var description: String {
             switch self {
@@ -42,7 +44,8 @@ public enum CampaignLifecycle {
             case .dialingFieldsLockedWhileRunning: "agent_id and call_from_number cannot change while the campaign is running; pause it first"
             case .runningCannotBeDeleted: "a running campaign cannot be deleted; pause it first"
             case .callsInProgress(let calls): "\(calls) calls of this campaign are still in progress; delete it once they have ended"
-            case .completedTakesNoContacts: "the campaign is completed; contacts can no longer be added"
+            case .finalTakesNoContacts(let status): "the campaign is \(status.rawValue); contacts can no longer be added"
+            case .notCancelable(let status): "only a running or paused campaign can be canceled; this one is \(status.rawValue)"
             }
         }
     }
@@ -69,8 +72,11 @@ public enum CampaignLifecycle {
             guard campaign.status != .running else { throw .runningCannotBeDeleted }
             guard callsInProgress == 0 else { throw .callsInProgress(callsInProgress) }
             return nil
+        case .cancel:
+            guard campaign.status == .running || campaign.status == .paused else { throw .notCancelable(campaign.status) }
+            return .canceled
         case .uploadContacts:
-            guard campaign.status != .completed else { throw .completedTakesNoContacts }
+            guard !campaign.status.isFinal else { throw .finalTakesNoContacts(campaign.status) }
             return nil
         }
     }
@@ -78,4 +84,9 @@ public enum CampaignLifecycle {
     private static func require(_ status: CampaignStatus, verb: String, _ campaign: Campaign) throws(Refusal) {
         guard campaign.status == status else { throw .wrongStatus(required: status, verb: verb, actual: campaign.status) }
     }
+}
+
+extension CampaignStatus {
+    /// Completed or canceled: nothing more happens to the campaign.
+    public var isFinal: Bool { self == .completed || self == .canceled }
 }

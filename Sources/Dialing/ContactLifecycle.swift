@@ -95,12 +95,16 @@ public enum ContactEvent: Sendable, Equatable {
     case queuedCallCanceled(attempt: Int64, because: QueuedCallStop)
     /// Plivo no longer holds the request of `attempt` queued: it started (callbacks will tell).
     case queuedCallLeftQueue(attempt: Int64)
+    /// Its campaign was canceled: a contact not being called will never be.
+    case campaignCanceled
 }
 
 /// Why a call Plivo holds queued must not go out.
 public enum QueuedCallStop: String, Sendable, CaseIterable {
     /// Its campaign is no longer running (paused): the contact is pending again.
     case campaignStopped = "campaign_stopped"
+    /// Its campaign was canceled: the contact is canceled.
+    case campaignCanceled = "campaign_canceled"
     /// Its number was put on the account's Do-Not-Call list: the contact is skipped.
     case doNotCall = "do_not_call"
 }
@@ -183,7 +187,7 @@ extension ContactStatus {
     public var isFinal: Bool {
         switch self {
         case .pending, .dialed: return false
-        case .completed, .failed, .skippedDNC: return true
+        case .completed, .failed, .skippedDNC, .canceled: return true
         }
     }
 }
@@ -232,10 +236,18 @@ public enum ContactLifecycle {
             switch reason {
             case .campaignStopped:
                 return releaseToPending(state)
+            case .campaignCanceled:
+                return finish(state, to: .canceled, reason: nil, detail: .set("canceled while queued at Plivo: the campaign was canceled"))
             case .doNotCall:
                 return finish(state, to: .skippedDNC, reason: nil,
                               detail: .set("canceled while queued at Plivo: the number was put on the Do-Not-Call list"))
             }
+
+        case .campaignCanceled:
+            guard state.status == .pending, state.callState == nil else { return .ignored }
+            var next = state
+            next.status = .canceled
+            return Transition(next: next, counters: CounterMove(from: .pending, to: .canceled))
 
         case .queuedCallLeftQueue(let attempt):
             guard state.attempt == attempt, state.callState == .queued else { return .ignored }

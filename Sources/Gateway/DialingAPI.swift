@@ -4,7 +4,7 @@ import Protocol
 import RPC
 import Telephony
 
-/// Campaign lifecycle (`start`, `pause`, `resume`) and the Do-Not-Call list (`/v1/dnc`).
+/// Campaign lifecycle (`start`, `pause`, `resume`, `cancel`) and the Do-Not-Call list (`/v1/dnc`).
 struct DialingAPI: Sendable {
     let campaigns: CampaignAPI
 
@@ -14,6 +14,7 @@ struct DialingAPI: Sendable {
         router.add("POST", "/v1/campaigns/:id/start", start)
         router.add("POST", "/v1/campaigns/:id/pause", pause)
         router.add("POST", "/v1/campaigns/:id/resume", resume)
+        router.add("POST", "/v1/campaigns/:id/cancel", cancel)
         router.add("POST", "/v1/dnc", addNumbers)
         router.add("GET", "/v1/dnc", listNumbers)
         router.add("DELETE", "/v1/dnc/:phone_number", removeNumber)
@@ -68,6 +69,12 @@ struct DialingAPI: Sendable {
         let id = try campaigns.campaignID(context)
         _ = try await campaigns.ask(ResumeCampaign(account: context.account, campaignID: id), context)
         return .json(200, .object([("status", .string("running")), ("id", .string(id))]))
+    }
+
+    @Sendable func cancel(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaigns.campaignID(context)
+        _ = try await campaigns.ask(CancelCampaign(account: context.account, campaignID: id), context)
+        return .json(200, .object([("status", .string("canceled")), ("id", .string(id))]))
     }
 
     @Sendable func addNumbers(_ context: RequestContext) async throws -> HTTPResponse {

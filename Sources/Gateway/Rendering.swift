@@ -46,6 +46,7 @@ enum Render {
                 ("completed", .int(counts.completed)),
                 ("failed", .int(counts.failed)),
                 ("skipped_dnc", .int(counts.skippedDNC)),
+                ("canceled", .int(counts.canceled)),
                 ("waiting_window", .int(record.waitingWindow)),
             ])),
             ("next_window_opens_at", record.nextWindowOpensAt.map(time) ?? .null),

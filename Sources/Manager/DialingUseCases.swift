@@ -31,6 +31,17 @@ struct DialingUseCases: Sendable {
         return Empty()
     }
 
+    /// Like a pause, and final: contacts not called yet are canceled, including those whose
+    /// calls Plivo held queued; calls in progress finish and are recorded.
+    func cancel(_ request: CancelCampaign, requestID: String?) async throws -> Empty {
+        let seq = try await guarded { try await store.cancelCampaign(request) }
+        await dispatcher.sync(seq)
+        await dispatcher.waitForBegunPlacements { $0.campaign == seq }
+        await dispatcher.stopQueuedCalls(waitingAtMost: Self.queuedCallsStopWait)
+        logger.info("campaign_canceled", ["request_id": requestID ?? "", "campaign": request.campaignID])
+        return Empty()
+    }
+
     /// How long a pause or a Do-Not-Call addition waits for Plivo to confirm the cancels of the
     /// calls it holds queued; the cancels go on after the answer if Plivo is slower.
     static let queuedCallsStopWait = Duration.seconds(10)

@@ -205,6 +205,7 @@ public final class ManagerService: Service {
         router.on(StartCampaign.self) { request, context in try await dialing.start(request, requestID: context.requestID) }
         router.on(PauseCampaign.self) { request, _ in try await dialing.pause(request) }
         router.on(ResumeCampaign.self) { request, context in try await dialing.resume(request, requestID: context.requestID) }
+        router.on(CancelCampaign.self) { request, context in try await dialing.cancel(request, requestID: context.requestID) }
         router.on(AddDNC.self) { request, context in try await dialing.addDNC(request, requestID: context.requestID) }
         router.on(ListDNC.self) { request, _ in try await guardedRead(logger, reader) { try $0.listDNC(request) } }
         router.on(RemoveDNC.self) { request, context in try await dialing.removeDNC(request, requestID: context.requestID) }

@@ -186,6 +186,10 @@ enum Schema {
             ) WITHOUT ROWID;
             INSERT INTO dnc_versions (account, version, entries) SELECT account, 1, count(*) FROM dnc GROUP BY account;
             """),
+        // Canceled campaigns: their contacts not called yet are canceled, and counted.
+        (10, """
+            ALTER TABLE campaigns ADD COLUMN canceled_count INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

@@ -91,6 +91,13 @@ extension Store {
         return (statement.string(0) == CampaignStatus.running.rawValue, CampaignSchedules(window: window, zone: statement.optionalString(2)))
     }
 
+    private func campaignStatus(_ campaign: Int64) throws -> CampaignStatus? {
+        let statement = try database.cached("SELECT status FROM campaigns WHERE seq = ?")
+        statement.bind(1, campaign)
+        defer { statement.reset() }
+        return try statement.step() ? CampaignStatus(rawValue: statement.string(0)) : nil
+    }
+
     /// A pending contact waits for its calling window until `opensAt`.
     private func markWaiting(_ contact: Int64, until opensAt: Int64) throws {
         try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'").bind(1, opensAt).bind(2, contact).run()
@@ -246,6 +253,11 @@ extension Store {
                 .bind(2, now).bind(3, row.campaign).bind(4, contact).run()
             if database.changes == 1 { effect.pausedCampaign = row.campaign }
         }
+        // A canceled campaign's contacts are never pending again: one surely not called (a late
+        // "not placed", a queued call canceled for a pause before the cancel) is canceled.
+        if transition.requeues, try campaignStatus(row.campaign) == .canceled {
+            _ = try change(contact, by: .campaignCanceled, now: now)
+        }
         if transition.reachesFinalStatus, try completeIfDone(row.campaign, now: now) { effect.completedCampaign = row.campaign }
         return effect
     }
@@ -313,20 +325,25 @@ extension Store {
     /// Calls Plivo holds queued that must not go out: their number is on their account's
     /// Do-Not-Call list, or their campaign is no longer running.
     func queuedCallsToStop() throws -> [QueuedCallToStop] {
-        var rows: [(call: QueuedCallToStop, account: String, number: String, running: Bool)] = []
+        var rows: [(call: QueuedCallToStop, account: String, number: String, status: CampaignStatus?)] = []
         try database.cached("""
             SELECT c.seq, c.attempt, c.request_uuid, c.phone_number, p.account, p.status FROM contacts c INDEXED BY contacts_in_flight
             JOIN campaigns p ON p.seq = c.campaign_seq WHERE c.call_state = ? AND c.request_uuid IS NOT NULL
             """).bind(1, CallState.queued.rawValue)
             .forEachRow { row in
                 let call = QueuedCallToStop(contactSeq: row.int64(0), attempt: row.int64(1), requestUUID: row.string(2), reason: .campaignStopped)
-                rows.append((call, row.string(4), row.string(3), row.string(5) == CampaignStatus.running.rawValue))
+                rows.append((call, row.string(4), row.string(3), CampaignStatus(rawValue: row.string(5))))
             }
         return try rows.compactMap { row in
+            let reason: QueuedCallStop
             if try isListed(account: row.account, number: row.number) {
-                return QueuedCallToStop(contactSeq: row.call.contactSeq, attempt: row.call.attempt, requestUUID: row.call.requestUUID, reason: .doNotCall)
+                reason = .doNotCall
+            } else if let status = row.status, status != .running {
+                reason = status == .canceled ? .campaignCanceled : .campaignStopped
+            } else {
+                return nil
             }
-            return row.running ? nil : row.call
+            return QueuedCallToStop(contactSeq: row.call.contactSeq, attempt: row.call.attempt, requestUUID: row.call.requestUUID, reason: reason)
         }
     }
 

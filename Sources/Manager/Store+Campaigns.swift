@@ -13,14 +13,14 @@ extension Store {
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
         pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country,
-        calling_window, timezone
+        calling_window, timezone, canceled_count
         """
 
     static func campaign(from row: Statement) -> CampaignRecord {
         CampaignRecord(
             id: row.string(1), name: row.string(2), agentID: row.string(3), callFromNumber: row.optionalString(4),
             status: CampaignStatus(rawValue: row.string(5)) ?? .draft, createdAt: row.int64(6), updatedAt: row.int64(7),
-            counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12)),
+            counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12), canceled: row.int(18)),
             pausedReason: row.optionalString(13), defaultCountry: row.optionalString(15),
             callingWindow: row.string(16), timezone: row.optionalString(17)
         )
@@ -216,6 +216,27 @@ extension Store {
         }
     }
 
+    /// Cancels the campaign and every contact not called yet; returns the campaign's position.
+    func cancelCampaign(_ request: CancelCampaign) async throws -> Int64 {
+        try await mutate {
+            let (seq, _) = try campaignChanging(request.account, request.campaignID, .cancel)
+            let now = Timestamp.nowMilliseconds()
+            try setStatus(seq, .canceled, now: now)
+            try cancelPendingContacts(campaign: seq, now: now)
+            return seq
+        }
+    }
+
+    /// A canceled campaign's contacts that are pending with no call in flight become `canceled`
+    /// (`ContactEvent.campaignCanceled`, for all of them at once).
+    func cancelPendingContacts(campaign seq: Int64, now: Int64) throws {
+        try database.cached("""
+            UPDATE contacts SET status = 'canceled', updated_at = ?1, window_opens_at = NULL
+            WHERE campaign_seq = ?2 AND status = 'pending' AND call_state IS NULL
+            """).bind(1, now).bind(2, seq).run()
+        try moveCounts(campaign: seq, from: .pending, to: .canceled, count: database.changes, now: now)
+    }
+
     func resumeCampaign(_ request: ResumeCampaign) async throws -> Int64 {
         try await mutate {
             let (seq, _) = try campaignChanging(request.account, request.campaignID, .resume)
@@ -244,6 +265,7 @@ extension Store {
         case .completed: return "completed_count"
         case .failed: return "failed_count"
         case .skippedDNC: return "skipped_dnc_count"
+        case .canceled: return "canceled_count"
         }
     }
 

@@ -99,12 +99,12 @@ extension ContactCounts: JSONRepresentable {
     public init(json: JSONValue) throws {
         let members = try JSONMembers(json, of: Self.self)
         self.init(pending: try members.integer("pending"), dialed: try members.integer("dialed"), completed: try members.integer("completed"),
-                  failed: try members.integer("failed"), skippedDNC: try members.integer("skippedDNC"))
+                  failed: try members.integer("failed"), skippedDNC: try members.integer("skippedDNC"), canceled: try members.integer("canceled"))
     }
 
     public var json: JSONValue {
         .object([("pending", .int(pending)), ("dialed", .int(dialed)), ("completed", .int(completed)), ("failed", .int(failed)),
-                 ("skippedDNC", .int(skippedDNC))])
+                 ("skippedDNC", .int(skippedDNC)), ("canceled", .int(canceled))])
     }
 }
 

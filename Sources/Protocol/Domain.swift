@@ -1,12 +1,15 @@
-/// The states of a campaign (the spec's status flow: draft → running ⇄ paused → completed).
+/// The states of a campaign (the spec's status flow: draft → running ⇄ paused → completed), and
+/// `canceled` (from running or paused, final).
 public enum CampaignStatus: String, Codable, Sendable, CaseIterable {
-    case draft, running, paused, completed
+    case draft, running, paused, completed, canceled
 }
 
-/// The states of a contact (pending → dialed → completed | failed; pending → skipped_dnc).
+/// The states of a contact (pending → dialed → completed | failed; pending → skipped_dnc;
+/// pending → canceled when its campaign is).
 public enum ContactStatus: String, Codable, Sendable, CaseIterable {
     case pending, dialed, completed, failed
     case skippedDNC = "skipped_dnc"
+    case canceled
 }
 
 /// How many of a campaign's contacts are in each status.
@@ -16,8 +19,10 @@ public struct ContactCounts: Codable, Sendable, Equatable {
     public var completed: Int
     public var failed: Int
     public var skippedDNC: Int
+    public var canceled: Int
 
-    public init(pending: Int = 0, dialed: Int = 0, completed: Int = 0, failed: Int = 0, skippedDNC: Int = 0) {
+    public init(pending: Int = 0, dialed: Int = 0, completed: Int = 0, failed: Int = 0, skippedDNC: Int = 0, canceled: Int = 0) {
+        self.canceled = canceled
         self.pending = pending
         self.dialed = dialed
         self.completed = completed
@@ -25,7 +30,7 @@ public struct ContactCounts: Codable, Sendable, Equatable {
         self.skippedDNC = skippedDNC
     }
 
-    public var total: Int { pending + dialed + completed + failed + skippedDNC }
+    public var total: Int { pending + dialed + completed + failed + skippedDNC + canceled }
 }
 
 public struct CampaignRecord: Codable, Sendable, Equatable {

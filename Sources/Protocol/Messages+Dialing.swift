@@ -32,7 +32,15 @@ public enum ResumeCampaignKind: CampaignActionKind {
     public typealias Reply = Empty
 }
 
+/// Answered once no call of the campaign can still reach Plivo, like a pause; its contacts not
+/// called yet are canceled, and calls in progress finish.
+public enum CancelCampaignKind: CampaignActionKind {
+    public static let type = "campaign.cancel"
+    public typealias Reply = Empty
+}
+
 public typealias PauseCampaign = CampaignAction<PauseCampaignKind>
+public typealias CancelCampaign = CampaignAction<CancelCampaignKind>
 public typealias ResumeCampaign = CampaignAction<ResumeCampaignKind>
 
 // MARK: Do-Not-Call (gateway → manager)

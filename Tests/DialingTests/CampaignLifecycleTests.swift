@@ -34,6 +34,18 @@ struct CampaignLifecycleTests {
         }
     }
 
+    /// Cancel from running or paused only; canceled is final: nothing starts, resumes or pauses it.
+    @Test func cancelIsFinal() {
+        for status in CampaignStatus.allCases {
+            let cancelable = status == .running || status == .paused
+            #expect(Self.outcome(.cancel, Self.campaign(status)) == (cancelable ? .success(.canceled) : .failure(.notCancelable(status))), "\(status)")
+        }
+        #expect(Self.outcome(.start, Self.campaign(.canceled)) == .failure(.wrongStatus(required: .draft, verb: "started", actual: .canceled)))
+        #expect(Self.outcome(.resume, Self.campaign(.canceled)) == .failure(.wrongStatus(required: .paused, verb: "resumed", actual: .canceled)))
+        #expect(Self.outcome(.pause, Self.campaign(.canceled)) == .failure(.wrongStatus(required: .running, verb: "paused", actual: .canceled)))
+        #expect(Refusal.notCancelable(.draft).description == "only a running or paused campaign can be canceled; this one is draft")
+    }
+
     @Test func dialingNeedsACallerID() {
         #expect(Self.outcome(.start, Self.campaign(.draft, callerID: false)) == .failure(.noCallerID))
         #expect(Self.outcome(.resume, Self.campaign(.paused, callerID: false)) == .failure(.noCallerID))
@@ -46,7 +58,7 @@ struct CampaignLifecycleTests {
             #expect(Self.outcome(.update(changesDialing: true), Self.campaign(status)) == (running ? .failure(.dialingFieldsLockedWhileRunning) : .success(nil)))
             #expect(Self.outcome(.update(changesDialing: false), Self.campaign(status)) == .success(nil), "a name can always change")
             #expect(Self.outcome(.delete(callsInProgress: 0), Self.campaign(status)) == (running ? .failure(.runningCannotBeDeleted) : .success(nil)))
-            #expect(Self.outcome(.uploadContacts, Self.campaign(status)) == (status == .completed ? .failure(.completedTakesNoContacts) : .success(nil)))
+            #expect(Self.outcome(.uploadContacts, Self.campaign(status)) == (status.isFinal ? .failure(.finalTakesNoContacts(status)) : .success(nil)))
         }
         // A paused campaign with calls still live cannot be deleted: their slots would leak.
         #expect(Self.outcome(.delete(callsInProgress: 2), Self.campaign(.paused)) == .failure(.callsInProgress(2)))

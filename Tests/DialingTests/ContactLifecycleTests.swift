@@ -208,6 +208,17 @@ private let table: [Row] = [
     Row("left Plivo's queue after the hangup", completed, .queuedCallLeftQueue(attempt: 1), .ignored),
     Row("outcome unknown, queued", queued, .outcomeUnknown(attempt: 1, detail: "x"), finished(queued, .failed, .outcomeUnknown, detail: .set("x"))),
 
+    // The campaign was canceled.
+    Row("canceled at Plivo for a cancel", queued, .queuedCallCanceled(attempt: 1, because: .campaignCanceled),
+        finished(queued, .canceled, nil, detail: .set("canceled while queued at Plivo: the campaign was canceled"))),
+    Row("campaign canceled, pending", fresh, .campaignCanceled,
+        Transition(next: state(fresh) { $0.status = .canceled }, counters: CounterMove(from: .pending, to: .canceled))),
+    Row("campaign canceled, released to pending", released, .campaignCanceled,
+        Transition(next: state(released) { $0.status = .canceled }, counters: CounterMove(from: .pending, to: .canceled))),
+    Row("campaign canceled while placing", placing, .campaignCanceled, .ignored),
+    Row("campaign canceled, live call finishes", live, .campaignCanceled, .ignored),
+    Row("campaign canceled, completed", completed, .campaignCanceled, .ignored),
+
     // Nobody can tell.
     Row("outcome unknown, uncertain", presumed, .outcomeUnknown(attempt: 1, detail: "Plivo does not know the call"),
         finished(presumed, .failed, .outcomeUnknown, detail: .set("Plivo does not know the call"))),
@@ -239,7 +250,8 @@ private let table: [Row] = [
         let states = [fresh, released, placing, live, liveHeard, queued, presumed, uncertainHeard, dialedIdle, completed, failed, skipped]
         let outcomes: [PlacementOutcome] = [accepted, .accepted(requestUUID: ""), queuedOutcome, refused, notPlaced, authRejected, uncertain, .skippedDNC]
         var events: [ContactEvent] = [.begin(attempt: 2), .dncListed, .dialerLost(attempt: 1), .outcomeUnknown(attempt: 1, detail: "x"),
-                                      canceledForPause, canceledForDNC, .queuedCallLeftQueue(attempt: 1)]
+                                      canceledForPause, canceledForDNC, .queuedCallLeftQueue(attempt: 1), .campaignCanceled,
+                                      .queuedCallCanceled(attempt: 1, because: .campaignCanceled)]
         for attempt: Int64 in [0, 1] {
             events += outcomes.map { report($0, attempt: attempt) }
             events += [callback(.ring, attempt: attempt), callback(.answer, attempt: attempt), callback(.hangup, attempt: attempt, status: "completed"),

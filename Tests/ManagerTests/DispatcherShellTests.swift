@@ -236,6 +236,22 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
         #expect(await eventually { (try? await status(dialer.offers[0].contactID, of: campaign.id)) == .pending })
     }
 
+    /// A placement begun before the cancel and reported "not placed" after it: the contact is
+    /// canceled, not pending in a campaign that will never run again.
+    @Test func aContactReleasedAfterItsCampaignWasCanceledIsCanceled() async throws {
+        let (dispatcher, dialer, campaign) = try await dialing(2, callsPerSecond: 0)
+        let (first, second) = (dialer.offers[0], dialer.offers[1])
+        #expect(try await dispatcher.begin(BeginCall(attempt: first.attempt), from: dialer, dialerName: "d1").go)
+        let cancel = Task { try await useCases(dispatcher).cancel(CancelCampaign(account: "acme", campaignID: campaign.id), requestID: nil) }
+        for _ in 0..<100 { await Task.yield() }
+        try await dispatcher.report(ReportPlacement(attempt: first.attempt, contactID: first.contactID,
+                                                    outcome: .notPlaced(reason: "lease expired before sending", retryAfterMilliseconds: 0)), from: "d1")
+        _ = try await cancel.value
+        #expect(try await status(first.contactID, of: campaign.id) == .canceled)
+        #expect(try await status(second.contactID, of: campaign.id) == .canceled)
+        #expect(await dispatcher.status.liveCalls == 0)
+    }
+
     /// The call started before the cancel reached Plivo (404): it is recorded as usual.
     @Test func aQueuedCallThatStartedFirstEndsAsUsual() async throws {
         let (dispatcher, dialer, campaign) = try await dialing(1, callsPerSecond: 0)

@@ -85,6 +85,7 @@ import Testing
             ALTER TABLE campaigns DROP COLUMN timezone;
             ALTER TABLE contacts DROP COLUMN timezone;
             ALTER TABLE contacts DROP COLUMN window_opens_at;
+            ALTER TABLE campaigns DROP COLUMN canceled_count;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()

@@ -79,4 +79,31 @@ import Testing
         let totals = try await stack.campaign(id)["contact_counts"]
         #expect(totals?["skipped_dnc"] == .int(2) && totals?["completed"].map { $0.intValue! + (totals?["failed"]?.intValue ?? 0) } == 2)
     }
+
+    /// Cancel: contacts not called yet are canceled, those Plivo held queued too (never ringing),
+    /// the call in progress finishes and is recorded, and the campaign stays canceled.
+    @Test func cancelStopsQueuedCallsAndIsFinal() async throws {
+        let stack = try await Stack.start(Self.options)
+        defer { stack.stop() }
+        let numbers = phoneNumbers(4)
+        let id = try await dialAll(numbers, on: stack)
+        let canceled = try await stack.client.request("POST", "/v1/campaigns/\(id)/cancel")
+        #expect(canceled.json == .object([("status", .string("canceled")), ("id", .string(id))]))
+        #expect(try await stack.contacts(id, status: "pending").isEmpty)
+        let stopped = try await stack.contacts(id, status: "canceled").compactMap { $0["phone_number"]?.stringValue }
+        #expect(stopped.count >= 2, "\(stopped.count) calls canceled; the simulator starts one every 2 s")
+        for verb in ["start", "pause", "resume", "cancel"] {
+            #expect(try await stack.client.request("POST", "/v1/campaigns/\(id)/\(verb)").status == 409, "\(verb)")
+        }
+        #expect(try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[{"phone_number":"15552000999"}]}"#).status == 409)
+        try await Task.sleep(for: .seconds(3))
+        let calls = try await stack.simulatorCalls().calls
+        #expect(calls.count == numbers.count, "a call was requested after the cancel answered")
+        for number in stopped { #expect(callsTo(number, calls).map(\.state) == ["cancel"], "\(number)") }
+        let campaign = try await stack.campaign(id)
+        let counts = campaign["contact_counts"]
+        #expect(campaign["status"] == .string("canceled"))
+        #expect(counts?["canceled"] == .int(stopped.count) && counts?["pending"] == .int(0) && counts?["dialed"] == .int(0), "\(campaign)")
+        #expect(counts?["total"] == .int(numbers.count))
+    }
 }
