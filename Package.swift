@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "Gateway",
-            dependencies: ["Protocol", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
+            dependencies: ["Protocol", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
             swiftSettings: settings
         ),
         .target(

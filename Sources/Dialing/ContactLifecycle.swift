@@ -31,6 +31,8 @@ public enum FailureReason: String, Sendable, CaseIterable {
     case canceled
     case plivoRejected = "plivo_rejected"
     case outcomeUnknown = "outcome_unknown"
+    /// An answering machine took the call (voicemail detection).
+    case voicemail
     /// Never dialed: its stored number is not a valid phone number any more (numbers stored before
     /// they were validated per country).
     case invalidNumber = "invalid_number"
@@ -59,12 +61,21 @@ public struct ContactState: Sendable, Equatable {
     /// A callback has told us Plivo's `CallUUID` (`call_uuid IS NOT NULL`). The column is not
     /// cleared when a contact is released to pending, so this is "ever heard", not per attempt.
     public var heard: Bool
+    /// Attempts that reached Plivo or may have, the one in flight included (`contacts.attempt_count`):
+    /// what the retry policy counts.
+    public var attemptsMade: Int
+    /// The attempt in flight was at some point possibly placed without our knowing (an uncertain
+    /// report, a lost dialer): it is never redialed.
+    public var placementUncertain: Bool
 
-    public init(status: ContactStatus, callState: CallState? = nil, attempt: Int64? = nil, heard: Bool = false) {
+    public init(status: ContactStatus, callState: CallState? = nil, attempt: Int64? = nil, heard: Bool = false, attemptsMade: Int = 0,
+                placementUncertain: Bool = false) {
         self.status = status
         self.callState = callState
         self.attempt = attempt
         self.heard = heard
+        self.attemptsMade = attemptsMade
+        self.placementUncertain = placementUncertain
     }
 
     /// A dialer's report is still taken while the call is being placed, and also after the
@@ -157,10 +168,14 @@ public struct Transition: Sendable, Equatable {
     public var failureReason: FailureReason?
     public var detail: DetailChange
     public var requestUUID: RequestUUIDChange
+    /// The attempt failed and the retry policy calls the contact again, at the earliest this many
+    /// seconds from now: it is pending again, its last call's details go to its attempt.
+    public var redialAfterSeconds: Int?
 
     public init(next: ContactState?, counters: CounterMove? = nil, releasesSlot: Bool = false, requeues: Bool = false,
                 pausesCampaign: Bool = false, endsAttempt: Bool = false, failureReason: FailureReason? = nil,
-                detail: DetailChange = .keep, requestUUID: RequestUUIDChange = .keep) {
+                detail: DetailChange = .keep, requestUUID: RequestUUIDChange = .keep, redialAfterSeconds: Int? = nil) {
+        self.redialAfterSeconds = redialAfterSeconds
         self.next = next
         self.counters = counters.flatMap { $0.from == $0.to ? nil : $0 }
         self.releasesSlot = releasesSlot
@@ -194,7 +209,8 @@ extension ContactStatus {
 
 /// The rules.
 public enum ContactLifecycle {
-    public static func apply(_ event: ContactEvent, to state: ContactState) -> Transition {
+    /// - Parameter policy: the campaign's retry policy, for a hangup that failed.
+    public static func apply(_ event: ContactEvent, to state: ContactState, policy: RetryPolicy = .none) -> Transition {
         switch event {
         case .begin(let attempt):
             // Only a pending contact with no call in flight is begun; from then on it is never
@@ -203,6 +219,8 @@ public enum ContactLifecycle {
             var next = state
             next.callState = .placing
             next.attempt = attempt
+            next.attemptsMade += 1
+            next.placementUncertain = false
             return Transition(next: next)
 
         case .dncListed:
@@ -217,13 +235,14 @@ public enum ContactLifecycle {
 
         case .callback(let event):
             guard state.attempt == event.attempt else { return .ignored }
-            return callback(event, state)
+            return callback(event, state, policy: policy)
 
         case .dialerLost(let attempt):
             guard state.attempt == attempt, state.callState == .placing else { return .ignored }
             var next = state
             next.status = .dialed
             next.callState = .uncertain
+            next.placementUncertain = true
             return Transition(next: next, counters: CounterMove(from: .pending, to: .dialed),
                               detail: .set("dialer lost before reporting"))
 
@@ -281,6 +300,7 @@ public enum ContactLifecycle {
             guard !state.isPresumedPlacement else { return .ignored }
             next.status = .dialed
             next.callState = .uncertain
+            next.placementUncertain = true
             return Transition(next: next, counters: CounterMove(from: .pending, to: .dialed), detail: .set(reason))
         case .refused(let status, let message):
             return finish(state, to: .failed, reason: .plivoRejected, detail: .set("HTTP \(status): \(message)"))
@@ -295,7 +315,7 @@ public enum ContactLifecycle {
         }
     }
 
-    private static func callback(_ event: CallEvent, _ state: ContactState) -> Transition {
+    private static func callback(_ event: CallEvent, _ state: ContactState, policy: RetryPolicy) -> Transition {
         // A callback may reach a contact before its dialer's report (pending, placing); after the
         // call ended, or for an attempt released to pending, it changes nothing.
         guard state.status == .pending && state.callState == .placing || state.status == .dialed else { return .ignored }
@@ -313,6 +333,16 @@ public enum ContactLifecycle {
             return Transition(next: next, counters: CounterMove(from: state.status, to: .dialed), requestUUID: requestUUID)
         case .hangup:
             let (status, reason) = FailureReason.hangup(callStatus: event.callStatus)
+            // Redialed by the policy, unless the placement may have fired unseen: "never twice by
+            // accident" comes before any retry.
+            if status == .failed, let reason, !state.placementUncertain,
+               let delay = policy.redialDelay(after: reason, attemptsMade: state.attemptsMade) {
+                next.status = .pending
+                next.callState = nil
+                next.heard = false
+                return Transition(next: next, counters: CounterMove(from: state.status, to: .pending), releasesSlot: state.callState != nil,
+                                  failureReason: reason, requestUUID: requestUUID, redialAfterSeconds: delay)
+            }
             var transition = finish(next, to: status, reason: reason, detail: .keep)
             transition.releasesSlot = state.callState != nil
             transition.requestUUID = requestUUID
@@ -329,11 +359,12 @@ public enum ContactLifecycle {
                           failureReason: reason, detail: detail)
     }
 
-    /// Surely not placed: pending again, offered again.
+    /// Surely not placed: pending again, offered again; the attempt does not count.
     private static func releaseToPending(_ state: ContactState) -> Transition {
         var next = state
         next.status = .pending
         next.callState = nil
+        next.attemptsMade = max(0, state.attemptsMade - 1)
         return Transition(next: next, counters: CounterMove(from: state.status, to: .pending), releasesSlot: true, requeues: true,
                           detail: .clear)
     }
@@ -370,7 +401,7 @@ extension ContactLifecycle {
     public static func stamps(_ transition: Transition, for event: ContactEvent, from state: ContactState) -> Stamps {
         guard let next = transition.next else { return Stamps() }
         var stamps = Stamps()
-        if transition.requeues {
+        if transition.requeues || transition.redialAfterSeconds != nil {
             stamps.dialedAt = .clear
         } else if next.status == .dialed && state.status != .dialed {
             stamps.dialedAt = .stampIfMissing

@@ -468,9 +468,14 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         return (effect.applied || placement != nil, directives)
     }
 
-    /// A callback (or a lookup's answer), after the database applied it.
+    /// A callback (or a lookup's answer), after the database applied it. A contact to be
+    /// redialed is looked for again when its delay has passed.
     public mutating func changed(by effect: DispatchEffect, now: Instant) -> [Directive] {
-        apply(effect) + pump(now: now)
+        var directives = apply(effect)
+        if let seconds = effect.transition.redialAfterSeconds, let campaign = effect.campaign, queues[campaign] != nil {
+            directives += armWindow(campaign, at: now.advanced(by: .seconds(seconds)))
+        }
+        return directives + pump(now: now)
     }
 
     private mutating func apply(_ effect: DispatchEffect) -> [Directive] {

@@ -1,3 +1,4 @@
+import Dialing
 import HTTP1
 import JSON
 import Protocol
@@ -8,8 +9,11 @@ import Telephony
 struct CampaignAPI: Sendable {
     let manager: RPCClient
     let maxContactsPerUpload: Int
+    /// The shortest redial delay a retry policy may ask for: 60 s, lowered only for tests.
+    var minimumRetryDelay = RetryPolicy.delayLimit.lowerBound
 
-    static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country", "calling_window", "timezone"]
+    static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country", "calling_window", "timezone",
+                                              "retry_policy"]
     static let contactFields: Set<String> = ["phone_number", "variables", "timezone"]
     static let defaultPageSize = 50
     static let maxPageSize = 1000
@@ -45,9 +49,10 @@ struct CampaignAPI: Sendable {
         let callFrom = reader.phoneNumber("call_from_number", required: false, defaultCountry: country)
         let window = reader.callingWindow("calling_window", allowBeyondTCPA: Self.isBeyondNANP(country))
         let zone = reader.timezone("timezone")
+        let policy = reader.retryPolicy("retry_policy", minimumDelay: minimumRetryDelay)
         guard reader.errors.isEmpty, let name, let agentID else { throw APIError.invalid(reader.errors) }
         let create = CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom, defaultCountry: country,
-                                    callingWindow: window, timezone: zone)
+                                    callingWindow: window, timezone: zone, retryPolicy: policy)
         let record = try await ask(create, context)
         return .json(201, .object([("status", .string("created")), ("campaign_id", .string(record.id))]),
                      headers: [("Location", "/v1/campaigns/\(record.id)")])
@@ -97,9 +102,11 @@ struct CampaignAPI: Sendable {
         let window: String? = reader.value("calling_window") == .null ? ""
             : reader.callingWindow("calling_window", allowBeyondTCPA: Self.isBeyondNANP(effectiveCountry))
         let zone: String? = reader.value("timezone") == .null ? "" : reader.timezone("timezone")
+        // `null` (or `{}`) is no redial.
+        let policy: String? = reader.value("retry_policy") == .null ? "" : reader.retryPolicy("retry_policy", minimumDelay: minimumRetryDelay)
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         let update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom,
-                                    defaultCountry: country, callingWindow: window, timezone: zone)
+                                    defaultCountry: country, callingWindow: window, timezone: zone, retryPolicy: policy)
         return .json(200, Render.campaign(try await ask(update, context)))
     }
 

@@ -53,7 +53,8 @@ public final class GatewayService: Service {
                                    logger: logger, handler: handleAdmin)
         }
         var router = Router()
-        let campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
+        var campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
+        campaigns.minimumRetryDelay = configuration.minimumRetryDelay
         campaigns.register(in: &router)
         DialingAPI(campaigns: campaigns).register(in: &router)
         NumbersAPI(campaigns: campaigns).register(in: &router)

@@ -1,4 +1,5 @@
 import Crypto
+import Dialing
 import JSON
 import Protocol
 import Telephony
@@ -36,6 +37,7 @@ enum Render {
             ("default_country", record.defaultCountry.map(JSONValue.string) ?? .null),
             ("calling_window", callingWindow(record.callingWindow)),
             ("timezone", record.timezone.map(JSONValue.string) ?? .null),
+            ("retry_policy", retryPolicy(record.retryPolicy)),
             ("status", .string(record.status.rawValue)),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
@@ -72,6 +74,9 @@ enum Render {
             // While a pending contact waits for its calling window: when it opens.
             ("window_opens_at", record.status == .pending
                 ? optionalTime(record.windowOpensAt.flatMap { $0 > Timestamp.nowMilliseconds() ? $0 : nil }) : .null),
+            // Attempts that reached Plivo so far, and while it waits for a redial, when it may come.
+            ("attempt", .int(record.attemptsMade)),
+            ("next_attempt_at", record.status == .pending ? optionalTime(record.nextAttemptAt) : .null),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
             ("failure_reason", optional(call.failureReason)),
@@ -108,10 +113,24 @@ enum Render {
             ("outcome", text(attempt.outcome)),
             ("failure_reason", text(attempt.failureReason)),
             ("ended_at", endedAt),
-            // Plivo's ids are kept for the latest attempt.
-            ("request_uuid", latest ? text(record.call.requestUUID) : .null),
-            ("call_uuid", latest ? text(record.call.callUUID) : .null),
+            // Attempts recorded before their own ids were kept have the contact's, for the latest.
+            ("request_uuid", text(attempt.requestUUID ?? (latest ? record.call.requestUUID : nil))),
+            ("call_uuid", text(attempt.callUUID ?? (latest ? record.call.callUUID : nil))),
+            ("answered_at", attempt.answeredAt.map(time) ?? .null),
+            ("hangup_cause", text(attempt.hangupCause)),
+            ("hangup_cause_code", attempt.hangupCauseCode.map(JSONValue.int) ?? .null),
+            ("duration_seconds", attempt.durationSeconds.map(JSONValue.int) ?? .null),
         ])
+    }
+
+    /// `{"busy":{"max_attempts":3,"delay_seconds":600},…}` from the stored form; null for no redial.
+    static func retryPolicy(_ text: String) -> JSONValue {
+        guard let policy = RetryPolicy(text: text), !policy.rules.isEmpty else { return .null }
+        return .object(RetryPolicy.Outcome.allCases.compactMap { outcome in
+            policy.rules[outcome].map { rule in
+                (outcome.rawValue, .object([("max_attempts", .int(rule.maxAttempts)), ("delay_seconds", .int(rule.delaySeconds))]))
+            }
+        })
     }
 }
 

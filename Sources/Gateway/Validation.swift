@@ -1,3 +1,4 @@
+import Dialing
 import HTTP1
 import JSON
 import Telephony
@@ -170,6 +171,51 @@ struct ObjectReader {
             }
             return window.text
         }
+    }
+
+    /// The member as a retry policy, `{"busy":{"max_attempts":3,"delay_seconds":600},…}` (outcomes
+    /// `busy`, `no_answer`, `voicemail`, `call_failed`), in its stored form; `{}` is no redial.
+    /// Delays shorter than `minimumDelay` are refused (60 s, lowered only for tests).
+    mutating func retryPolicy(_ key: String, minimumDelay: Int) -> String? {
+        guard let value = value(key), value != .null else { return nil }
+        let outcomes = RetryPolicy.Outcome.allCases.map(\.rawValue)
+        guard let members = value.objectMembers else {
+            fail(key, "must be an object like {\"busy\":{\"max_attempts\":3,\"delay_seconds\":600}} (outcomes: \(outcomes.joined(separator: ", ")))")
+            return nil
+        }
+        var reader = ObjectReader(members, index: index, prefix: prefix + key + ".")
+        reader.rejectUnknown(allowing: Set(outcomes))
+        var rules: [RetryPolicy.Outcome: RetryPolicy.Rule] = [:]
+        let delays = max(1, minimumDelay)...RetryPolicy.delayLimit.upperBound
+        for outcome in RetryPolicy.Outcome.allCases {
+            guard let rule = reader.value(outcome.rawValue) else { continue }
+            guard let fields = rule.objectMembers else {
+                reader.fail(outcome.rawValue, "must be an object with max_attempts and delay_seconds")
+                continue
+            }
+            var inner = ObjectReader(fields, index: index, prefix: reader.prefix + outcome.rawValue + ".")
+            inner.rejectUnknown(allowing: ["max_attempts", "delay_seconds"])
+            let attempts = inner.integer("max_attempts", in: RetryPolicy.attemptLimit, meaning: "attempts in all, the first call included")
+            let delay = inner.integer("delay_seconds", in: delays, meaning: "seconds")
+            reader.errors += inner.errors
+            if let attempts, let delay { rules[outcome] = RetryPolicy.Rule(maxAttempts: attempts, delaySeconds: delay) }
+        }
+        errors += reader.errors
+        guard reader.errors.isEmpty else { return nil }
+        return RetryPolicy(rules: rules).text
+    }
+
+    /// A required whole number within `range`.
+    mutating func integer(_ key: String, in range: ClosedRange<Int>, meaning: String) -> Int? {
+        guard let value = value(key) else {
+            fail(key, "is required")
+            return nil
+        }
+        guard let number = value.intValue, range.contains(number) else {
+            fail(key, "must be a whole number of \(meaning) from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return number
     }
 
     /// The member as an ISO 3166-1 alpha-2 country code we have a numbering plan for, upper-cased.

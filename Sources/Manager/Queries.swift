@@ -99,13 +99,16 @@ struct Queries {
         statement.reset()
         try database.cached("""
             SELECT attempt, begun_at, dnc_version, dnc_entries, local_time, timezone, timezone_source, calling_window, outcome,
-            failure_reason, ended_at FROM attempts WHERE contact_seq = ? ORDER BY attempt
+            failure_reason, ended_at, request_uuid, call_uuid, answered_at, hangup_cause, hangup_cause_code, duration
+            FROM attempts WHERE contact_seq = ? ORDER BY attempt
             """).bind(1, contactSeq).forEachRow { row in
                 record.attempts.append(AttemptRecord(
                     attempt: row.int64(0), begunAt: row.int64(1), dncVersion: row.int64(2), dncEntries: row.int64(3),
                     localTime: row.optionalString(4), timezone: row.optionalString(5), timezoneSource: row.optionalString(6),
                     callingWindow: row.optionalString(7), outcome: row.optionalString(8), failureReason: row.optionalString(9),
-                    endedAt: row.optionalInt64(10)))
+                    endedAt: row.optionalInt64(10), requestUUID: row.optionalString(11), callUUID: row.optionalString(12),
+                    answeredAt: row.optionalInt64(13), hangupCause: row.optionalString(14),
+                    hangupCauseCode: row.optionalInt64(15).map(Int.init), durationSeconds: row.optionalInt64(16).map(Int.init)))
             }
         return record
     }

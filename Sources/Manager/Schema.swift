@@ -190,6 +190,25 @@ enum Schema {
         (10, """
             ALTER TABLE campaigns ADD COLUMN canceled_count INTEGER NOT NULL DEFAULT 0;
             """),
+        // Redials: each campaign's retry policy (`RetryPolicy.text`, empty for none); per contact
+        // the attempts that reached Plivo, whether the one in flight may have fired unseen, and
+        // when a redial may come; per attempt Plivo's ids and how its call ended, as the contact
+        // keeps only its latest call's.
+        (11, """
+            ALTER TABLE campaigns ADD COLUMN retry_policy TEXT NOT NULL DEFAULT '';
+            ALTER TABLE contacts ADD COLUMN attempt_count INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE contacts ADD COLUMN placement_uncertain INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE contacts ADD COLUMN next_attempt_at INTEGER;
+            CREATE INDEX contacts_waiting_redial ON contacts(campaign_seq, next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+            UPDATE contacts SET attempt_count = 1 WHERE status IN ('dialed', 'completed', 'failed') OR call_state IS NOT NULL;
+            UPDATE contacts SET placement_uncertain = 1 WHERE call_state = 'uncertain';
+            ALTER TABLE attempts ADD COLUMN request_uuid TEXT;
+            ALTER TABLE attempts ADD COLUMN call_uuid TEXT;
+            ALTER TABLE attempts ADD COLUMN hangup_cause TEXT;
+            ALTER TABLE attempts ADD COLUMN hangup_cause_code INTEGER;
+            ALTER TABLE attempts ADD COLUMN answered_at INTEGER;
+            ALTER TABLE attempts ADD COLUMN duration INTEGER;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

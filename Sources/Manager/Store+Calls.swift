@@ -48,7 +48,7 @@ extension Store {
         try database.cached("""
             SELECT seq, phone_number, timezone FROM contacts INDEXED BY contacts_by_campaign_status
             WHERE campaign_seq = ? AND status = 'pending' AND seq > ? AND call_state IS NULL
-            AND (window_opens_at IS NULL OR window_opens_at <= ?) ORDER BY seq LIMIT ?
+            AND (window_opens_at IS NULL OR window_opens_at <= ?3) AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?4
             """).bind(1, campaign).bind(2, after).bind(3, now).bind(4, limit)
             .forEachRow { row in
                 load.scanned += 1
@@ -66,17 +66,28 @@ extension Store {
                 for contact in waiting { try markWaiting(contact.seq, until: contact.opensAt) }
             }
         }
-        // Contacts marked earlier (before a pause, or a restart) are not read again until their
-        // window opens: the load says when the first of them does, so the queue is read again then.
-        let marked = try database.cached("""
-            SELECT min(window_opens_at) FROM contacts INDEXED BY contacts_waiting_window
-            WHERE campaign_seq = ? AND window_opens_at > ? AND status = 'pending'
-            """)
-        marked.bind(1, campaign).bind(2, now)
-        if try marked.step(), let opensAt = marked.optionalInt64(0) { load.windowOpensAt = min(load.windowOpensAt ?? opensAt, opensAt) }
-        marked.reset()
+        // Contacts marked earlier (before a pause, or a restart), and those waiting for a redial,
+        // are not read again until their window opens or their redial is due: the load says when
+        // the first of them is, so the queue is read again then.
+        for sql in Self.firstWaitingSQL {
+            let first = try database.cached(sql)
+            first.bind(1, campaign).bind(2, now)
+            if try first.step(), let opensAt = first.optionalInt64(0) { load.windowOpensAt = min(load.windowOpensAt ?? opensAt, opensAt) }
+            first.reset()
+        }
         return load
     }
+
+    static let firstWaitingSQL = [
+        """
+        SELECT min(window_opens_at) FROM contacts INDEXED BY contacts_waiting_window
+        WHERE campaign_seq = ? AND window_opens_at > ? AND status = 'pending'
+        """,
+        """
+        SELECT min(next_attempt_at) FROM contacts INDEXED BY contacts_waiting_redial
+        WHERE campaign_seq = ? AND next_attempt_at > ? AND status = 'pending'
+        """,
+    ]
 
     /// The campaign's calling window and zone, to judge its contacts by.
     func campaignSchedules(_ campaign: Int64) throws -> CampaignSchedules { try campaignForCalls(campaign).schedules }
@@ -89,6 +100,14 @@ extension Store {
         guard try statement.step() else { return (false, CampaignSchedules(window: defaultWindow, zone: nil)) }
         let window = (try? CallingWindow.parse(text: statement.string(1)).get()) ?? defaultWindow
         return (statement.string(0) == CampaignStatus.running.rawValue, CampaignSchedules(window: window, zone: statement.optionalString(2)))
+    }
+
+    /// The campaign's retry policy (none if it has none, or it is gone).
+    private func retryPolicy(_ campaign: Int64) throws -> RetryPolicy {
+        let statement = try database.cached("SELECT retry_policy FROM campaigns WHERE seq = ?")
+        statement.bind(1, campaign)
+        defer { statement.reset() }
+        return try statement.step() ? RetryPolicy(text: statement.string(0)) ?? .none : .none
     }
 
     private func campaignStatus(_ campaign: Int64) throws -> CampaignStatus? {
@@ -132,7 +151,10 @@ extension Store {
             let event: ContactEvent = try isListed(account: account, number: number) ? .dncListed : .begin(attempt: attempt)
             let effect = try change(contact, by: event, now: now)
             guard effect.applied else { return .contactNotPending }
-            try database.cached("UPDATE contacts SET window_opens_at = NULL WHERE seq = ? AND window_opens_at IS NOT NULL").bind(1, contact).run()
+            try database.cached("""
+                UPDATE contacts SET window_opens_at = NULL, next_attempt_at = NULL
+                WHERE seq = ? AND (window_opens_at IS NOT NULL OR next_attempt_at IS NOT NULL)
+                """).bind(1, contact).run()
             if event != .dncListed {
                 try recordDecision(contact: contact, attempt: attempt, account: account, schedule: schedule, now: now)
             }
@@ -148,13 +170,17 @@ extension Store {
     }
 
     private func contactRow(_ contact: Int64) throws -> ContactRow? {
-        let statement = try database.cached("SELECT campaign_seq, phone_number, status, call_state, attempt, call_uuid IS NOT NULL FROM contacts WHERE seq = ?")
+        let statement = try database.cached("""
+            SELECT campaign_seq, phone_number, status, call_state, attempt, call_uuid IS NOT NULL, attempt_count, placement_uncertain
+            FROM contacts WHERE seq = ?
+            """)
         statement.bind(1, contact)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
         let state = ContactState(status: ContactStatus(rawValue: statement.string(2)) ?? .pending,
                                  callState: statement.optionalString(3).flatMap(CallState.init(rawValue:)),
-                                 attempt: statement.optionalInt64(4), heard: statement.int(5) == 1)
+                                 attempt: statement.optionalInt64(4), heard: statement.int(5) == 1, attemptsMade: statement.int(6),
+                                 placementUncertain: statement.int(7) == 1)
         return ContactRow(campaign: statement.int64(0), phone: statement.string(1), state: state)
     }
 
@@ -181,7 +207,10 @@ extension Store {
     /// The SQL only reads and writes; what changes is `ContactLifecycle`'s decision.
     private func change(_ contact: Int64, by event: ContactEvent, now: Int64) throws -> DispatchEffect {
         guard let row = try contactRow(contact) else { return DispatchEffect() }
-        let transition = ContactLifecycle.apply(event, to: row.state)
+        // Only a hangup can be redialed: the campaign's policy is read for those alone.
+        var policy = RetryPolicy.none
+        if case .callback(let callback) = event, callback.kind == .hangup { policy = try retryPolicy(row.campaign) }
+        let transition = ContactLifecycle.apply(event, to: row.state, policy: policy)
         guard let next = transition.next else {
             if case .fillIfMissing(let uuid) = transition.requestUUID {
                 try database.cached("UPDATE contacts SET request_uuid = coalesce(request_uuid, ?) WHERE seq = ?").bind(1, uuid).bind(2, contact).run()
@@ -206,7 +235,7 @@ extension Store {
         }
         let begins: Int64 = if case .begin = event { 1 } else { 0 }
         try database.cached("""
-            UPDATE contacts SET status = ?1, call_state = ?2, attempt = ?3,
+            UPDATE contacts SET status = ?1, call_state = ?2, attempt = ?3, attempt_count = ?21, placement_uncertain = ?22, next_attempt_at = ?23,
             failure_reason = CASE WHEN ?4 THEN ?5 ELSE failure_reason END,
             failure_detail = CASE ?6 WHEN 0 THEN failure_detail WHEN 1 THEN NULL ELSE ?7 END,
             request_uuid = CASE ?8 WHEN 0 THEN request_uuid WHEN 1 THEN ?9 ELSE coalesce(request_uuid, ?9) END,
@@ -218,11 +247,13 @@ extension Store {
             WHERE seq = ?17 AND status = ?18 AND call_state IS ?19 AND attempt IS ?20
             """)
             .bind(1, next.status.rawValue).bind(2, next.callState?.rawValue).bind(3, next.attempt)
-            .bind(4, transition.endsAttempt ? 1 : 0).bind(5, transition.failureReason?.rawValue)
+            .bind(4, transition.endsAttempt || transition.redialAfterSeconds != nil ? 1 : 0).bind(5, transition.failureReason?.rawValue)
             .bind(6, detail.0).bind(7, detail.1).bind(8, requestUUID.0).bind(9, requestUUID.1)
             .bind(10, dialedAt).bind(11, now).bind(12, stamps.endedAt ? 1 : 0).bind(13, stamps.lastEventAt ? 1 : 0)
             .bind(14, stamps.updatedAt ? 1 : 0).bind(15, begins).bind(16, row.campaign)
             .bind(17, contact).bind(18, row.state.status.rawValue).bind(19, row.state.callState?.rawValue).bind(20, row.state.attempt)
+            .bind(21, next.attemptsMade).bind(22, next.placementUncertain ? 1 : 0)
+            .bind(23, transition.redialAfterSeconds.map { now + Int64($0) * 1000 })
             .run()
         // Read and written in one transaction of the one writer: the guard cannot fail unless the
         // row changed under us, and then nothing was written.
@@ -230,13 +261,27 @@ extension Store {
         var effect = DispatchEffect(transition: transition, contact: QueuedContact(seq: contact, phoneNumber: row.phone), campaign: row.campaign)
         // The attempt's outcome, as it stands after this change.
         if let attempt = next.attempt ?? row.state.attempt, event != .dncListed {
-            let outcome = if case .queuedCallCanceled = event { "canceled_at_plivo" } else if transition.requeues { "not_placed" } else { next.status.rawValue }
+            let outcome = if case .queuedCallCanceled = event {
+                "canceled_at_plivo"
+            } else if transition.requeues {
+                "not_placed"
+            } else if transition.redialAfterSeconds != nil {
+                ContactStatus.failed.rawValue
+            } else {
+                next.status.rawValue
+            }
+            let ended = transition.endsAttempt || transition.redialAfterSeconds != nil
+            let attemptRequestUUID: String? = switch transition.requestUUID {
+            case .set(let uuid): uuid
+            case .fillIfMissing(let uuid): uuid
+            case .keep: nil
+            }
             try database.cached("""
-                UPDATE attempts SET outcome = ?, failure_reason = CASE WHEN ? THEN ? ELSE failure_reason END,
-                ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE contact_seq = ? AND attempt = ?
-                """).bind(1, outcome).bind(2, transition.endsAttempt ? 1 : 0)
-                .bind(3, transition.failureReason?.rawValue).bind(4, stamps.endedAt || transition.requeues ? 1 : 0).bind(5, now)
-                .bind(6, contact).bind(7, attempt).run()
+                UPDATE attempts SET outcome = ?1, failure_reason = CASE WHEN ?2 THEN ?3 ELSE failure_reason END,
+                ended_at = CASE WHEN ?4 THEN ?5 ELSE ended_at END, request_uuid = coalesce(request_uuid, ?6) WHERE contact_seq = ?7 AND attempt = ?8
+                """).bind(1, outcome).bind(2, ended ? 1 : 0).bind(3, transition.failureReason?.rawValue)
+                .bind(4, stamps.endedAt || transition.requeues || transition.redialAfterSeconds != nil ? 1 : 0).bind(5, now)
+                .bind(6, attemptRequestUUID).bind(7, contact).bind(8, attempt).run()
         }
         if let move = transition.counters { try moveCounts(campaign: row.campaign, from: move.from, to: move.to, now: now) }
         if transition.endsAttempt {
@@ -276,7 +321,23 @@ extension Store {
             let now = Timestamp.nowMilliseconds()
             let effect = try change(contact, by: .callback(event), now: now)
             guard effect.applied else { return effect }
-            // What the callback tells beyond the contact's state.
+            // What the callback tells beyond the contact's state: kept with its attempt, and with
+            // the contact as its latest call, unless that call is over and a redial is coming.
+            try database.cached("""
+                UPDATE attempts SET request_uuid = coalesce(request_uuid, ?1), call_uuid = coalesce(call_uuid, ?2),
+                answered_at = CASE WHEN ?3 THEN coalesce(answered_at, ?4) ELSE answered_at END,
+                hangup_cause = coalesce(?5, hangup_cause), hangup_cause_code = coalesce(?6, hangup_cause_code), duration = coalesce(?7, duration)
+                WHERE contact_seq = ?8 AND attempt = ?9
+                """).bind(1, event.requestUUID).bind(2, event.callUUID).bind(3, event.kind == .answer ? 1 : 0).bind(4, now)
+                .bind(5, event.hangupCause).bind(6, event.hangupCauseCode.map(Int64.init)).bind(7, event.durationSeconds.map(Int64.init))
+                .bind(8, contact).bind(9, event.attempt).run()
+            if effect.transition.redialAfterSeconds != nil {
+                try database.cached("""
+                    UPDATE contacts SET request_uuid = NULL, call_uuid = NULL, answered_at = NULL, ended_at = NULL, hangup_cause = NULL,
+                    hangup_cause_code = NULL, duration = NULL, bill_duration = NULL WHERE seq = ?
+                    """).bind(1, contact).run()
+                return effect
+            }
             try database.cached("""
                 UPDATE contacts SET call_uuid = coalesce(call_uuid, ?),
                 answered_at = CASE WHEN ? THEN coalesce(answered_at, ?) ELSE answered_at END WHERE seq = ?

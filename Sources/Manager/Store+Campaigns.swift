@@ -13,17 +13,19 @@ extension Store {
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
         pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country,
-        calling_window, timezone, canceled_count
+        calling_window, timezone, canceled_count, retry_policy
         """
 
     static func campaign(from row: Statement) -> CampaignRecord {
-        CampaignRecord(
+        var record = CampaignRecord(
             id: row.string(1), name: row.string(2), agentID: row.string(3), callFromNumber: row.optionalString(4),
             status: CampaignStatus(rawValue: row.string(5)) ?? .draft, createdAt: row.int64(6), updatedAt: row.int64(7),
             counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12), canceled: row.int(18)),
             pausedReason: row.optionalString(13), defaultCountry: row.optionalString(15),
             callingWindow: row.string(16), timezone: row.optionalString(17)
         )
+        record.retryPolicy = row.string(19)
+        return record
     }
 
     func createCampaign(_ request: CreateCampaign) async throws -> CampaignRecord {
@@ -33,18 +35,20 @@ extension Store {
             if let number = request.callFromNumber { try requireOwned(number, by: request.account) }
             try database.cached("""
                 INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country,
-                calling_window, timezone)
-                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?)
+                calling_window, timezone, retry_policy)
+                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?)
                 """)
                 .bind(1, id).bind(2, request.account).bind(3, request.name).bind(4, request.agentID)
                 .bind(5, request.callFromNumber).bind(6, now).bind(7, now).bind(8, request.defaultCountry)
-                .bind(9, request.callingWindow ?? defaultWindow.text).bind(10, request.timezone).run()
+                .bind(9, request.callingWindow ?? defaultWindow.text).bind(10, request.timezone).bind(11, request.retryPolicy ?? "").run()
         }
-        return CampaignRecord(
+        var record = CampaignRecord(
             id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
             status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts(), defaultCountry: request.defaultCountry,
             callingWindow: request.callingWindow ?? defaultWindow.text, timezone: request.timezone
         )
+        record.retryPolicy = request.retryPolicy ?? ""
+        return record
     }
 
     func updateCampaign(_ request: UpdateCampaign) async throws -> CampaignRecord {
@@ -60,13 +64,14 @@ extension Store {
             if let country = request.defaultCountry { record.defaultCountry = country.isEmpty ? nil : country }
             if let window = request.callingWindow { record.callingWindow = window.isEmpty ? defaultWindow.text : window }
             if let zone = request.timezone { record.timezone = zone.isEmpty ? nil : zone }
+            if let policy = request.retryPolicy { record.retryPolicy = policy }
             record.updatedAt = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, default_country = ?, calling_window = ?, timezone = ?,
-                updated_at = ? WHERE seq = ?
+                updated_at = ?, retry_policy = ? WHERE seq = ?
                 """)
                 .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.defaultCountry)
-                .bind(5, record.callingWindow).bind(6, record.timezone).bind(7, record.updatedAt).bind(8, seq).run()
+                .bind(5, record.callingWindow).bind(6, record.timezone).bind(7, record.updatedAt).bind(8, record.retryPolicy).bind(9, seq).run()
             return record
         }
     }
@@ -129,11 +134,12 @@ extension Store {
 
     static let contactColumns = """
         seq, phone_number, variables, status, created_at, updated_at, request_uuid, call_uuid, failure_reason, failure_detail,
-        hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at, duration, bill_duration, timezone, window_opens_at
+        hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at, duration, bill_duration, timezone, window_opens_at,
+        attempt_count, next_attempt_at
         """
 
     static func contact(from row: Statement, campaignID: String) -> ContactRecord {
-        ContactRecord(
+        var record = ContactRecord(
             id: ContactID.format(row.int64(0)), campaignID: campaignID, phoneNumber: row.string(1), variables: row.string(2),
             status: ContactStatus(rawValue: row.string(3)) ?? .pending, createdAt: row.int64(4), updatedAt: row.int64(5),
             call: CallDetails(
@@ -144,6 +150,9 @@ extension Store {
             ),
             timezone: row.optionalString(17), windowOpensAt: row.optionalInt64(18)
         )
+        record.attemptsMade = row.int(19)
+        record.nextAttemptAt = row.optionalInt64(20)
+        return record
     }
 
     // MARK: Lifecycle

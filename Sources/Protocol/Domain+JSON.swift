@@ -69,6 +69,8 @@ extension ContactRecord: JSONRepresentable {
         if let attempts = members["attempts"] {
             self.attempts = try JSONValueDecoder.decode([AttemptRecord].self, from: attempts)
         }
+        attemptsMade = Int(try members.optionalInt64("attemptsMade") ?? 0)
+        nextAttemptAt = try members.optionalInt64("nextAttemptAt")
     }
 
     public var json: JSONValue {
@@ -79,6 +81,8 @@ extension ContactRecord: JSONRepresentable {
         ]
         if let timezone { members.append(("timezone", .string(timezone))) }
         if let windowOpensAt { members.append(("windowOpensAt", .int64(windowOpensAt))) }
+        if attemptsMade > 0 { members.append(("attemptsMade", .int(attemptsMade))) }
+        if let nextAttemptAt { members.append(("nextAttemptAt", .int64(nextAttemptAt))) }
         if !attempts.isEmpty, let encoded = try? JSONValueEncoder.encode(attempts) { members.append(("attempts", encoded)) }
         return .object(members)
     }
@@ -120,6 +124,7 @@ extension CampaignRecord: JSONRepresentable {
             callingWindow: try members.optionalString("callingWindow"), timezone: try members.optionalString("timezone"),
             waitingWindow: Int(try members.optionalInt64("waitingWindow") ?? 0), nextWindowOpensAt: try members.optionalInt64("nextWindowOpensAt")
         )
+        retryPolicy = try members.optionalString("retryPolicy") ?? ""
     }
 
     public var json: JSONValue {
@@ -129,6 +134,7 @@ extension CampaignRecord: JSONRepresentable {
             "pausedReason": pausedReason.map(JSONValue.string), "defaultCountry": defaultCountry.map(JSONValue.string),
             "callingWindow": callingWindow.map(JSONValue.string), "timezone": timezone.map(JSONValue.string),
             "waitingWindow": .int(waitingWindow), "nextWindowOpensAt": nextWindowOpensAt.map(JSONValue.int64),
+            "retryPolicy": .string(retryPolicy),
         ])
     }
 }

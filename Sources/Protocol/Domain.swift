@@ -53,6 +53,8 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
     /// Pending contacts waiting for their window to open, and when the first of them opens.
     public var waitingWindow: Int = 0
     public var nextWindowOpensAt: Int64?
+    /// `RetryPolicy.text`: empty for no redial.
+    public var retryPolicy = ""
 
     public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil, defaultCountry: String? = nil,
                 callingWindow: String? = nil, timezone: String? = nil, waitingWindow: Int = 0, nextWindowOpensAt: Int64? = nil) {
@@ -88,6 +90,9 @@ public struct ContactRecord: Codable, Sendable, Equatable {
     public var windowOpensAt: Int64?
     /// Every attempt to call it, oldest first (filled for a single contact's read).
     public var attempts: [AttemptRecord] = []
+    /// Attempts that reached Plivo (or may have), and when a redial may come while it waits for one.
+    public var attemptsMade = 0
+    public var nextAttemptAt: Int64?
 
     public init(id: String, campaignID: String, phoneNumber: String, variables: String, status: ContactStatus, createdAt: Int64, updatedAt: Int64, call: CallDetails = CallDetails(),
                 timezone: String? = nil, windowOpensAt: Int64? = nil) {
@@ -178,9 +183,24 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var outcome: String?
     public var failureReason: String?
     public var endedAt: Int64?
+    /// Plivo's ids for this attempt, and how its call went.
+    public var requestUUID: String?
+    public var callUUID: String?
+    public var answeredAt: Int64?
+    public var hangupCause: String?
+    public var hangupCauseCode: Int?
+    public var durationSeconds: Int?
 
     public init(attempt: Int64, begunAt: Int64, dncVersion: Int64, dncEntries: Int64, localTime: String?, timezone: String?,
-                timezoneSource: String?, callingWindow: String?, outcome: String?, failureReason: String?, endedAt: Int64?) {
+                timezoneSource: String?, callingWindow: String?, outcome: String?, failureReason: String?, endedAt: Int64?,
+                requestUUID: String? = nil, callUUID: String? = nil, answeredAt: Int64? = nil, hangupCause: String? = nil,
+                hangupCauseCode: Int? = nil, durationSeconds: Int? = nil) {
+        self.requestUUID = requestUUID
+        self.callUUID = callUUID
+        self.answeredAt = answeredAt
+        self.hangupCause = hangupCause
+        self.hangupCauseCode = hangupCauseCode
+        self.durationSeconds = durationSeconds
         self.attempt = attempt
         self.begunAt = begunAt
         self.dncVersion = dncVersion

@@ -68,9 +68,12 @@ public struct CreateCampaign: GatewayRequest {
     public var callingWindow: String?
     /// IANA zone for callees whose number has several.
     public var timezone: String?
+    /// `RetryPolicy.text`; nil for no redial.
+    public var retryPolicy: String?
 
     public init(account: String, name: String, agentID: String, callFromNumber: String?, defaultCountry: String? = nil,
-                callingWindow: String? = nil, timezone: String? = nil) {
+                callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {
+        self.retryPolicy = retryPolicy
         self.callingWindow = callingWindow
         self.timezone = timezone
         self.account = account
@@ -123,9 +126,12 @@ public struct UpdateCampaign: GatewayRequest {
     /// A window to set, `""` for the default again, nil to leave it; the same for the zone.
     public var callingWindow: String?
     public var timezone: String?
+    /// `RetryPolicy.text` to set (`""`: no redial), nil to leave it.
+    public var retryPolicy: String?
 
     public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil,
-                defaultCountry: String? = nil, callingWindow: String? = nil, timezone: String? = nil) {
+                defaultCountry: String? = nil, callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {
+        self.retryPolicy = retryPolicy
         self.callingWindow = callingWindow
         self.timezone = timezone
         self.account = account

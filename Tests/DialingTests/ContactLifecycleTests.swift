@@ -75,9 +75,12 @@ struct Row: Sendable, CustomTestStringConvertible {
 
 private let table: [Row] = [
     // Begin: only a pending contact with no call in flight.
-    Row("begin a fresh contact", fresh, .begin(attempt: 2), Transition(next: state(fresh) { $0.callState = .placing; $0.attempt = 2 })),
+    Row("begin a fresh contact", fresh, .begin(attempt: 2),
+        Transition(next: state(fresh) { $0.callState = .placing; $0.attempt = 2; $0.attemptsMade = 1 })),
     Row("begin a contact released to pending", released, .begin(attempt: 2),
-        Transition(next: state(released) { $0.callState = .placing; $0.attempt = 2 })),
+        Transition(next: state(released) { $0.callState = .placing; $0.attempt = 2; $0.attemptsMade = 1 })),
+    Row("begin a redial clears the last attempt's uncertainty", state(released) { $0.attemptsMade = 1; $0.placementUncertain = true },
+        .begin(attempt: 2), Transition(next: state(released) { $0.callState = .placing; $0.attempt = 2; $0.attemptsMade = 2 })),
     Row("begin while placing", placing, .begin(attempt: 2), .ignored),
     Row("begin a live call", live, .begin(attempt: 2), .ignored),
     Row("begin after presumed placement", presumed, .begin(attempt: 2), .ignored),
@@ -101,7 +104,8 @@ private let table: [Row] = [
         Transition(next: state(placing) { $0.status = .dialed; $0.callState = .live }, counters: CounterMove(from: .pending, to: .dialed),
                    detail: .clear, requestUUID: .set(nil))),
     Row("uncertain", placing, report(uncertain),
-        Transition(next: state(placing) { $0.status = .dialed; $0.callState = .uncertain }, counters: CounterMove(from: .pending, to: .dialed),
+        Transition(next: state(placing) { $0.status = .dialed; $0.callState = .uncertain; $0.placementUncertain = true },
+                   counters: CounterMove(from: .pending, to: .dialed),
                    detail: .set("timeout"))),
     Row("refused", placing, report(refused), finished(placing, .failed, .plivoRejected, detail: .set("HTTP 422: bad number"))),
     Row("skipped by the dialer's DNC check", placing, report(.skippedDNC), finished(placing, .skippedDNC, nil)),
@@ -176,7 +180,8 @@ private let table: [Row] = [
 
     // The dialer never reported.
     Row("dialer lost", placing, .dialerLost(attempt: 1),
-        Transition(next: state(placing) { $0.status = .dialed; $0.callState = .uncertain }, counters: CounterMove(from: .pending, to: .dialed),
+        Transition(next: state(placing) { $0.status = .dialed; $0.callState = .uncertain; $0.placementUncertain = true },
+                   counters: CounterMove(from: .pending, to: .dialed),
                    detail: .set("dialer lost before reporting"))),
     Row("dialer lost, already presumed", presumed, .dialerLost(attempt: 1), .ignored),
     Row("dialer lost after its report", live, .dialerLost(attempt: 1), .ignored),
@@ -241,7 +246,7 @@ private let table: [Row] = [
     @Test func callStatesAreTheDatabaseStrings() {
         #expect(CallState.allCases.map(\.rawValue) == ["placing", "live", "queued", "uncertain"])
         #expect(FailureReason.allCases.map(\.rawValue)
-            == ["busy", "no_answer", "timeout", "call_failed", "canceled", "plivo_rejected", "outcome_unknown", "invalid_number"])
+            == ["busy", "no_answer", "timeout", "call_failed", "canceled", "plivo_rejected", "outcome_unknown", "voicemail", "invalid_number"])
     }
 
     /// Over every state and event: counters move from the state read to the state written, a slot
@@ -302,17 +307,18 @@ private let table: [Row] = [
         #expect(steps[2].applied && steps[2].requeues && steps[2].releasesSlot)
         #expect(steps[2].counters == CounterMove(from: .dialed, to: .pending))
         #expect(!steps[3].applied)
-        #expect(state == ContactState(status: .pending, attempt: 1))
+        // Surely not called: the attempt does not count (the mark stays until the next begin).
+        #expect(state == ContactState(status: .pending, attempt: 1, attemptsMade: 0, placementUncertain: true))
 
         let (accepted, _) = run([.begin(attempt: 1), .dialerLost(attempt: 1), report(.accepted(requestUUID: "req-1"), attempt: 1)])
-        #expect(accepted == ContactState(status: .dialed, callState: .live, attempt: 1))
+        #expect(accepted == ContactState(status: .dialed, callState: .live, attempt: 1, attemptsMade: 1, placementUncertain: true))
     }
 
     /// ...but not once a callback proved the call exists.
     @Test func aLateNotPlacedAfterACallbackIsIgnored() {
         let (state, steps) = run([.begin(attempt: 1), .dialerLost(attempt: 1), callback(.ring), report(notPlaced, attempt: 1)])
         #expect(!steps[3].applied)
-        #expect(state == ContactState(status: .dialed, callState: .live, attempt: 1, heard: true))
+        #expect(state == ContactState(status: .dialed, callState: .live, attempt: 1, heard: true, attemptsMade: 1, placementUncertain: true))
     }
 
     /// "A 401 reported late, for a placement begun before the user resumed, paused the resumed
@@ -363,7 +369,7 @@ private let table: [Row] = [
         let (state, steps) = run([.begin(attempt: 1), report(.accepted(requestUUID: "req-1"), attempt: 1), callback(.hangup, status: "busy"),
                                   callback(.hangup, status: "completed"), callback(.ring), callback(.answer)])
         #expect(steps[3...].allSatisfy { $0 == .ignored })
-        #expect(state == ContactState(status: .failed, attempt: 1, heard: true))
+        #expect(state == ContactState(status: .failed, attempt: 1, heard: true, attemptsMade: 1))
         #expect(steps[2].failureReason == .busy)
     }
 }

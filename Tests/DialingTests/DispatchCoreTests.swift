@@ -472,6 +472,28 @@ import Testing
         #expect(harness.takeOffers().map(\.contact.seq) == [1])
     }
 
+    /// A hangup the retry policy redials: the contact (pending again, not callable before its
+    /// delay) is looked for when the delay has passed, however far the queue has moved on.
+    @Test func aRedialIsReadAgainWhenItsDelayHasPassed() {
+        var harness = Harness.dialing(1)
+        let offer = harness.takeOffers()[0]
+        harness.go(offer)
+        harness.report(offer.attempt, .accepted(requestUUID: "r"))
+        let redial = DispatchEffect(transition: Transition(next: ContactState(status: .pending, attempt: offer.attempt, attemptsMade: 1),
+                                                           counters: CounterMove(from: .dialed, to: .pending), releasesSlot: true,
+                                                           failureReason: .busy, redialAfterSeconds: 600),
+                                    contact: offer.contact, campaign: Harness.acme.seq)
+        harness.perform(harness.core.changed(by: redial, now: harness.now))
+        #expect(harness.core.liveCalls == 0 && harness.takeOffers().isEmpty)
+        #expect(harness.wakes.contains(harness.now.advanced(by: .seconds(600))))
+        harness.advance(.seconds(599))
+        harness.tick()
+        #expect(harness.takeOffers().isEmpty)
+        harness.advance(.seconds(1))
+        harness.tick()
+        #expect(harness.takeOffers().map(\.contact.seq) == [offer.contact.seq])
+    }
+
     @Test func aLoadThatLeavesContactsWaitingArmsTheirOpening() {
         var harness = Harness(maxConcurrentCalls: 10)
         harness.answerLoads = false

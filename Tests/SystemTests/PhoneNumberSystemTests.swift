@@ -86,6 +86,11 @@ import Testing
             ALTER TABLE contacts DROP COLUMN timezone;
             ALTER TABLE contacts DROP COLUMN window_opens_at;
             ALTER TABLE campaigns DROP COLUMN canceled_count;
+            DROP INDEX contacts_waiting_redial;
+            ALTER TABLE campaigns DROP COLUMN retry_policy;
+            ALTER TABLE contacts DROP COLUMN attempt_count;
+            ALTER TABLE contacts DROP COLUMN placement_uncertain;
+            ALTER TABLE contacts DROP COLUMN next_attempt_at;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()

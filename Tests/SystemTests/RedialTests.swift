@@ -1,0 +1,80 @@
+import Foundation
+import JSON
+import Testing
+
+/// The retry policy against the simulator: busy numbers called again after the delay, exactly
+/// `max_attempts` times in all, with every attempt kept.
+@Suite(.serialized) struct RedialSystemTests {
+    @Test func busyNumbersAreCalledMaxAttemptsTimesSpacedByTheDelay() async throws {
+        var options = StackOptions.dialing(simulator: ["RYMI_SIM_OUTCOMES": "busy=1"])
+        options.gateway = ["RYMI_TEST_MIN_RETRY_DELAY_SECONDS": "1"]
+        let stack = try await Stack.start(options)
+        defer { stack.stop() }
+        // The shortest delay is a minute, unless lowered for tests.
+        let created = try await stack.client.request("POST", "/v1/campaigns", json: """
+            {"name":"redials","agent_id":"a","call_from_number":"14155550100","timezone":"\(middayZone)",
+             "retry_policy":{"busy":{"max_attempts":3,"delay_seconds":1},"no_answer":{"max_attempts":2,"delay_seconds":1}}}
+            """)
+        #expect(created.status == 201, "\(created.text)")
+        let id = created.json?["campaign_id"]?.stringValue ?? ""
+        let campaign = try await stack.campaign(id)
+        #expect(campaign["retry_policy"] == .object([("busy", .object([("max_attempts", .int(3)), ("delay_seconds", .int(1))])),
+                                                     ("no_answer", .object([("max_attempts", .int(2)), ("delay_seconds", .int(1))]))]))
+        let numbers = phoneNumbers(3)
+        try await stack.upload(numbers, to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        // While a contact waits for its redial it is pending, with the attempts made and when.
+        var sawWaiting = false
+        for _ in 0..<100 where !sawWaiting {
+            let waiting = try await stack.contacts(id, status: "pending").first { $0["next_attempt_at"] != .null }
+            if let waiting {
+                sawWaiting = true
+                #expect(waiting["attempt"]?.intValue ?? 0 >= 1 && waiting["failure_reason"] == .string("busy"))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(sawWaiting)
+        let finished = try await stack.waitForCampaign(id, status: "completed", timeout: 30)
+        #expect(finished["contact_counts"]?["failed"] == .int(3))
+
+        let requests = try await stack.simulatorCalls().requests
+        for number in numbers {
+            let times = requests.filter { $0["to"]?.stringValue == number }.compactMap { $0["at"].flatMap { Double($0.jsonText) } }.sorted()
+            #expect(times.count == 3, "\(number) called \(times.count) times")
+            for (earlier, later) in zip(times, times.dropFirst()) { #expect(later - earlier >= 1, "\(number) redialed after \(later - earlier) s") }
+        }
+        let contactID = try await stack.contacts(id).first?["id"]?.stringValue ?? ""
+        let contact = try await stack.client.request("GET", "/v1/campaigns/\(id)/contacts/\(contactID)").json
+        #expect(contact?["status"] == .string("failed") && contact?["failure_reason"] == .string("busy") && contact?["attempt"] == .int(3))
+        #expect(contact?["next_attempt_at"] == .null)
+        let attempts = contact?["attempts"]?.arrayValue ?? []
+        #expect(attempts.count == 3)
+        #expect(attempts.allSatisfy { $0["outcome"] == .string("failed") && $0["failure_reason"] == .string("busy") && $0["hangup_cause"] == .string("Busy Line") })
+        #expect(Set(attempts.compactMap { $0["call_uuid"]?.stringValue }).count == 3, "each attempt keeps its own call")
+    }
+
+    @Test func retryPoliciesAreValidated() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        let bad: [(String, String)] = [
+            (#"{"busy":{"max_attempts":11,"delay_seconds":600}}"#, "retry_policy.busy.max_attempts"),
+            (#"{"busy":{"max_attempts":0,"delay_seconds":600}}"#, "retry_policy.busy.max_attempts"),
+            (#"{"busy":{"max_attempts":3,"delay_seconds":59}}"#, "retry_policy.busy.delay_seconds"),
+            (#"{"busy":{"max_attempts":3,"delay_seconds":604801}}"#, "retry_policy.busy.delay_seconds"),
+            (#"{"busy":{"max_attempts":3}}"#, "retry_policy.busy.delay_seconds"),
+            (#"{"busy":{"max_attempts":3,"delay_seconds":60,"jitter":1}}"#, "retry_policy.busy.jitter"),
+            (#"{"ringing":{"max_attempts":3,"delay_seconds":60}}"#, "retry_policy.ringing"),
+            (#"{"busy":3}"#, "retry_policy.busy"),
+            (#"[1]"#, "retry_policy"),
+        ]
+        for (policy, field) in bad {
+            let response = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"retry_policy":\#(policy)}"#)
+            #expect(response.status == 422 && response.text.contains(field), "\(policy): \(response.status) \(response.text)")
+        }
+        let set = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"retry_policy":{"voicemail":{"max_attempts":2,"delay_seconds":3600}}}"#)
+        #expect(set.json?["retry_policy"] == .object([("voicemail", .object([("max_attempts", .int(2)), ("delay_seconds", .int(3600))]))]))
+        let cleared = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"retry_policy":null}"#)
+        #expect(cleared.json?["retry_policy"] == .null)
+    }
+}
