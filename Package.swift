@@ -79,10 +79,12 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: settings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "JSON"], swiftSettings: settings),
         .testTarget(name: "DialerTests", dependencies: ["Dialer", "Plivo", "Protocol"], swiftSettings: settings),
-        .testTarget(name: "ManagerTests", dependencies: ["Manager", "Dialing", "Protocol", "Runtime"], swiftSettings: settings),
+        // Helpers the test suites share (not a test target itself).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: settings),
+        .testTarget(name: "ManagerTests", dependencies: ["Manager", "Dialing", "Protocol", "Runtime", "TestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto", "Telephony"],
+            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto", "Telephony", "Runtime", "TestSupport"],
             swiftSettings: settings
         ),
     ]

@@ -6,7 +6,8 @@ import Protocol
 public enum CampaignLifecycle {
     /// A request that changes a campaign, with what the rule needs to know about it.
     public enum Command: Sendable, Equatable {
-        case start
+        /// `startsLater`: its `start_at` is still to come; `ended`: its `end_at` has passed.
+        case start(startsLater: Bool, ended: Bool)
         case pause
         case resume
         case cancel
@@ -36,6 +37,7 @@ public enum CampaignLifecycle {
         case callsInProgress(Int)
         case finalTakesNoContacts(CampaignStatus)
         case notCancelable(CampaignStatus)
+        case endPassed
 
         public var description: String {
             switch self {
@@ -45,7 +47,8 @@ public enum CampaignLifecycle {
             case .runningCannotBeDeleted: "a running campaign cannot be deleted; pause it first"
             case .callsInProgress(let calls): "\(calls) calls of this campaign are still in progress; delete it once they have ended"
             case .finalTakesNoContacts(let status): "the campaign is \(status.rawValue); contacts can no longer be added"
-            case .notCancelable(let status): "only a running or paused campaign can be canceled; this one is \(status.rawValue)"
+            case .notCancelable(let status): "only a scheduled, running or paused campaign can be canceled; this one is \(status.rawValue)"
+            case .endPassed: "the campaign's end_at has passed; set a later one (or none) with PUT first"
             }
         }
     }
@@ -54,10 +57,11 @@ public enum CampaignLifecycle {
     @discardableResult
     public static func check(_ command: Command, on campaign: Campaign) throws(Refusal) -> CampaignStatus? {
         switch command {
-        case .start:
+        case .start(let startsLater, let ended):
             try require(.draft, verb: "started", campaign)
             guard campaign.hasCallerID else { throw .noCallerID }
-            return .running
+            guard !ended else { throw .endPassed }
+            return startsLater ? .scheduled : .running
         case .pause:
             try require(.running, verb: "paused", campaign)
             return .paused
@@ -73,7 +77,7 @@ public enum CampaignLifecycle {
             guard callsInProgress == 0 else { throw .callsInProgress(callsInProgress) }
             return nil
         case .cancel:
-            guard campaign.status == .running || campaign.status == .paused else { throw .notCancelable(campaign.status) }
+            guard [.scheduled, .running, .paused].contains(campaign.status) else { throw .notCancelable(campaign.status) }
             return .canceled
         case .uploadContacts:
             guard !campaign.status.isFinal else { throw .finalTakesNoContacts(campaign.status) }

@@ -108,6 +108,8 @@ public enum ContactEvent: Sendable, Equatable {
     case queuedCallLeftQueue(attempt: Int64)
     /// Its campaign was canceled: a contact not being called will never be.
     case campaignCanceled
+    /// Its campaign's `end_at` has passed: a contact not being called will never be.
+    case campaignEnded
 }
 
 /// Why a call Plivo holds queued must not go out.
@@ -202,7 +204,7 @@ extension ContactStatus {
     public var isFinal: Bool {
         switch self {
         case .pending, .dialed: return false
-        case .completed, .failed, .skippedDNC, .canceled: return true
+        case .completed, .failed, .skippedDNC, .canceled, .expired: return true
         }
     }
 }
@@ -262,11 +264,11 @@ public enum ContactLifecycle {
                               detail: .set("canceled while queued at Plivo: the number was put on the Do-Not-Call list"))
             }
 
-        case .campaignCanceled:
+        case .campaignCanceled, .campaignEnded:
             guard state.status == .pending, state.callState == nil else { return .ignored }
             var next = state
-            next.status = .canceled
-            return Transition(next: next, counters: CounterMove(from: .pending, to: .canceled))
+            next.status = event == .campaignCanceled ? .canceled : .expired
+            return Transition(next: next, counters: CounterMove(from: .pending, to: next.status))
 
         case .queuedCallLeftQueue(let attempt):
             guard state.attempt == attempt, state.callState == .queued else { return .ignored }

@@ -95,6 +95,10 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         case markUncertain(contact: Int64, attempt: Int64)
         /// Ask Plivo, through a dialer, what became of this call; report with `lookedUp`.
         case lookUp(OverdueCall)
+        /// A scheduled campaign's `start_at` has come: start it, then report its status (`synced`).
+        case startScheduled(campaign: Int64)
+        /// A campaign's `end_at` has come: expire its contacts not called yet, then report its status.
+        case endCampaign(campaign: Int64)
         /// Something worth a log line.
         case notice(Notice)
     }
@@ -160,6 +164,11 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var queuesMade = 0
     /// Per campaign, when the first of its contacts waiting for their calling window may be called.
     private var windowOpenings: [Int64: Instant] = [:]
+    /// Campaigns to start (scheduled) and to end, by when.
+    private var starts: [Int64: Instant] = [:]
+    private var ends: [Int64: Instant] = [:]
+    /// Campaigns whose end came lately, for begins waiting for their slot then.
+    private var recentEnds: [(campaign: Int64, at: Instant)] = []
     /// Begins being committed, and since when: a number listed from then on is not called. They
     /// count as begun for whoever waits for begun placements: the commit may land.
     private var committing: [Int64: (offer: Offer, since: Instant)] = [:]
@@ -420,6 +429,13 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
                                          outcome: .notPlaced(reason: "dialer gone before its go-ahead", retryAfterMilliseconds: 0))
             return (.settle(report, then: BeginCallReply(go: false, reason: "dialer gone")), directives)
         }
+        // Nothing goes out after a campaign's end_at, even a begin committed before it.
+        if ends[placement.campaign].map({ $0 <= now }) == true
+            || recentEnds.contains(where: { $0.campaign == placement.campaign && $0.at >= placement.started }) {
+            let report = ReportPlacement(attempt: attempt, contactID: contactID,
+                                         outcome: .notPlaced(reason: "the campaign's end_at came before its go-ahead", retryAfterMilliseconds: 0))
+            return (.settle(report, then: BeginCallReply(go: false, reason: "campaign ended")), directives)
+        }
         guard pacer != nil else { return (.answer(BeginCallReply(go: true)), directives) }
         pacer!.recordGo(at: now)
         begun[attempt]!.wentAt = now
@@ -516,12 +532,39 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
             queues[campaign]?.contacts.rewind()
         }
         if let next = windowOpenings.values.min() { directives += armWake(at: next) }
+        directives += deadlinesDue(now: now)
         if leasesHead > 1024, leasesHead * 2 > leases.count {
             leases.removeFirst(leasesHead)
             leasesHead = 0
         }
         if let front = leases[leasesHead...].first(where: { leaseEnds[$0.attempt] == $0.ends }) { directives += armWake(at: front.ends) }
         return directives + pump(now: now)
+    }
+
+    /// A campaign's `start_at` (while scheduled) and `end_at` (while not final), as durations from
+    /// now (zero or less: due now); nil clears it. Each is acted on once, when due.
+    public mutating func deadlines(_ campaign: Int64, startsIn: Duration?, endsIn: Duration?, now: Instant) -> [Directive] {
+        starts[campaign] = startsIn.map { now.advanced(by: max(.zero, $0)) }
+        ends[campaign] = endsIn.map { now.advanced(by: max(.zero, $0)) }
+        return deadlinesDue(now: now)
+    }
+
+    /// The starts and ends due now, and a wake-up for the next.
+    private mutating func deadlinesDue(now: Instant) -> [Directive] {
+        var directives: [Directive] = []
+        for (campaign, at) in starts where at <= now {
+            starts.removeValue(forKey: campaign)
+            directives.append(.startScheduled(campaign: campaign))
+        }
+        for (campaign, at) in ends where at <= now {
+            ends.removeValue(forKey: campaign)
+            let longestWait = settings.lease + .seconds(1)
+            recentEnds.removeAll { $0.at.duration(to: now) > longestWait }
+            recentEnds.append((campaign, now))
+            directives.append(.endCampaign(campaign: campaign))
+        }
+        if let next = (Array(starts.values) + Array(ends.values)).min() { directives += armWake(at: next) }
+        return directives
     }
 
     /// Asks for a wake-up at `instant` unless one comes by then; `tick` arms the next one.

@@ -3,6 +3,7 @@ import HTTP1
 import JSON
 import Protocol
 import RPC
+import Runtime
 import Telephony
 
 /// The Campaigns REST API (`/v1/campaigns…`): validates input, asks the manager, renders.
@@ -13,7 +14,7 @@ struct CampaignAPI: Sendable {
     var minimumRetryDelay = RetryPolicy.delayLimit.lowerBound
 
     static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country", "calling_window", "timezone",
-                                              "retry_policy"]
+                                              "retry_policy", "start_at", "end_at"]
     static let contactFields: Set<String> = ["phone_number", "variables", "timezone"]
     static let defaultPageSize = 50
     static let maxPageSize = 1000
@@ -50,9 +51,12 @@ struct CampaignAPI: Sendable {
         let window = reader.callingWindow("calling_window", allowBeyondTCPA: Self.isBeyondNANP(country))
         let zone = reader.timezone("timezone")
         let policy = reader.retryPolicy("retry_policy", minimumDelay: minimumRetryDelay)
+        let (startAt, endAt) = Self.schedule(&reader)
         guard reader.errors.isEmpty, let name, let agentID else { throw APIError.invalid(reader.errors) }
-        let create = CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom, defaultCountry: country,
+        var create = CreateCampaign(account: context.account, name: name, agentID: agentID, callFromNumber: callFrom, defaultCountry: country,
                                     callingWindow: window, timezone: zone, retryPolicy: policy)
+        create.startAt = startAt
+        create.endAt = endAt
         let record = try await ask(create, context)
         return .json(201, .object([("status", .string("created")), ("campaign_id", .string(record.id))]),
                      headers: [("Location", "/v1/campaigns/\(record.id)")])
@@ -104,9 +108,15 @@ struct CampaignAPI: Sendable {
         let zone: String? = reader.value("timezone") == .null ? "" : reader.timezone("timezone")
         // `null` (or `{}`) is no redial.
         let policy: String? = reader.value("retry_policy") == .null ? "" : reader.retryPolicy("retry_policy", minimumDelay: minimumRetryDelay)
+        // `null` clears either time.
+        var (startAt, endAt) = Self.schedule(&reader)
+        if reader.value("start_at") == .null { startAt = 0 }
+        if reader.value("end_at") == .null { endAt = 0 }
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
-        let update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom,
+        var update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom,
                                     defaultCountry: country, callingWindow: window, timezone: zone, retryPolicy: policy)
+        update.startAt = startAt
+        update.endAt = endAt
         return .json(200, Render.campaign(try await ask(update, context)))
     }
 
@@ -114,6 +124,15 @@ struct CampaignAPI: Sendable {
         let id = try campaignID(context)
         _ = try await ask(DeleteCampaign(account: context.account, campaignID: id), context, timeout: 120)
         return .json(200, .object([("status", .string("deleted")), ("id", .string(id))]))
+    }
+
+    /// `start_at` (any time: one already past starts at once) and `end_at` (in the future, and
+    /// after `start_at` when both are given).
+    static func schedule(_ reader: inout ObjectReader) -> (startAt: Int64?, endAt: Int64?) {
+        let startAt = reader.dateTime("start_at")
+        let endAt = reader.dateTime("end_at", notBefore: Timestamp.nowMilliseconds())
+        if let startAt, let endAt, endAt <= startAt { reader.fail("end_at", "must be after start_at") }
+        return (startAt, endAt)
     }
 
     /// A campaign for a country outside the NANP may ask for hours beyond the TCPA's (its +1

@@ -1,6 +1,7 @@
 import Dialing
 import HTTP1
 import JSON
+import Runtime
 import Telephony
 
 /// Reads a request body as a JSON object, answering every way it can be unreadable.
@@ -203,6 +204,21 @@ struct ObjectReader {
         errors += reader.errors
         guard reader.errors.isEmpty else { return nil }
         return RetryPolicy(rules: rules).text
+    }
+
+    /// The member as an RFC 3339 date-time (`2026-12-01T09:00:00Z`, `…T09:00:00-05:00`), in ms
+    /// since the epoch; `notBefore` refuses earlier ones.
+    mutating func dateTime(_ key: String, notBefore: Int64? = nil) -> Int64? {
+        guard let string = string(key, required: false) else { return nil }
+        guard let milliseconds = Timestamp.parseRFC3339(string) else {
+            fail(key, "must be an RFC 3339 date-time with its offset, such as 2026-12-01T09:00:00Z or 2026-12-01T09:00:00-05:00")
+            return nil
+        }
+        if let notBefore, milliseconds <= notBefore {
+            fail(key, "must be in the future")
+            return nil
+        }
+        return milliseconds
     }
 
     /// A required whole number within `range`.

@@ -16,7 +16,8 @@ struct DialingUseCases: Sendable {
     func start(_ request: StartCampaign, requestID: String?) async throws -> StartResult {
         let started = try await guarded { try await store.startCampaign(request) }
         await dispatcher.sync(started.seq, requestID: requestID)
-        logger.info("campaign_started", ["request_id": requestID ?? "", "campaign": request.campaignID,
+        await dispatcher.deadlinesChanged(started.seq)
+        logger.info(started.scheduled ? "campaign_scheduled" : "campaign_started", ["request_id": requestID ?? "", "campaign": request.campaignID,
                                          "queued": "\(started.result.queued)", "skipped_dnc": "\(started.result.skippedDNC)"])
         return started.result
     }

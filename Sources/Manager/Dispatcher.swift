@@ -101,6 +101,8 @@ actor Dispatcher {
         for campaign in try await store.runningCampaigns() {
             await sync(campaign)
         }
+        // Starts and ends still to come survive a restart: they are in the database.
+        for deadline in (try? await store.campaignDeadlines()) ?? [] { arm(deadline) }
         logger.info("dispatcher_started", [
             "running_campaigns": "\(core.runningCampaigns)", "live_calls": "\(core.liveCalls)",
             "cps": "\(configuration.callsPerSecond)", "max_concurrent_calls": "\(configuration.maxConcurrentCalls)",
@@ -139,6 +141,19 @@ actor Dispatcher {
         } catch {
             logger.error("dispatch_sync_failed", ["campaign_seq": "\(seq)", "error": "\(error)"])
         }
+    }
+
+    /// The campaign's `start_at` or `end_at` may have changed (created, updated, started).
+    func deadlinesChanged(_ seq: Int64) async {
+        let deadline = (try? await store.campaignDeadlines(seq))?.first
+        arm(deadline ?? (seq, .draft, nil, nil))
+    }
+
+    private func arm(_ deadline: (seq: Int64, status: CampaignStatus, startAt: Int64?, endAt: Int64?)) {
+        let wallNow = Timestamp.nowMilliseconds()
+        func from(_ at: Int64?) -> Duration? { at.map { .milliseconds($0 - wallNow) } }
+        perform(core.deadlines(deadline.seq, startsIn: deadline.status == .scheduled ? from(deadline.startAt) : nil,
+                               endsIn: from(deadline.endAt), now: clock.now))
     }
 
     /// New contacts in a running campaign: look for them the next time its queue runs low.
@@ -281,6 +296,20 @@ actor Dispatcher {
             case .resync(let campaign): Task { await self.sync(campaign) }
             case .markUncertain(let contact, let attempt): Task { _ = try? await store.markUncertain(contact: contact, attempt: attempt) }
             case .lookUp: break  // run by `reconcile`, which bounds how many at once
+            case .startScheduled(let campaign):
+                Task {
+                    if (try? await store.startScheduledCampaign(campaign)) == true {
+                        logger.info("campaign_started", ["campaign_seq": "\(campaign)", "by": "start_at"])
+                        await self.sync(campaign)
+                    }
+                }
+            case .endCampaign(let campaign):
+                Task {
+                    if (try? await store.endCampaign(campaign)) == true {
+                        logger.info("campaign_ended", ["campaign_seq": "\(campaign)", "by": "end_at"])
+                        await self.sync(campaign)
+                    }
+                }
             case .notice(let notice): note(notice)
             }
         }

@@ -187,7 +187,11 @@ public final class ManagerService: Service {
         }
         router.on(ListCampaigns.self) { request, _ in try await guardedRead(logger, reader) { try $0.listCampaigns(request) } }
         singleRowRead(GetCampaign.self) { try $0.campaign($1) }
-        router.on(UpdateCampaign.self) { request, _ in try await guarded(logger) { try await store.updateCampaign(request) } }
+        router.on(UpdateCampaign.self) { request, _ in
+            let updated = try await guarded(logger) { try await store.updateCampaign(request) }
+            if request.startAt != nil || request.endAt != nil { await dispatcher.deadlinesChanged(updated.seq) }
+            return updated.record
+        }
         router.on(DeleteCampaign.self) { request, _ in
             try await guarded(logger) { try await store.deleteCampaign(request) }
             return Empty()

@@ -209,6 +209,13 @@ enum Schema {
             ALTER TABLE attempts ADD COLUMN answered_at INTEGER;
             ALTER TABLE attempts ADD COLUMN duration INTEGER;
             """),
+        // Scheduling and expiry: when a start begins dialing and when dialing ends; contacts not
+        // called by the end are expired, and counted.
+        (12, """
+            ALTER TABLE campaigns ADD COLUMN start_at INTEGER;
+            ALTER TABLE campaigns ADD COLUMN end_at INTEGER;
+            ALTER TABLE campaigns ADD COLUMN expired_count INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

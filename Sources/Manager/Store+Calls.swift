@@ -94,12 +94,14 @@ extension Store {
 
     /// One read of the campaign for a call: whether it is running, and its window and zone.
     private func campaignForCalls(_ campaign: Int64) throws -> (running: Bool, schedules: CampaignSchedules) {
-        let statement = try database.cached("SELECT status, calling_window, timezone FROM campaigns WHERE seq = ?")
+        let statement = try database.cached("SELECT status, calling_window, timezone, end_at FROM campaigns WHERE seq = ?")
         statement.bind(1, campaign)
         defer { statement.reset() }
         guard try statement.step() else { return (false, CampaignSchedules(window: defaultWindow, zone: nil)) }
         let window = (try? CallingWindow.parse(text: statement.string(1)).get()) ?? defaultWindow
-        return (statement.string(0) == CampaignStatus.running.rawValue, CampaignSchedules(window: window, zone: statement.optionalString(2)))
+        // Past its end_at a campaign places nothing, even before its end has been acted on.
+        let running = statement.string(0) == CampaignStatus.running.rawValue && (statement.optionalInt64(3) ?? .max) > Timestamp.nowMilliseconds()
+        return (running, CampaignSchedules(window: window, zone: statement.optionalString(2)))
     }
 
     /// The campaign's retry policy (none if it has none, or it is gone).
@@ -110,11 +112,15 @@ extension Store {
         return try statement.step() ? RetryPolicy(text: statement.string(0)) ?? .none : .none
     }
 
-    private func campaignStatus(_ campaign: Int64) throws -> CampaignStatus? {
-        let statement = try database.cached("SELECT status FROM campaigns WHERE seq = ?")
+    /// What ends a pending contact of a campaign that will not call it: its cancel, or its end.
+    private func campaignEnding(_ campaign: Int64, now: Int64) throws -> ContactEvent? {
+        let statement = try database.cached("SELECT status, end_at FROM campaigns WHERE seq = ?")
         statement.bind(1, campaign)
         defer { statement.reset() }
-        return try statement.step() ? CampaignStatus(rawValue: statement.string(0)) : nil
+        guard try statement.step() else { return nil }
+        if statement.string(0) == CampaignStatus.canceled.rawValue { return .campaignCanceled }
+        if let endAt = statement.optionalInt64(1), endAt <= now { return .campaignEnded }
+        return nil
     }
 
     /// A pending contact waits for its calling window until `opensAt`.
@@ -298,10 +304,11 @@ extension Store {
                 .bind(2, now).bind(3, row.campaign).bind(4, contact).run()
             if database.changes == 1 { effect.pausedCampaign = row.campaign }
         }
-        // A canceled campaign's contacts are never pending again: one surely not called (a late
-        // "not placed", a queued call canceled for a pause before the cancel) is canceled.
-        if transition.requeues, try campaignStatus(row.campaign) == .canceled {
-            _ = try change(contact, by: .campaignCanceled, now: now)
+        // A canceled or ended campaign's contacts are never pending again: one surely not called
+        // (a late "not placed", a queued call canceled for a pause before) or to be redialed is
+        // canceled or expired.
+        if transition.requeues || transition.redialAfterSeconds != nil, let ending = try campaignEnding(row.campaign, now: now) {
+            _ = try change(contact, by: ending, now: now)
         }
         if transition.reachesFinalStatus, try completeIfDone(row.campaign, now: now) { effect.completedCampaign = row.campaign }
         return effect

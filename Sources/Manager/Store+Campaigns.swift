@@ -13,18 +13,20 @@ extension Store {
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
         pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country,
-        calling_window, timezone, canceled_count, retry_policy
+        calling_window, timezone, canceled_count, retry_policy, start_at, end_at, expired_count
         """
 
     static func campaign(from row: Statement) -> CampaignRecord {
         var record = CampaignRecord(
             id: row.string(1), name: row.string(2), agentID: row.string(3), callFromNumber: row.optionalString(4),
             status: CampaignStatus(rawValue: row.string(5)) ?? .draft, createdAt: row.int64(6), updatedAt: row.int64(7),
-            counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12), canceled: row.int(18)),
+            counts: ContactCounts(pending: row.int(8), dialed: row.int(9), completed: row.int(10), failed: row.int(11), skippedDNC: row.int(12), canceled: row.int(18), expired: row.int(22)),
             pausedReason: row.optionalString(13), defaultCountry: row.optionalString(15),
             callingWindow: row.string(16), timezone: row.optionalString(17)
         )
         record.retryPolicy = row.string(19)
+        record.startAt = row.optionalInt64(20)
+        record.endAt = row.optionalInt64(21)
         return record
     }
 
@@ -35,12 +37,13 @@ extension Store {
             if let number = request.callFromNumber { try requireOwned(number, by: request.account) }
             try database.cached("""
                 INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country,
-                calling_window, timezone, retry_policy)
-                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?)
+                calling_window, timezone, retry_policy, start_at, end_at)
+                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
                 .bind(1, id).bind(2, request.account).bind(3, request.name).bind(4, request.agentID)
                 .bind(5, request.callFromNumber).bind(6, now).bind(7, now).bind(8, request.defaultCountry)
-                .bind(9, request.callingWindow ?? defaultWindow.text).bind(10, request.timezone).bind(11, request.retryPolicy ?? "").run()
+                .bind(9, request.callingWindow ?? defaultWindow.text).bind(10, request.timezone).bind(11, request.retryPolicy ?? "")
+                .bind(12, request.startAt).bind(13, request.endAt).run()
         }
         var record = CampaignRecord(
             id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
@@ -48,10 +51,12 @@ extension Store {
             callingWindow: request.callingWindow ?? defaultWindow.text, timezone: request.timezone
         )
         record.retryPolicy = request.retryPolicy ?? ""
+        record.startAt = request.startAt
+        record.endAt = request.endAt
         return record
     }
 
-    func updateCampaign(_ request: UpdateCampaign) async throws -> CampaignRecord {
+    func updateCampaign(_ request: UpdateCampaign) async throws -> (record: CampaignRecord, seq: Int64) {
         try await mutate {
             var (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
             let changesDialing = (request.agentID.map { $0 != record.agentID } ?? false)
@@ -65,14 +70,20 @@ extension Store {
             if let window = request.callingWindow { record.callingWindow = window.isEmpty ? defaultWindow.text : window }
             if let zone = request.timezone { record.timezone = zone.isEmpty ? nil : zone }
             if let policy = request.retryPolicy { record.retryPolicy = policy }
+            if let startAt = request.startAt { record.startAt = startAt == 0 ? nil : startAt }
+            if let endAt = request.endAt { record.endAt = endAt == 0 ? nil : endAt }
+            if let startAt = record.startAt, let endAt = record.endAt, endAt <= startAt {
+                throw RemoteError(.invalid, "end_at: must be after start_at")
+            }
             record.updatedAt = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, default_country = ?, calling_window = ?, timezone = ?,
-                updated_at = ?, retry_policy = ? WHERE seq = ?
+                updated_at = ?, retry_policy = ?, start_at = ?, end_at = ? WHERE seq = ?
                 """)
                 .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.defaultCountry)
-                .bind(5, record.callingWindow).bind(6, record.timezone).bind(7, record.updatedAt).bind(8, record.retryPolicy).bind(9, seq).run()
-            return record
+                .bind(5, record.callingWindow).bind(6, record.timezone).bind(7, record.updatedAt).bind(8, record.retryPolicy)
+                .bind(9, record.startAt).bind(10, record.endAt).bind(11, seq).run()
+            return (record, seq)
         }
     }
 
@@ -172,12 +183,17 @@ extension Store {
             """).bind(1, status.rawValue).bind(2, status.rawValue).bind(3, now).bind(4, seq).run()
     }
 
-    func startCampaign(_ request: StartCampaign) async throws -> (result: StartResult, seq: Int64) {
+    /// Starts the campaign, or schedules it when its `start_at` is still to come; `scheduled`
+    /// says which.
+    func startCampaign(_ request: StartCampaign) async throws -> (result: StartResult, seq: Int64, scheduled: Bool) {
         try await mutate {
-            let (seq, record) = try campaignChanging(request.account, request.campaignID, .start)
+            let now = Timestamp.nowMilliseconds()
+            let (seq, record) = try queries.campaignRow(account: request.account, id: request.campaignID)
+            let startsLater = (record.startAt ?? now) > now
+            let status = try CampaignLifecycle.check(.start(startsLater: startsLater, ended: (record.endAt ?? Int64.max) <= now),
+                                                     on: record.lifecycle) ?? .running
             if let number = record.callFromNumber { try requireOwned(number, by: request.account) }
             try requireKnownZones(campaign: seq)
-            let now = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1
                 WHERE campaign_seq = ?2 AND status = 'pending'
@@ -185,10 +201,58 @@ extension Store {
                 """).bind(1, now).bind(2, seq).bind(3, request.account).run()
             let skipped = database.changes
             try moveCounts(campaign: seq, from: .pending, to: .skippedDNC, count: skipped, now: now)
-            try setStatus(seq, .running, now: now)
+            try setStatus(seq, status, now: now)
             _ = try completeIfDone(seq, now: now)
-            return (StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped), seq)
+            return (StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped), seq, status == .scheduled)
         }
+    }
+
+    /// A scheduled campaign whose `start_at` has come begins dialing; false if it is no longer
+    /// scheduled (canceled meanwhile).
+    func startScheduledCampaign(_ seq: Int64) async throws -> Bool {
+        try await mutate {
+            let now = Timestamp.nowMilliseconds()
+            try database.cached("""
+                UPDATE campaigns SET status = 'running', updated_at = ?, status_version = status_version + 1 WHERE seq = ? AND status = 'scheduled'
+                """).bind(1, now).bind(2, seq).run()
+            guard database.changes == 1 else { return false }
+            _ = try completeIfDone(seq, now: now)
+            return true
+        }
+    }
+
+    /// The campaign's `end_at` has come: its contacts not called yet expire, and it is completed
+    /// once no call of it is in progress. Returns whether it changed.
+    func endCampaign(_ seq: Int64) async throws -> Bool {
+        try await mutate {
+            let now = Timestamp.nowMilliseconds()
+            let statement = try database.cached("SELECT status FROM campaigns WHERE seq = ?")
+            statement.bind(1, seq)
+            let status = try statement.step() ? CampaignStatus(rawValue: statement.string(0)) : nil
+            statement.reset()
+            guard let status, status != .draft, !status.isFinal else { return false }
+            try database.cached("""
+                UPDATE contacts SET status = 'expired', updated_at = ?1, window_opens_at = NULL, next_attempt_at = NULL
+                WHERE campaign_seq = ?2 AND status = 'pending' AND call_state IS NULL
+                """).bind(1, now).bind(2, seq).run()
+            try moveCounts(campaign: seq, from: .pending, to: .expired, count: database.changes, now: now)
+            _ = try completeIfDone(seq, now: now)
+            return true
+        }
+    }
+
+    /// When campaigns still to start or to end do so: those scheduled, running or paused with a
+    /// `start_at` or `end_at` (all of them, or one).
+    func campaignDeadlines(_ seq: Int64? = nil) throws -> [(seq: Int64, status: CampaignStatus, startAt: Int64?, endAt: Int64?)] {
+        var deadlines: [(seq: Int64, status: CampaignStatus, startAt: Int64?, endAt: Int64?)] = []
+        try database.cached("""
+            SELECT seq, status, start_at, end_at FROM campaigns
+            WHERE status IN ('scheduled', 'running', 'paused') AND (start_at IS NOT NULL OR end_at IS NOT NULL) AND (?1 IS NULL OR seq = ?1)
+            """).bind(1, seq).forEachRow { row in
+                guard let status = CampaignStatus(rawValue: row.string(1)) else { return }
+                deadlines.append((row.int64(0), status, row.optionalInt64(2), row.optionalInt64(3)))
+            }
+        return deadlines
     }
 
     /// Every pending contact's time zone must be known (its own, its number's, or the campaign's)
@@ -275,14 +339,17 @@ extension Store {
         case .failed: return "failed_count"
         case .skippedDNC: return "skipped_dnc_count"
         case .canceled: return "canceled_count"
+        case .expired: return "expired_count"
         }
     }
 
-    /// A running campaign with nothing pending or dialed is completed.
+    /// A running campaign with nothing pending or dialed is completed; so is a scheduled or
+    /// paused one whose `end_at` has passed.
     func completeIfDone(_ campaign: Int64, now: Int64) throws -> Bool {
         try database.cached("""
-            UPDATE campaigns SET status = 'completed', paused_reason = NULL, updated_at = ?, status_version = status_version + 1
-            WHERE seq = ? AND status = 'running' AND pending_count = 0 AND dialed_count = 0
+            UPDATE campaigns SET status = 'completed', paused_reason = NULL, updated_at = ?1, status_version = status_version + 1
+            WHERE seq = ?2 AND pending_count = 0 AND dialed_count = 0
+            AND (status = 'running' OR (status IN ('scheduled', 'paused') AND end_at <= ?1))
             """).bind(1, now).bind(2, campaign).run()
         return database.changes == 1
     }

@@ -103,12 +103,13 @@ extension ContactCounts: JSONRepresentable {
     public init(json: JSONValue) throws {
         let members = try JSONMembers(json, of: Self.self)
         self.init(pending: try members.integer("pending"), dialed: try members.integer("dialed"), completed: try members.integer("completed"),
-                  failed: try members.integer("failed"), skippedDNC: try members.integer("skippedDNC"), canceled: try members.integer("canceled"))
+                  failed: try members.integer("failed"), skippedDNC: try members.integer("skippedDNC"), canceled: try members.integer("canceled"),
+                  expired: try members.integer("expired"))
     }
 
     public var json: JSONValue {
         .object([("pending", .int(pending)), ("dialed", .int(dialed)), ("completed", .int(completed)), ("failed", .int(failed)),
-                 ("skippedDNC", .int(skippedDNC)), ("canceled", .int(canceled))])
+                 ("skippedDNC", .int(skippedDNC)), ("canceled", .int(canceled)), ("expired", .int(expired))])
     }
 }
 
@@ -125,6 +126,8 @@ extension CampaignRecord: JSONRepresentable {
             waitingWindow: Int(try members.optionalInt64("waitingWindow") ?? 0), nextWindowOpensAt: try members.optionalInt64("nextWindowOpensAt")
         )
         retryPolicy = try members.optionalString("retryPolicy") ?? ""
+        startAt = try members.optionalInt64("startAt")
+        endAt = try members.optionalInt64("endAt")
     }
 
     public var json: JSONValue {
@@ -134,7 +137,7 @@ extension CampaignRecord: JSONRepresentable {
             "pausedReason": pausedReason.map(JSONValue.string), "defaultCountry": defaultCountry.map(JSONValue.string),
             "callingWindow": callingWindow.map(JSONValue.string), "timezone": timezone.map(JSONValue.string),
             "waitingWindow": .int(waitingWindow), "nextWindowOpensAt": nextWindowOpensAt.map(JSONValue.int64),
-            "retryPolicy": .string(retryPolicy),
+            "retryPolicy": .string(retryPolicy), "startAt": startAt.map(JSONValue.int64), "endAt": endAt.map(JSONValue.int64),
         ])
     }
 }

@@ -1,7 +1,7 @@
-/// The states of a campaign (the spec's status flow: draft → running ⇄ paused → completed), and
-/// `canceled` (from running or paused, final).
+/// The states of a campaign (the spec's status flow: draft → running ⇄ paused → completed), with
+/// `scheduled` (started before its `start_at`) and `canceled` (final).
 public enum CampaignStatus: String, Codable, Sendable, CaseIterable {
-    case draft, running, paused, completed, canceled
+    case draft, scheduled, running, paused, completed, canceled
 }
 
 /// The states of a contact (pending → dialed → completed | failed; pending → skipped_dnc;
@@ -10,6 +10,8 @@ public enum ContactStatus: String, Codable, Sendable, CaseIterable {
     case pending, dialed, completed, failed
     case skippedDNC = "skipped_dnc"
     case canceled
+    /// Not called by its campaign's `end_at`.
+    case expired
 }
 
 /// How many of a campaign's contacts are in each status.
@@ -20,9 +22,11 @@ public struct ContactCounts: Codable, Sendable, Equatable {
     public var failed: Int
     public var skippedDNC: Int
     public var canceled: Int
+    public var expired: Int
 
-    public init(pending: Int = 0, dialed: Int = 0, completed: Int = 0, failed: Int = 0, skippedDNC: Int = 0, canceled: Int = 0) {
+    public init(pending: Int = 0, dialed: Int = 0, completed: Int = 0, failed: Int = 0, skippedDNC: Int = 0, canceled: Int = 0, expired: Int = 0) {
         self.canceled = canceled
+        self.expired = expired
         self.pending = pending
         self.dialed = dialed
         self.completed = completed
@@ -30,7 +34,7 @@ public struct ContactCounts: Codable, Sendable, Equatable {
         self.skippedDNC = skippedDNC
     }
 
-    public var total: Int { pending + dialed + completed + failed + skippedDNC + canceled }
+    public var total: Int { pending + dialed + completed + failed + skippedDNC + canceled + expired }
 }
 
 public struct CampaignRecord: Codable, Sendable, Equatable {
@@ -55,6 +59,9 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
     public var nextWindowOpensAt: Int64?
     /// `RetryPolicy.text`: empty for no redial.
     public var retryPolicy = ""
+    /// When a start asked for earlier begins dialing, and when dialing ends (ms since the epoch).
+    public var startAt: Int64?
+    public var endAt: Int64?
 
     public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil, defaultCountry: String? = nil,
                 callingWindow: String? = nil, timezone: String? = nil, waitingWindow: Int = 0, nextWindowOpensAt: Int64? = nil) {

@@ -70,6 +70,10 @@ public struct CreateCampaign: GatewayRequest {
     public var timezone: String?
     /// `RetryPolicy.text`; nil for no redial.
     public var retryPolicy: String?
+    /// When a start begins dialing (a later start is `scheduled` until then), and when dialing
+    /// ends: ms since the epoch.
+    public var startAt: Int64?
+    public var endAt: Int64?
 
     public init(account: String, name: String, agentID: String, callFromNumber: String?, defaultCountry: String? = nil,
                 callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {
@@ -128,6 +132,9 @@ public struct UpdateCampaign: GatewayRequest {
     public var timezone: String?
     /// `RetryPolicy.text` to set (`""`: no redial), nil to leave it.
     public var retryPolicy: String?
+    /// A time to set (ms since the epoch), `0` to clear it, nil to leave it.
+    public var startAt: Int64?
+    public var endAt: Int64?
 
     public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil,
                 defaultCountry: String? = nil, callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {

@@ -37,6 +37,69 @@ public enum Timestamp {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// Reads an RFC 3339 date-time (`2026-12-01T09:30:00Z`, `…T09:30:00.5+05:30`; `t`, `z` and a
+    /// space for `T` accepted) as milliseconds since the epoch; nil if it is not one. A leap
+    /// second (`:60`) is read as the last millisecond of its minute.
+    public static func parseRFC3339(_ text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.count <= 40 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                guard index < bytes.count, (48...57).contains(bytes[index]) else { return nil }
+                value = value * 10 + Int(bytes[index] - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), bytes[4] == UInt8(ascii: "-"), let month = number(5..<7), bytes[7] == UInt8(ascii: "-"),
+              let day = number(8..<10), [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(bytes[10]),
+              let hour = number(11..<13), bytes[13] == UInt8(ascii: ":"), let minute = number(14..<16), bytes[16] == UInt8(ascii: ":"),
+              let second = number(17..<19)
+        else { return nil }
+        var index = 19
+        var millis = 0
+        if bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < bytes.count, (48...57).contains(bytes[index]) {
+                if index - start < 3 { millis = millis * 10 + Int(bytes[index] - 48) }
+                index += 1
+            }
+            guard index > start else { return nil }
+            for _ in min(3, index - start)..<3 { millis *= 10 }
+        }
+        guard index < bytes.count else { return nil }
+        var offsetMinutes = 0
+        switch bytes[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            index += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard let hours = number(index + 1..<index + 3), index + 3 < bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
+                  let minutes = number(index + 4..<index + 6), hours <= 23, minutes <= 59 else { return nil }
+            offsetMinutes = (hours * 60 + minutes) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+            index += 6
+        default:
+            return nil
+        }
+        let daysInMonth = [31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard index == bytes.count, (1...12).contains(month), day >= 1, day <= daysInMonth[month - 1], hour <= 23, minute <= 59,
+              second <= 60 else { return nil }
+        let leap = second == 60
+        let seconds = daysSinceEpoch(year: Int64(year), month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + (leap ? 59 : second))
+            - Int64(offsetMinutes * 60)
+        return seconds * 1000 + Int64(leap ? 999 : millis)
+    }
+
+    /// Howard Hinnant's civil-to-days algorithm (proleptic Gregorian calendar).
+    static func daysSinceEpoch(year: Int64, month: Int, day: Int) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = Int64((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1)
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
     /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
     static func civilDate(daysSinceEpoch: Int64) -> (year: Int64, month: Int, day: Int) {
         let z = daysSinceEpoch + 719_468

@@ -16,10 +16,10 @@ struct CampaignLifecycleTests {
 
     @Test func startPauseAndResumeMoveOnlyFromTheirStatus() {
         let table: [(CampaignLifecycle.Command, CampaignStatus, Result<CampaignStatus?, Refusal>)] = [
-            (.start, .draft, .success(.running)),
-            (.start, .running, .failure(.wrongStatus(required: .draft, verb: "started", actual: .running))),
-            (.start, .paused, .failure(.wrongStatus(required: .draft, verb: "started", actual: .paused))),
-            (.start, .completed, .failure(.wrongStatus(required: .draft, verb: "started", actual: .completed))),
+            (.start(startsLater: false, ended: false), .draft, .success(.running)),
+            (.start(startsLater: false, ended: false), .running, .failure(.wrongStatus(required: .draft, verb: "started", actual: .running))),
+            (.start(startsLater: false, ended: false), .paused, .failure(.wrongStatus(required: .draft, verb: "started", actual: .paused))),
+            (.start(startsLater: false, ended: false), .completed, .failure(.wrongStatus(required: .draft, verb: "started", actual: .completed))),
             (.pause, .running, .success(.paused)),
             (.pause, .draft, .failure(.wrongStatus(required: .running, verb: "paused", actual: .draft))),
             (.pause, .paused, .failure(.wrongStatus(required: .running, verb: "paused", actual: .paused))),
@@ -34,20 +34,28 @@ struct CampaignLifecycleTests {
         }
     }
 
-    /// Cancel from running or paused only; canceled is final: nothing starts, resumes or pauses it.
+    /// A start before `start_at` schedules the campaign; one after `end_at` is refused.
+    @Test func aStartSchedulesOrIsRefusedByItsTimes() {
+        #expect(Self.outcome(.start(startsLater: true, ended: false), Self.campaign(.draft)) == .success(.scheduled))
+        #expect(Self.outcome(.start(startsLater: false, ended: true), Self.campaign(.draft)) == .failure(.endPassed))
+        #expect(Self.outcome(.pause, Self.campaign(.scheduled)) == .failure(.wrongStatus(required: .running, verb: "paused", actual: .scheduled)))
+        #expect(Self.outcome(.uploadContacts, Self.campaign(.scheduled)) == .success(nil))
+    }
+
+    /// Cancel from scheduled, running or paused only; canceled is final: nothing starts, resumes or pauses it.
     @Test func cancelIsFinal() {
         for status in CampaignStatus.allCases {
-            let cancelable = status == .running || status == .paused
+            let cancelable = status == .scheduled || status == .running || status == .paused
             #expect(Self.outcome(.cancel, Self.campaign(status)) == (cancelable ? .success(.canceled) : .failure(.notCancelable(status))), "\(status)")
         }
-        #expect(Self.outcome(.start, Self.campaign(.canceled)) == .failure(.wrongStatus(required: .draft, verb: "started", actual: .canceled)))
+        #expect(Self.outcome(.start(startsLater: false, ended: false), Self.campaign(.canceled)) == .failure(.wrongStatus(required: .draft, verb: "started", actual: .canceled)))
         #expect(Self.outcome(.resume, Self.campaign(.canceled)) == .failure(.wrongStatus(required: .paused, verb: "resumed", actual: .canceled)))
         #expect(Self.outcome(.pause, Self.campaign(.canceled)) == .failure(.wrongStatus(required: .running, verb: "paused", actual: .canceled)))
-        #expect(Refusal.notCancelable(.draft).description == "only a running or paused campaign can be canceled; this one is draft")
+        #expect(Refusal.notCancelable(.draft).description == "only a scheduled, running or paused campaign can be canceled; this one is draft")
     }
 
     @Test func dialingNeedsACallerID() {
-        #expect(Self.outcome(.start, Self.campaign(.draft, callerID: false)) == .failure(.noCallerID))
+        #expect(Self.outcome(.start(startsLater: false, ended: false), Self.campaign(.draft, callerID: false)) == .failure(.noCallerID))
         #expect(Self.outcome(.resume, Self.campaign(.paused, callerID: false)) == .failure(.noCallerID))
         #expect(Self.outcome(.pause, Self.campaign(.running, callerID: false)) == .success(.paused))
     }

@@ -494,6 +494,31 @@ import Testing
         #expect(harness.takeOffers().map(\.contact.seq) == [offer.contact.seq])
     }
 
+    /// A campaign's `start_at` and `end_at` fire once, when due; a begin committed before the end
+    /// and still waiting for its pacing slot does not go after it.
+    @Test func deadlinesFireWhenDueAndNothingGoesAfterTheEnd() {
+        var harness = Harness.dialing(3, callsPerSecond: 2)
+        harness.perform(harness.core.deadlines(7, startsIn: .seconds(60), endsIn: nil, now: harness.now))
+        harness.perform(harness.core.deadlines(Harness.acme.seq, startsIn: nil, endsIn: .milliseconds(700), now: harness.now))
+        #expect(harness.wakes.contains(harness.now.advanced(by: .milliseconds(700))))
+        let offers = harness.takeOffers()
+        #expect(harness.go(offers[0]) == .answer(BeginCallReply(go: true, heldMicroseconds: 0, sendWithinMicroseconds: 5000)))
+        let waiting = harness.begin(offers[1])
+        guard case .waitUntil(let slot) = waiting else { Issue.record("no wait: \(waiting)"); return }
+        // The end comes (its wake-up a little late), before the slot's go-ahead is asked for.
+        harness.advance(.milliseconds(800))
+        #expect(slot < harness.now)
+        let (step, _) = harness.core.goDue(offers[1].attempt, now: harness.now, dialerGone: false)
+        guard case .settle(let report, let reply) = step, case .notPlaced = report.outcome else { Issue.record("went: \(step)"); return }
+        #expect(!reply.go)
+        harness.tick()
+        #expect(harness.ended == [Harness.acme.seq] && harness.started.isEmpty)
+        harness.advance(.seconds(60))
+        harness.tick()
+        harness.tick()
+        #expect(harness.started == [7] && harness.ended == [Harness.acme.seq], "each fires once")
+    }
+
     @Test func aLoadThatLeavesContactsWaitingArmsTheirOpening() {
         var harness = Harness(maxConcurrentCalls: 10)
         harness.answerLoads = false

@@ -17,6 +17,9 @@ struct DispatchHarness {
     var uncertain: [Int64] = []
     var lookups: [OverdueCall] = []
     var notices: [Core.Notice] = []
+    /// Campaigns whose `start_at` or `end_at` came.
+    var started: [Int64] = []
+    var ended: [Int64] = []
     /// Loads asked for and not answered yet, when `answerLoads` is off.
     var heldLoads: [(campaign: Int64, queue: Int, load: ContactQueue<QueuedContact>.Load)] = []
     var answerLoads = true
@@ -144,6 +147,8 @@ struct DispatchHarness {
             case .markUncertain(_, let attempt): uncertain.append(attempt)
             case .lookUp(let call): lookups.append(call)
             case .notice(let notice): notices.append(notice)
+            case .startScheduled(let campaign): started.append(campaign)
+            case .endCampaign(let campaign): ended.append(campaign)
             }
         }
     }

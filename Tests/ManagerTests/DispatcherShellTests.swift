@@ -2,6 +2,7 @@ import Foundation
 @testable import Manager
 import Protocol
 import Runtime
+import TestSupport
 import Testing
 
 /// A dialer as the dispatcher sees it: offers are recorded and acknowledged at once.
@@ -64,7 +65,8 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     /// A running campaign of `count` contacts; returns its id and seq.
     func runningCampaign(_ count: Int, on dispatcher: Dispatcher) async throws -> (id: String, seq: Int64) {
         try await store.seedNumbers([("acme", "14155550100")])
-        let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "agent", callFromNumber: "14155550100"))
+        let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "agent", callFromNumber: "14155550100",
+                                                                     timezone: middayZone))
         let contacts = (0..<count).map { NewContact(phoneNumber: "1555123\(String(format: "%04d", $0))", variables: "{}") }
         _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: contacts))
         let started = try await store.startCampaign(StartCampaign(account: "acme", campaignID: campaign.id))
@@ -86,15 +88,6 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     func status(_ contactID: String, of campaign: String) async throws -> ContactStatus {
         let request = GetContact(account: "acme", campaignID: campaign, contactID: contactID)
         return try await Reader(path: directory + "/rymi.sqlite").read { try $0.contact(request).status }
-    }
-
-    /// Waits (without sleeping) until `condition` holds: the shell's tasks run as the test yields.
-    func eventually(_ condition: () async -> Bool) async -> Bool {
-        for _ in 0..<10_000 {
-            if await condition() { return true }
-            await Task.yield()
-        }
-        return await condition()
     }
 
     /// `aNumberListedWhileItsBeginWaitsForItsSlotIsNotCalled`, without waiting half a second: the
@@ -270,6 +263,84 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     }
 }
 
+/// `start_at` and `end_at` on the injected clock: the deadlines live in the database, so a
+/// manager that restarts (a new dispatcher over the same file) still acts on them.
+@Suite struct CampaignScheduleTests {
+    let directory: String
+    let store: Store
+    let clock = ManualClock()
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "rymi-schedule-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        store = try Store(path: directory + "/rymi.sqlite")
+    }
+
+    /// A dispatcher started over the store, as after a restart, with one fake dialer.
+    func restartedDispatcher() async throws -> (Dispatcher, FakeDialer) {
+        let dispatcher = Dispatcher(store: store, configuration: DispatchConfiguration(callsPerSecond: 0),
+                                    logger: Logger(service: "test", minimumLevel: .error), clock: clock)
+        try await dispatcher.start()
+        let dialer = FakeDialer()
+        await dispatcher.register(dialer, name: "d1", slots: 10)
+        return (dispatcher, dialer)
+    }
+
+    func campaign(contacts: Int, startAt: Int64? = nil, endAt: Int64? = nil) async throws -> String {
+        try await store.seedNumbers([("acme", "14155550100")])
+        var create = CreateCampaign(account: "acme", name: "c", agentID: "agent", callFromNumber: "14155550100", timezone: middayZone)
+        create.startAt = startAt
+        create.endAt = endAt
+        let campaign = try await store.createCampaign(create)
+        let numbers = (0..<contacts).map { NewContact(phoneNumber: "1555123\(String(format: "%04d", $0))", variables: "{}") }
+        _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: numbers))
+        return campaign.id
+    }
+
+    func status(_ id: String) async throws -> (CampaignStatus, ContactCounts) {
+        let record = try await Reader(path: directory + "/rymi.sqlite").read { try $0.campaign(GetCampaign(account: "acme", campaignID: id)) }
+        return (record.status, record.counts)
+    }
+
+    @Test func aScheduledCampaignStartsByItselfAtStartAtAfterARestart() async throws {
+        let id = try await campaign(contacts: 2, startAt: Timestamp.nowMilliseconds() + 3_600_000)
+        let started = try await store.startCampaign(StartCampaign(account: "acme", campaignID: id))
+        #expect(started.scheduled && started.result.queued == 2)
+        #expect(try await status(id).0 == .scheduled)
+        // The manager restarts: the start is still to come, read from the database.
+        let (_, dialer) = try await restartedDispatcher()
+        // (Wall time passes between the campaign's creation and the restart: a minute's margin.)
+        clock.advance(by: .seconds(3540))
+        for _ in 0..<200 { await Task.yield() }
+        let before = try await status(id).0
+        #expect(dialer.offers.isEmpty && before == .scheduled)
+        clock.advance(by: .seconds(60))
+        #expect(await eventually { dialer.offers.count == 2 })
+        #expect(try await status(id).0 == .running)
+    }
+
+    @Test func endAtExpiresWhatWasNotCalledAndCompletesWhenCallsEnd() async throws {
+        let id = try await campaign(contacts: 2, endAt: Timestamp.nowMilliseconds() + 600_000)
+        let (dispatcher, dialer) = try await restartedDispatcher()
+        let started = try await store.startCampaign(StartCampaign(account: "acme", campaignID: id))
+        await dispatcher.sync(started.seq)
+        await dispatcher.deadlinesChanged(started.seq)
+        #expect(await eventually { dialer.offers.count == 2 })
+        let first = dialer.offers[0]
+        #expect(try await dispatcher.begin(BeginCall(attempt: first.attempt), from: dialer, dialerName: "d1").go)
+        try await dispatcher.report(ReportPlacement(attempt: first.attempt, contactID: first.contactID, outcome: .accepted(requestUUID: "r")), from: "d1")
+        clock.advance(by: .seconds(600))
+        #expect(await eventually { (try? await status(id).1.expired) == 1 })
+        #expect(try await status(id).0 == .running, "its live call has not ended")
+        // The other offer, still held by the dialer, is refused now.
+        #expect(try await !dispatcher.begin(BeginCall(attempt: dialer.offers[1].attempt), from: dialer, dialerName: "d1").go)
+        _ = try await dispatcher.callEvent(CallEvent(kind: .hangup, contactID: first.contactID, attempt: first.attempt, callUUID: "c",
+                                                     callStatus: "completed"))
+        let (final, counts) = try await status(id)
+        #expect(final == .completed && counts.completed == 1 && counts.expired == 1 && counts.pending == 0)
+    }
+}
+
 /// A flag set from a task and read from the test.
 final class ManagerFlag: @unchecked Sendable {
     private let lock = NSLock()
@@ -287,17 +358,10 @@ final class ManagerFlag: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try Store(path: directory + "/rymi.sqlite")
         let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "a", callFromNumber: nil, timezone: "Etc/GMT"))
-        // One callee where it is always noon (a fixed zone chosen now), one at midnight.
-        var utc = Calendar(identifier: .gregorian)
-        utc.timeZone = TimeZone(identifier: "UTC")!
-        let hour = utc.component(.hour, from: Date())
-        func zone(_ offset: Int) -> String {
-            let wrapped = offset > 12 ? offset - 24 : offset < -11 ? offset + 24 : offset
-            return wrapped == 0 ? "Etc/GMT" : wrapped > 0 ? "Etc/GMT-\(wrapped)" : "Etc/GMT+\(-wrapped)"
-        }
+        // One callee where it is noon (a fixed zone chosen now), one at midnight.
         _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: [
-            NewContact(phoneNumber: "15552000001", variables: "{}", timezone: zone(12 - hour)),
-            NewContact(phoneNumber: "15552000002", variables: "{}", timezone: zone(-hour)),
+            NewContact(phoneNumber: "15552000001", variables: "{}", timezone: middayZone),
+            NewContact(phoneNumber: "15552000002", variables: "{}", timezone: zoneWhereItIsNow(hour: 0)),
         ]))
         let seq = try await store.dispatchState(1)!.campaign.seq
         let first = try await store.pendingContacts(campaign: seq, after: 0, limit: 500)

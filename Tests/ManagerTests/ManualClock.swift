@@ -40,3 +40,12 @@ final class ManualClock: Clock, @unchecked Sendable {
 
     var sleeping: Int { lock.withLock { sleepers.count } }
 }
+
+/// Waits (without sleeping) until `condition` holds: the shell's tasks run as the test yields.
+func eventually(_ condition: () async -> Bool) async -> Bool {
+    for _ in 0..<10_000 {
+        if await condition() { return true }
+        await Task.yield()
+    }
+    return await condition()
+}

@@ -12,6 +12,26 @@ import Testing
     ])
     func formatsRFC3339(milliseconds: Int64, text: String) {
         #expect(Timestamp.rfc3339(millisecondsSinceEpoch: milliseconds) == text)
+        #expect(Timestamp.parseRFC3339(text) == milliseconds)
+    }
+
+    /// RFC 3339's own examples (section 5.8), checked against Foundation's reading of them.
+    @Test func readsRFC3339sExamples() {
+        #expect(Timestamp.parseRFC3339("1985-04-12T23:20:50.52Z") == 482_196_050_520)
+        #expect(Timestamp.parseRFC3339("1996-12-19T16:39:57-08:00") == 851_042_397_000)
+        #expect(Timestamp.parseRFC3339("1990-12-31T23:59:60Z") == 662_687_999_999)
+        #expect(Timestamp.parseRFC3339("1990-12-31T15:59:60-08:00") == 662_687_999_999)
+        #expect(Timestamp.parseRFC3339("1937-01-01T12:00:27.87+00:20") == -1_041_337_172_130)
+        #expect(Timestamp.parseRFC3339("2026-12-01t09:30:00.123456z") == Timestamp.parseRFC3339("2026-12-01T09:30:00.123Z"))
+        let foundation = ISO8601DateFormatter().date(from: "1996-12-19T16:39:57-08:00")!.timeIntervalSince1970
+        #expect(Double(Timestamp.parseRFC3339("1996-12-19T16:39:57-08:00")!) == foundation * 1000)
+    }
+
+    @Test(arguments: ["", "2026-12-01", "2026-12-01T09:30:00", "2026-13-01T09:30:00Z", "2026-02-29T09:30:00Z", "2026-12-01T24:00:00Z",
+                      "2026-12-01T09:30:00+5:30", "2026-12-01T09:30:00.Z", "2026-12-01T09:30:00Zjunk", "２０２６-12-01T09:30:00Z",
+                      "2026-12-01T09:30:00+24:00", "1764581400"])
+    func refusesWhatIsNotRFC3339(text: String) {
+        #expect(Timestamp.parseRFC3339(text) == nil)
     }
 }
 

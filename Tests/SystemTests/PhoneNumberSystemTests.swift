@@ -91,6 +91,9 @@ import Testing
             ALTER TABLE contacts DROP COLUMN attempt_count;
             ALTER TABLE contacts DROP COLUMN placement_uncertain;
             ALTER TABLE contacts DROP COLUMN next_attempt_at;
+            ALTER TABLE campaigns DROP COLUMN start_at;
+            ALTER TABLE campaigns DROP COLUMN end_at;
+            ALTER TABLE campaigns DROP COLUMN expired_count;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()

@@ -61,7 +61,8 @@ import Testing
     }
 
     @Test func aDNCAdditionCancelsTheQueuedCallsOfItsNumbers() async throws {
-        let stack = try await Stack.start(Self.options)
+        // One call every 4 s: the listed numbers' calls wait 8 and 12 s, time enough on a busy box.
+        let stack = try await Stack.start(.dialing(cps: 50, simulator: ["RYMI_SIM_CPS": "0.25", "RYMI_SIM_TALK_MS": "200"]))
         defer { stack.stop() }
         let numbers = phoneNumbers(4)
         let id = try await dialAll(numbers, on: stack)

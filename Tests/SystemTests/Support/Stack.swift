@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TestSupport
 import Telephony
 import JSON
 
@@ -231,18 +232,4 @@ let nanpAreaCodes = (200...989).filter { npa in
         && (try? TimeZones.zone(forNumber: "1\(npa)5552000").get()) == nil
 }
 
-/// A fixed-offset zone where it is about noon now: callees there are inside any calling window
-/// (the TCPA's 08:00-21:00 included) whatever hour the suite runs at.
-let middayZone = zoneWhereItIsNow(hour: 12)
-
-/// A fixed-offset zone (`Etc/GMT±N`) where the local hour is `hour` now.
-func zoneWhereItIsNow(hour: Int) -> String {
-    var utc = Calendar(identifier: .gregorian)
-    utc.timeZone = TimeZone(identifier: "UTC")!
-    var offset = hour - utc.component(.hour, from: Date())
-    if offset > 14 { offset -= 24 }
-    if offset < -12 { offset += 24 }
-    // Etc/GMT's signs are POSIX's: Etc/GMT-5 is five hours ahead of UTC.
-    return offset == 0 ? "Etc/GMT" : offset > 0 ? "Etc/GMT-\(offset)" : "Etc/GMT+\(-offset)"
-}
 let nanpExchanges = (200...999).filter { $0 % 100 != 11 }
