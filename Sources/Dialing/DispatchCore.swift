@@ -20,6 +20,8 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         public var placementTimeout: Duration
         /// A call with no news for this long is looked up on Plivo.
         public var outcomeCheckAfter: Duration
+        /// Calls one account may have in flight at once (nil: no cap of its own).
+        public var accountMaxConcurrentCalls: Int?
         /// A call whose outcome is still unknown after this long fails with `outcome_unknown`.
         public var outcomeTimeout: Duration
         /// How long a dialer that let an offer lapse is passed over.
@@ -140,8 +142,19 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     public private(set) var begun: [Int64: Begun] = [:]
     public private(set) var liveCalls = 0
     private var queues: [Int64: CampaignQueue] = [:]
-    private var order: [Int64] = []
-    private var rotation = 0
+    /// Turns: accounts in round robin, then each account's campaigns in round robin.
+    private var accountOrder: [String] = []
+    private var accountRotation = 0
+    private var campaignOrder: [String: [Int64]] = [:]
+    private var campaignRotation: [String: Int] = [:]
+    /// Calls counting against the limits (offered, begun or live), per campaign and per account.
+    private var campaignUsage: [Int64: Int] = [:]
+    private var accountUsage: [String: Int] = [:]
+    private var campaignAccounts: [Int64: String] = [:]
+    /// Campaigns with a rate of their own: when each may be offered its next call, and the
+    /// sliding window of its go-aheads.
+    private var nextOfferAt: [Int64: Instant] = [:]
+    private var campaignPacers: [Int64: Pacer<Instant>] = [:]
     /// The newest status change applied per campaign, so status changes applied out of order
     /// cannot leave a paused campaign queued or a running one unqueued.
     private var versions: [Int64: Int64] = [:]
@@ -183,15 +196,23 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     /// - Parameters:
     ///   - liveCalls: calls in flight in the database (after a restart, those begun before).
+    ///   - inFlight: the same, per campaign with its account, for the per-campaign and
+    ///     per-account limits.
     ///   - firstAttempt: the first attempt id to give; ids never repeat across restarts.
-    public init(settings: Settings, liveCalls: Int = 0, firstAttempt: Int64 = 1) {
+    public init(settings: Settings, liveCalls: Int = 0, inFlight: [(campaign: Int64, account: String, calls: Int)] = [],
+                firstAttempt: Int64 = 1) {
         self.settings = settings
         self.liveCalls = liveCalls
+        for entry in inFlight {
+            campaignAccounts[entry.campaign] = entry.account
+            campaignUsage[entry.campaign, default: 0] += entry.calls
+            accountUsage[entry.account, default: 0] += entry.calls
+        }
         nextAttempt = firstAttempt
         pacer = Pacer(callsPerSecond: settings.callsPerSecond)
     }
 
-    public var runningCampaigns: Int { order.count }
+    public var runningCampaigns: Int { queues.count }
     public var queuedContacts: Int { queues.values.reduce(0) { $0 + $1.contacts.count } }
     public var dialerNames: [String] { dialers.names }
 
@@ -229,8 +250,12 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         } else {
             queuesMade += 1
             queues[seq] = CampaignQueue(campaign: campaign, id: queuesMade, requestID: requestID)
-            order.append(seq)
+            campaignAccounts[seq] = campaign.account
+            if campaignOrder[campaign.account] == nil { accountOrder.append(campaign.account) }
+            campaignOrder[campaign.account, default: []].append(seq)
         }
+        campaignPacers[seq] = campaign.callsPerSecond.flatMap { Pacer(callsPerSecond: $0) }
+        if campaignPacers[seq] == nil { nextOfferAt.removeValue(forKey: seq) }
         return pump(now: now)
     }
 
@@ -269,9 +294,21 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     private mutating func remove(campaign: Int64) {
-        guard queues.removeValue(forKey: campaign) != nil else { return }
-        order.removeAll { $0 == campaign }
-        rotation = order.isEmpty ? 0 : rotation % order.count
+        guard let queue = queues.removeValue(forKey: campaign) else { return }
+        let account = queue.campaign.account
+        campaignOrder[account]?.removeAll { $0 == campaign }
+        if campaignOrder[account]?.isEmpty == true {
+            campaignOrder.removeValue(forKey: account)
+            campaignRotation.removeValue(forKey: account)
+            accountOrder.removeAll { $0 == account }
+        }
+        accountRotation = accountOrder.isEmpty ? 0 : accountRotation % accountOrder.count
+    }
+
+    /// A call of `campaign` starts or stops counting against its limits.
+    private mutating func use(_ campaign: Int64, _ change: Int) {
+        campaignUsage[campaign] = max(0, (campaignUsage[campaign] ?? 0) + change)
+        if let account = campaignAccounts[campaign] { accountUsage[account] = max(0, (accountUsage[account] ?? 0) + change) }
     }
 
     // MARK: Dialers
@@ -316,6 +353,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         for attempt in attempts.sorted(by: >) {
             guard let offer = offers.removeValue(forKey: attempt) else { continue }
             leaseEnds.removeValue(forKey: attempt)
+            use(offer.campaign.seq, -1)
             dialers.settled(offer.dialer)
             queues[offer.campaign.seq]?.contacts.pushFront(offer.contact)
         }
@@ -346,6 +384,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     public mutating func beginFailed(_ offer: Offer, now: Instant) -> [Directive] {
         committing.removeValue(forKey: offer.attempt)
         liveCalls -= 1
+        use(offer.campaign.seq, -1)
         dialers.settled(offer.dialer)
         queues[offer.campaign.seq]?.contacts.pushFront(offer.contact)
         return pump(now: now)
@@ -357,6 +396,7 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         let requested = committing.removeValue(forKey: offer.attempt)?.since ?? now
         guard verdict == .go else {
             liveCalls -= 1
+            use(offer.campaign.seq, -1)
             dialers.settled(offer.dialer)
             var directives: [Directive] = []
             if case .doNotCall(let effect) = verdict { directives += apply(effect) }
@@ -390,7 +430,10 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         begun[attempt]!.renewals += 1
         // Its request never left, so its answer leaves the window, and it goes again as soon as
         // the window allows: the slot it missed is not lost to the rate.
-        if let went = placement.wentAt { pacer?.forgetGo(at: went) }
+        if let went = placement.wentAt {
+            pacer?.forgetGo(at: went)
+            campaignPacers[placement.campaign]?.forgetGo(at: went)
+        }
         return waitForGo(attempt, now: now, slot: now)
     }
 
@@ -409,6 +452,8 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// as not placed: it never heard "go").
     public mutating func goDue(_ attempt: Int64, now: Instant, dialerGone: Bool) -> (BeginStep, [Directive]) {
         if let opens = pacer?.windowOpens, now < opens { return (.waitUntil(opens), []) }
+        // A campaign's own rate holds in every one-second window too.
+        if let campaign = begun[attempt]?.campaign, let opens = campaignPacers[campaign]?.windowOpens, now < opens { return (.waitUntil(opens), []) }
         var directives: [Directive] = []
         if begun[attempt]?.waitingForGo == true {
             begun[attempt]!.waitingForGo = false
@@ -436,7 +481,11 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
                                          outcome: .notPlaced(reason: "the campaign's end_at came before its go-ahead", retryAfterMilliseconds: 0))
             return (.settle(report, then: BeginCallReply(go: false, reason: "campaign ended")), directives)
         }
-        guard pacer != nil else { return (.answer(BeginCallReply(go: true)), directives) }
+        campaignPacers[placement.campaign]?.recordGo(at: now)
+        guard pacer != nil else {
+            begun[attempt]!.wentAt = now
+            return (.answer(BeginCallReply(go: true)), directives)
+        }
         pacer!.recordGo(at: now)
         begun[attempt]!.wentAt = now
         // The go-ahead carries its slot: how long after the dialer's ask it was given, and how
@@ -496,7 +545,10 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     private mutating func apply(_ effect: DispatchEffect) -> [Directive] {
         var directives: [Directive] = []
-        if effect.releasedSlot { liveCalls = max(0, liveCalls - 1) }
+        if effect.releasedSlot {
+            liveCalls = max(0, liveCalls - 1)
+            if let campaign = effect.campaign { use(campaign, -1) }
+        }
         if let campaign = effect.completedCampaign {
             directives += [.resync(campaign: campaign), .notice(.campaignCompleted(campaign))]
         }
@@ -584,10 +636,11 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
             // With pacing, the go-ahead gate sets the rate; offers only need to stay a few ahead
             // of it, so a begin is waiting when its slot comes and the cadence never slips.
             if pacer != nil, offers.count + waitingForGo >= settings.lookahead { break }
-            guard let (requestID, campaign, contact) = nextContact(into: &directives) else { break }
+            guard let (requestID, campaign, contact) = nextContact(now: now, into: &directives) else { break }
             let offer = Offer(attempt: nextAttempt, contact: contact, campaign: campaign, dialer: dialer, requestID: requestID)
             nextAttempt += 1
             offers[offer.attempt] = offer
+            use(campaign.seq, 1)
             dialers.offered(to: dialer)
             directives.append(.offer(offer))
         }
@@ -597,17 +650,39 @@ public struct DispatchCore<Instant: InstantProtocol>: Sendable where Instant.Dur
         return directives
     }
 
-    /// The next contact, taking campaigns in turn so a big campaign cannot starve a small one;
-    /// queues running low ask for a load on the way.
-    private mutating func nextContact(into directives: inout [Directive]) -> (String?, DispatchCampaign, QueuedContact)? {
-        for _ in 0..<order.count {
-            let seq = order[rotation % order.count]
-            rotation = (rotation + 1) % order.count
-            guard queues[seq] != nil else { continue }
-            if let load = queues[seq]!.contacts.loadIfLow(lowWater: settings.lowWater) {
-                directives.append(.load(campaign: seq, queue: queues[seq]!.id, load))
+    /// The next contact: accounts take turns, then each account's campaigns, so one account's
+    /// million contacts cannot hold back another's ten; campaigns and accounts at their limits
+    /// are passed over. Queues running low ask for a load on the way; a campaign held back by its
+    /// own rate asks for a wake-up when it may go on.
+    private mutating func nextContact(now: Instant, into directives: inout [Directive]) -> (String?, DispatchCampaign, QueuedContact)? {
+        var rateWait: Instant?
+        defer { if let rateWait { directives += armWake(at: rateWait) } }
+        for accountTurn in 0..<accountOrder.count {
+            let account = accountOrder[(accountRotation + accountTurn) % accountOrder.count]
+            if let cap = settings.accountMaxConcurrentCalls, accountUsage[account] ?? 0 >= cap { continue }
+            let campaigns = campaignOrder[account] ?? []
+            for campaignTurn in 0..<campaigns.count {
+                let seq = campaigns[((campaignRotation[account] ?? 0) + campaignTurn) % campaigns.count]
+                guard let queue = queues[seq] else { continue }
+                if let cap = queue.campaign.maxConcurrentCalls, campaignUsage[seq] ?? 0 >= cap { continue }
+                if let at = nextOfferAt[seq], at > now {
+                    rateWait = min(rateWait ?? at, at)
+                    continue
+                }
+                if let load = queues[seq]!.contacts.loadIfLow(lowWater: settings.lowWater) {
+                    directives.append(.load(campaign: seq, queue: queue.id, load))
+                }
+                guard let contact = queues[seq]!.contacts.pop() else { continue }
+                // The next turn goes to the next account, and this account's next campaign.
+                accountRotation = (accountRotation + accountTurn + 1) % accountOrder.count
+                campaignRotation[account] = ((campaignRotation[account] ?? 0) + campaignTurn + 1) % campaigns.count
+                if let pacer = campaignPacers[seq] {
+                    // The campaign's cadence keeps its average; after a lull it starts afresh.
+                    let allowed = nextOfferAt[seq] ?? now
+                    nextOfferAt[seq] = (allowed.duration(to: now) < pacer.interval ? allowed : now).advanced(by: pacer.interval)
+                }
+                return (queue.requestID, queue.campaign, contact)
             }
-            if let contact = queues[seq]!.contacts.pop() { return (queues[seq]!.requestID, queues[seq]!.campaign, contact) }
         }
         return nil
     }

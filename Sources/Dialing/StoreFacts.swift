@@ -7,13 +7,19 @@ public struct DispatchCampaign: Sendable, Equatable {
     public let account: String
     public let agentID: String
     public let from: String?
+    /// The campaign's own limits, inside the deployment's (nil: only those).
+    public let maxConcurrentCalls: Int?
+    public let callsPerSecond: Double?
 
-    public init(seq: Int64, id: String, account: String, agentID: String, from: String?) {
+    public init(seq: Int64, id: String, account: String, agentID: String, from: String?, maxConcurrentCalls: Int? = nil,
+                callsPerSecond: Double? = nil) {
         self.seq = seq
         self.id = id
         self.account = account
         self.agentID = agentID
         self.from = from
+        self.maxConcurrentCalls = maxConcurrentCalls
+        self.callsPerSecond = callsPerSecond
     }
 }
 

@@ -14,7 +14,7 @@ struct CampaignAPI: Sendable {
     var minimumRetryDelay = RetryPolicy.delayLimit.lowerBound
 
     static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country", "calling_window", "timezone",
-                                              "retry_policy", "start_at", "end_at"]
+                                              "retry_policy", "start_at", "end_at", "max_concurrent_calls", "calls_per_second"]
     static let contactFields: Set<String> = ["phone_number", "variables", "timezone"]
     static let defaultPageSize = 50
     static let maxPageSize = 1000
@@ -57,6 +57,8 @@ struct CampaignAPI: Sendable {
                                     callingWindow: window, timezone: zone, retryPolicy: policy)
         create.startAt = startAt
         create.endAt = endAt
+        (create.maxConcurrentCalls, create.callsPerSecond) = Self.limits(&reader)
+        guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         let record = try await ask(create, context)
         return .json(201, .object([("status", .string("created")), ("campaign_id", .string(record.id))]),
                      headers: [("Location", "/v1/campaigns/\(record.id)")])
@@ -112,11 +114,16 @@ struct CampaignAPI: Sendable {
         var (startAt, endAt) = Self.schedule(&reader)
         if reader.value("start_at") == .null { startAt = 0 }
         if reader.value("end_at") == .null { endAt = 0 }
+        var (maxConcurrentCalls, callsPerSecond) = Self.limits(&reader)
+        if reader.value("max_concurrent_calls") == .null { maxConcurrentCalls = 0 }
+        if reader.value("calls_per_second") == .null { callsPerSecond = 0 }
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         var update = UpdateCampaign(account: context.account, campaignID: id, name: name, agentID: agentID, callFromNumber: callFrom,
                                     defaultCountry: country, callingWindow: window, timezone: zone, retryPolicy: policy)
         update.startAt = startAt
         update.endAt = endAt
+        update.maxConcurrentCalls = maxConcurrentCalls
+        update.callsPerSecond = callsPerSecond
         return .json(200, Render.campaign(try await ask(update, context)))
     }
 
@@ -133,6 +140,24 @@ struct CampaignAPI: Sendable {
         let endAt = reader.dateTime("end_at", notBefore: Timestamp.nowMilliseconds())
         if let startAt, let endAt, endAt <= startAt { reader.fail("end_at", "must be after start_at") }
         return (startAt, endAt)
+    }
+
+    /// The campaign's own `max_concurrent_calls` (1–100,000) and `calls_per_second` (more than 0,
+    /// at most 1,000); the deployment's limits always hold too.
+    static func limits(_ reader: inout ObjectReader) -> (maxConcurrentCalls: Int?, callsPerSecond: Double?) {
+        var limit: Int?
+        if let value = reader.value("max_concurrent_calls"), value != .null {
+            limit = reader.integer("max_concurrent_calls", in: 1...100_000, meaning: "calls")
+        }
+        var rate: Double?
+        if let value = reader.value("calls_per_second"), value != .null {
+            if let number = value.doubleValue, number > 0, number <= 1000, number.isFinite {
+                rate = number
+            } else {
+                reader.fail("calls_per_second", "must be a number of calls per second above 0 and at most 1000")
+            }
+        }
+        return (limit, rate)
     }
 
     /// A campaign for a country outside the NANP may ask for hours beyond the TCPA's (its +1

@@ -29,34 +29,40 @@ enum Render {
 
     static func campaign(_ record: CampaignRecord) -> JSONValue {
         let counts = record.counts
-        return .object([
+        func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        func optionalTime(_ value: Int64?) -> JSONValue { value.map(time) ?? .null }
+        let contactCounts: [(key: String, value: JSONValue)] = [
+            ("total", .int(counts.total)),
+            ("pending", .int(counts.pending)),
+            ("dialed", .int(counts.dialed)),
+            ("completed", .int(counts.completed)),
+            ("failed", .int(counts.failed)),
+            ("skipped_dnc", .int(counts.skippedDNC)),
+            ("canceled", .int(counts.canceled)),
+            ("expired", .int(counts.expired)),
+            ("waiting_window", .int(record.waitingWindow)),
+        ]
+        let members: [(key: String, value: JSONValue)] = [
             ("id", .string(record.id)),
             ("name", .string(record.name)),
             ("agent_id", .string(record.agentID)),
-            ("call_from_number", record.callFromNumber.map(JSONValue.string) ?? .null),
-            ("default_country", record.defaultCountry.map(JSONValue.string) ?? .null),
+            ("call_from_number", optional(record.callFromNumber)),
+            ("default_country", optional(record.defaultCountry)),
             ("calling_window", callingWindow(record.callingWindow)),
-            ("timezone", record.timezone.map(JSONValue.string) ?? .null),
+            ("timezone", optional(record.timezone)),
             ("retry_policy", retryPolicy(record.retryPolicy)),
-            ("start_at", record.startAt.map(time) ?? .null),
-            ("end_at", record.endAt.map(time) ?? .null),
+            ("start_at", optionalTime(record.startAt)),
+            ("end_at", optionalTime(record.endAt)),
+            ("max_concurrent_calls", record.maxConcurrentCalls.map(JSONValue.int) ?? .null),
+            ("calls_per_second", record.callsPerSecond.map(JSONValue.double) ?? .null),
             ("status", .string(record.status.rawValue)),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
-            ("contact_counts", .object([
-                ("total", .int(counts.total)),
-                ("pending", .int(counts.pending)),
-                ("dialed", .int(counts.dialed)),
-                ("completed", .int(counts.completed)),
-                ("failed", .int(counts.failed)),
-                ("skipped_dnc", .int(counts.skippedDNC)),
-                ("canceled", .int(counts.canceled)),
-                ("expired", .int(counts.expired)),
-                ("waiting_window", .int(record.waitingWindow)),
-            ])),
-            ("next_window_opens_at", record.nextWindowOpensAt.map(time) ?? .null),
-            ("paused_reason", record.pausedReason.map(JSONValue.string) ?? .null),
-        ])
+            ("contact_counts", .object(contactCounts)),
+            ("next_window_opens_at", optionalTime(record.nextWindowOpensAt)),
+            ("paused_reason", optional(record.pausedReason)),
+        ]
+        return .object(members)
     }
 
     /// A contact; with `attempts` (a single contact's read), every attempt to call it with why it

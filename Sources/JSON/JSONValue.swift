@@ -57,6 +57,15 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// Any number, as the nearest double.
+    public var doubleValue: Double? {
+        if case .number(let lexeme) = self { return Double(lexeme) }
+        return nil
+    }
+
+    /// The shortest text that reads back as `value` (a finite number).
+    public static func double(_ value: Double) -> JSONValue { .number(value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)") }
+
     public var arrayValue: [JSONValue]? {
         if case .array(let items) = self { return items }
         return nil

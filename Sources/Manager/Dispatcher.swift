@@ -9,14 +9,18 @@ struct DispatchConfiguration: Sendable {
     /// Call requests per second across all dialers; 0 turns pacing off.
     var callsPerSecond: Double = 2
     var maxConcurrentCalls = 50
+    /// Calls one account may have in flight (nil: only the deployment's limit).
+    var accountMaxConcurrentCalls: Int?
     var placementTimeout: Double = 30
     var outcomeCheckAfter: Double = 60
     var outcomeTimeout: Double = 900
 
     var settings: DispatchCore<DispatchInstant>.Settings {
-        DispatchCore.Settings(callsPerSecond: callsPerSecond, maxConcurrentCalls: maxConcurrentCalls,
-                              placementTimeout: .seconds(placementTimeout), outcomeCheckAfter: .seconds(outcomeCheckAfter),
-                              outcomeTimeout: .seconds(outcomeTimeout))
+        var settings = DispatchCore<DispatchInstant>.Settings(
+            callsPerSecond: callsPerSecond, maxConcurrentCalls: maxConcurrentCalls, placementTimeout: .seconds(placementTimeout),
+            outcomeCheckAfter: .seconds(outcomeCheckAfter), outcomeTimeout: .seconds(outcomeTimeout))
+        settings.accountMaxConcurrentCalls = accountMaxConcurrentCalls
+        return settings
     }
 }
 
@@ -96,7 +100,8 @@ actor Dispatcher {
         try await store.restartPlacementClocks()
         let persisted = try await store.maxAttempt()
         // Attempt ids never repeat across restarts, even for offers that were never persisted.
-        core = Core(settings: configuration.settings, liveCalls: try await store.inFlightCount(),
+        let inFlight = try await store.inFlightByCampaign()
+        core = Core(settings: configuration.settings, liveCalls: inFlight.reduce(0) { $0 + $1.calls }, inFlight: inFlight,
                     firstAttempt: max(persisted + 1, Timestamp.nowMilliseconds() * 1000))
         for campaign in try await store.runningCampaigns() {
             await sync(campaign)

@@ -36,6 +36,9 @@ public struct ManagerConfiguration: Sendable {
         logLevel = try environment.logLevel()
         dispatch.callsPerSecond = try environment.seconds("RYMI_DIAL_CPS", default: 2, range: 0...100_000)
         dispatch.maxConcurrentCalls = try environment.integer("RYMI_MAX_CONCURRENT_CALLS", default: 50, range: 1...1_000_000)
+        if environment.string("RYMI_ACCOUNT_MAX_CONCURRENT_CALLS") != nil {
+            dispatch.accountMaxConcurrentCalls = try environment.integer("RYMI_ACCOUNT_MAX_CONCURRENT_CALLS", default: 0, range: 1...1_000_000)
+        }
         dispatch.placementTimeout = try environment.seconds("RYMI_PLACEMENT_TIMEOUT", default: 30, range: 1...3600)
         dispatch.outcomeCheckAfter = try environment.seconds("RYMI_OUTCOME_CHECK_AFTER", default: 60, range: 0.1...86_400)
         dispatch.outcomeTimeout = try environment.seconds("RYMI_OUTCOME_TIMEOUT", default: 900, range: 0.1...86_400)
@@ -190,6 +193,7 @@ public final class ManagerService: Service {
         router.on(UpdateCampaign.self) { request, _ in
             let updated = try await guarded(logger) { try await store.updateCampaign(request) }
             if request.startAt != nil || request.endAt != nil { await dispatcher.deadlinesChanged(updated.seq) }
+            if request.maxConcurrentCalls != nil || request.callsPerSecond != nil { await dispatcher.sync(updated.seq) }
             return updated.record
         }
         router.on(DeleteCampaign.self) { request, _ in

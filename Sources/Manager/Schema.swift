@@ -216,6 +216,11 @@ enum Schema {
             ALTER TABLE campaigns ADD COLUMN end_at INTEGER;
             ALTER TABLE campaigns ADD COLUMN expired_count INTEGER NOT NULL DEFAULT 0;
             """),
+        // Each campaign's own limits, inside the deployment's (null: none of its own).
+        (13, """
+            ALTER TABLE campaigns ADD COLUMN max_concurrent_calls INTEGER;
+            ALTER TABLE campaigns ADD COLUMN calls_per_second REAL;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

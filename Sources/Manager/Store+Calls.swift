@@ -19,12 +19,16 @@ extension Store {
 
     /// A campaign's status now, with the version of its last status change (nil if it is gone).
     func dispatchState(_ seq: Int64) throws -> (campaign: DispatchCampaign, running: Bool, version: Int64)? {
-        let statement = try database.cached("SELECT seq, id, account, agent_id, call_from_number, status, status_version FROM campaigns WHERE seq = ?")
+        let statement = try database.cached("""
+            SELECT seq, id, account, agent_id, call_from_number, status, status_version, max_concurrent_calls, calls_per_second
+            FROM campaigns WHERE seq = ?
+            """)
         statement.bind(1, seq)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
         let campaign = DispatchCampaign(seq: statement.int64(0), id: statement.string(1), account: statement.string(2),
-                                        agentID: statement.string(3), from: statement.optionalString(4))
+                                        agentID: statement.string(3), from: statement.optionalString(4),
+                                        maxConcurrentCalls: statement.optionalInt64(7).map(Int.init), callsPerSecond: statement.optionalDouble(8))
         return (campaign, statement.string(5) == CampaignStatus.running.rawValue, statement.int64(6))
     }
 
@@ -128,9 +132,15 @@ extension Store {
         try database.cached("UPDATE contacts SET window_opens_at = ? WHERE seq = ? AND status = 'pending'").bind(1, opensAt).bind(2, contact).run()
     }
 
-    /// Calls that count against the concurrency limit (after a restart, those in flight before).
-    func inFlightCount() throws -> Int {
-        Int(try database.integer("SELECT count(*) FROM contacts WHERE call_state IS NOT NULL") ?? 0)
+    /// Calls that count against the concurrency limits (after a restart, those in flight
+    /// before), per campaign with its account.
+    func inFlightByCampaign() throws -> [(campaign: Int64, account: String, calls: Int)] {
+        var inFlight: [(campaign: Int64, account: String, calls: Int)] = []
+        try database.cached("""
+            SELECT c.campaign_seq, p.account, count(*) FROM contacts c INDEXED BY contacts_in_flight JOIN campaigns p ON p.seq = c.campaign_seq
+            WHERE c.call_state IS NOT NULL GROUP BY c.campaign_seq
+            """).forEachRow { inFlight.append(($0.int64(0), $0.string(1), $0.int(2))) }
+        return inFlight
     }
 
     func maxAttempt() throws -> Int64 {

@@ -13,7 +13,7 @@ extension Store {
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
         pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country,
-        calling_window, timezone, canceled_count, retry_policy, start_at, end_at, expired_count
+        calling_window, timezone, canceled_count, retry_policy, start_at, end_at, expired_count, max_concurrent_calls, calls_per_second
         """
 
     static func campaign(from row: Statement) -> CampaignRecord {
@@ -27,6 +27,8 @@ extension Store {
         record.retryPolicy = row.string(19)
         record.startAt = row.optionalInt64(20)
         record.endAt = row.optionalInt64(21)
+        record.maxConcurrentCalls = row.optionalInt64(23).map(Int.init)
+        record.callsPerSecond = row.optionalDouble(24)
         return record
     }
 
@@ -37,13 +39,14 @@ extension Store {
             if let number = request.callFromNumber { try requireOwned(number, by: request.account) }
             try database.cached("""
                 INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country,
-                calling_window, timezone, retry_policy, start_at, end_at)
-                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?)
+                calling_window, timezone, retry_policy, start_at, end_at, max_concurrent_calls, calls_per_second)
+                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
                 .bind(1, id).bind(2, request.account).bind(3, request.name).bind(4, request.agentID)
                 .bind(5, request.callFromNumber).bind(6, now).bind(7, now).bind(8, request.defaultCountry)
                 .bind(9, request.callingWindow ?? defaultWindow.text).bind(10, request.timezone).bind(11, request.retryPolicy ?? "")
-                .bind(12, request.startAt).bind(13, request.endAt).run()
+                .bind(12, request.startAt).bind(13, request.endAt).bind(14, request.maxConcurrentCalls.map(Int64.init))
+                .bind(15, request.callsPerSecond).run()
         }
         var record = CampaignRecord(
             id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
@@ -53,6 +56,8 @@ extension Store {
         record.retryPolicy = request.retryPolicy ?? ""
         record.startAt = request.startAt
         record.endAt = request.endAt
+        record.maxConcurrentCalls = request.maxConcurrentCalls
+        record.callsPerSecond = request.callsPerSecond
         return record
     }
 
@@ -72,17 +77,23 @@ extension Store {
             if let policy = request.retryPolicy { record.retryPolicy = policy }
             if let startAt = request.startAt { record.startAt = startAt == 0 ? nil : startAt }
             if let endAt = request.endAt { record.endAt = endAt == 0 ? nil : endAt }
+            if let limit = request.maxConcurrentCalls { record.maxConcurrentCalls = limit == 0 ? nil : limit }
+            if let rate = request.callsPerSecond { record.callsPerSecond = rate == 0 ? nil : rate }
+            // New limits reach a running campaign's queue as a status change would.
+            let limitsChange = request.maxConcurrentCalls != nil || request.callsPerSecond != nil
             if let startAt = record.startAt, let endAt = record.endAt, endAt <= startAt {
                 throw RemoteError(.invalid, "end_at: must be after start_at")
             }
             record.updatedAt = Timestamp.nowMilliseconds()
             try database.cached("""
                 UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, default_country = ?, calling_window = ?, timezone = ?,
-                updated_at = ?, retry_policy = ?, start_at = ?, end_at = ? WHERE seq = ?
+                updated_at = ?, retry_policy = ?, start_at = ?, end_at = ?, max_concurrent_calls = ?, calls_per_second = ?,
+                status_version = status_version + ? WHERE seq = ?
                 """)
                 .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.defaultCountry)
                 .bind(5, record.callingWindow).bind(6, record.timezone).bind(7, record.updatedAt).bind(8, record.retryPolicy)
-                .bind(9, record.startAt).bind(10, record.endAt).bind(11, seq).run()
+                .bind(9, record.startAt).bind(10, record.endAt).bind(11, record.maxConcurrentCalls.map(Int64.init))
+                .bind(12, record.callsPerSecond).bind(13, limitsChange ? 1 : 0).bind(14, seq).run()
             return (record, seq)
         }
     }

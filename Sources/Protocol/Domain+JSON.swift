@@ -128,6 +128,8 @@ extension CampaignRecord: JSONRepresentable {
         retryPolicy = try members.optionalString("retryPolicy") ?? ""
         startAt = try members.optionalInt64("startAt")
         endAt = try members.optionalInt64("endAt")
+        maxConcurrentCalls = try members.optionalInt64("maxConcurrentCalls").map(Int.init)
+        callsPerSecond = members["callsPerSecond"]?.doubleValue
     }
 
     public var json: JSONValue {
@@ -138,6 +140,7 @@ extension CampaignRecord: JSONRepresentable {
             "callingWindow": callingWindow.map(JSONValue.string), "timezone": timezone.map(JSONValue.string),
             "waitingWindow": .int(waitingWindow), "nextWindowOpensAt": nextWindowOpensAt.map(JSONValue.int64),
             "retryPolicy": .string(retryPolicy), "startAt": startAt.map(JSONValue.int64), "endAt": endAt.map(JSONValue.int64),
+            "maxConcurrentCalls": maxConcurrentCalls.map(JSONValue.int), "callsPerSecond": callsPerSecond.map(JSONValue.double),
         ])
     }
 }

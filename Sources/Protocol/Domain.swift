@@ -62,6 +62,9 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
     /// When a start asked for earlier begins dialing, and when dialing ends (ms since the epoch).
     public var startAt: Int64?
     public var endAt: Int64?
+    /// Its own limits, inside the deployment's (nil: none of its own).
+    public var maxConcurrentCalls: Int?
+    public var callsPerSecond: Double?
 
     public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil, defaultCountry: String? = nil,
                 callingWindow: String? = nil, timezone: String? = nil, waitingWindow: Int = 0, nextWindowOpensAt: Int64? = nil) {

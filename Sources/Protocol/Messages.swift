@@ -74,6 +74,9 @@ public struct CreateCampaign: GatewayRequest {
     /// ends: ms since the epoch.
     public var startAt: Int64?
     public var endAt: Int64?
+    /// The campaign's own limits, inside the deployment's.
+    public var maxConcurrentCalls: Int?
+    public var callsPerSecond: Double?
 
     public init(account: String, name: String, agentID: String, callFromNumber: String?, defaultCountry: String? = nil,
                 callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {
@@ -135,6 +138,9 @@ public struct UpdateCampaign: GatewayRequest {
     /// A time to set (ms since the epoch), `0` to clear it, nil to leave it.
     public var startAt: Int64?
     public var endAt: Int64?
+    /// A limit to set, `0` to clear it, nil to leave it.
+    public var maxConcurrentCalls: Int?
+    public var callsPerSecond: Double?
 
     public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil,
                 defaultCountry: String? = nil, callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {

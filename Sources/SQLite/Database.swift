@@ -126,6 +126,16 @@ public final class Statement {
         return self
     }
 
+    @discardableResult
+    public func bind(_ index: Int32, _ value: Double?) -> Statement {
+        if let value {
+            sqlite3_bind_double(pointer, index, value)
+        } else {
+            sqlite3_bind_null(pointer, index)
+        }
+        return self
+    }
+
     /// Advances: true when a row is available, false when the statement is done.
     public func step() throws(SQLiteError) -> Bool {
         let result = sqlite3_step(pointer)
@@ -163,4 +173,5 @@ public final class Statement {
 
     public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
     public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+    public func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(pointer, column) }
 }

@@ -94,6 +94,8 @@ import Testing
             ALTER TABLE campaigns DROP COLUMN start_at;
             ALTER TABLE campaigns DROP COLUMN end_at;
             ALTER TABLE campaigns DROP COLUMN expired_count;
+            ALTER TABLE campaigns DROP COLUMN max_concurrent_calls;
+            ALTER TABLE campaigns DROP COLUMN calls_per_second;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()

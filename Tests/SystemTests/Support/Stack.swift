@@ -172,11 +172,11 @@ final class Stack: @unchecked Sendable {
 
     /// Polls until the campaign has `status`, failing after `timeout` seconds.
     @discardableResult
-    func waitForCampaign(_ id: String, status: String, timeout: Double = 60) async throws -> JSONValue {
+    func waitForCampaign(_ id: String, status: String, key: String = Keys.acme, timeout: Double = 60) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(timeout)
         var last: JSONValue?
         while Date() < deadline {
-            if let campaign = try? await campaign(id) {
+            if let campaign = try? await campaign(id, key: key) {
                 last = campaign
                 if campaign["status"]?.stringValue == status { return campaign }
             }
