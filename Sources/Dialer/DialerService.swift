@@ -121,13 +121,19 @@ public final class DialerService: Service, @unchecked Sendable {
         let base = configuration.publicURL + "/callbacks/plivo/"
         let identity = FormEncoding.encodePairs([("contact", offer.contactID), ("attempt", String(offer.attempt))])
         let answer = FormEncoding.encodePairs([("campaign", offer.campaignID), ("agent", offer.agentID)])
-        return PlivoCallRequest(
+        var request = PlivoCallRequest(
             from: offer.from, to: offer.to,
             answerURL: base + "answer?" + identity + "&" + answer,
             hangupURL: base + "hangup?" + identity,
             ringURL: base + "ring?" + identity,
             ringTimeout: configuration.ringTimeout, timeLimit: configuration.timeLimit
         )
+        if let mode = offer.machineDetection {
+            request.machineDetection = mode
+            request.machineDetectionTime = offer.machineDetectionTime
+            request.machineDetectionURL = base + "machine?" + identity
+        }
+        return request
     }
 
     // MARK: Reports

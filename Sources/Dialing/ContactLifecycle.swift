@@ -37,6 +37,9 @@ public enum FailureReason: String, Sendable, CaseIterable {
     /// they were validated per country).
     case invalidNumber = "invalid_number"
 
+    /// Plivo's hangup cause when machine detection in `hangup` mode ended the call.
+    public static let machineDetectedCode = 9100
+
     /// Plivo's final `CallStatus` as our status and failure reason: `completed` completes the
     /// contact, anything else (missing or unknown included) fails it.
     public static func hangup(callStatus: String?) -> (status: ContactStatus, reason: FailureReason?) {
@@ -67,9 +70,12 @@ public struct ContactState: Sendable, Equatable {
     /// The attempt in flight was at some point possibly placed without our knowing (an uncertain
     /// report, a lost dialer): it is never redialed.
     public var placementUncertain: Bool
+    /// Voicemail detection said a machine answered the call in flight (`answered_by = 'machine'`).
+    public var answeredByMachine: Bool
 
     public init(status: ContactStatus, callState: CallState? = nil, attempt: Int64? = nil, heard: Bool = false, attemptsMade: Int = 0,
-                placementUncertain: Bool = false) {
+                placementUncertain: Bool = false, answeredByMachine: Bool = false) {
+        self.answeredByMachine = answeredByMachine
         self.status = status
         self.callState = callState
         self.attempt = attempt
@@ -223,6 +229,7 @@ public enum ContactLifecycle {
             next.attempt = attempt
             next.attemptsMade += 1
             next.placementUncertain = false
+            next.answeredByMachine = false
             return Transition(next: next)
 
         case .dncListed:
@@ -325,7 +332,9 @@ public enum ContactLifecycle {
         next.heard = state.heard || event.callUUID != nil
         let requestUUID: RequestUUIDChange = event.requestUUID.map { .fillIfMissing($0) } ?? .keep
         switch event.kind {
-        case .ring, .answer:
+        case .ring, .answer, .machine:
+            // Voicemail detection's verdict also proves the call was answered.
+            if event.kind == .machine { next.answeredByMachine = event.machine == true }
             if state.status == .pending {
                 next.status = .dialed
                 next.callState = .live
@@ -334,7 +343,10 @@ public enum ContactLifecycle {
             }
             return Transition(next: next, counters: CounterMove(from: state.status, to: .dialed), requestUUID: requestUUID)
         case .hangup:
-            let (status, reason) = FailureReason.hangup(callStatus: event.callStatus)
+            // A call a machine answered ends as voicemail, whatever its CallStatus (Plivo's
+            // `hangup` mode ends it with cause 9100, Machine Detected).
+            let machine = state.answeredByMachine || event.hangupCauseCode == FailureReason.machineDetectedCode
+            let (status, reason) = machine ? (ContactStatus.failed, FailureReason.voicemail) : FailureReason.hangup(callStatus: event.callStatus)
             // Redialed by the policy, unless the placement may have fired unseen: "never twice by
             // accident" comes before any retry.
             if status == .failed, let reason, !state.placementUncertain,

@@ -10,9 +10,14 @@ public struct DispatchCampaign: Sendable, Equatable {
     /// The campaign's own limits, inside the deployment's (nil: only those).
     public let maxConcurrentCalls: Int?
     public let callsPerSecond: Double?
+    /// Voicemail detection to ask Plivo for (`detect`, `hangup`; nil: none), and for how long (ms).
+    public let machineDetection: String?
+    public let machineDetectionTime: Int?
 
     public init(seq: Int64, id: String, account: String, agentID: String, from: String?, maxConcurrentCalls: Int? = nil,
-                callsPerSecond: Double? = nil) {
+                callsPerSecond: Double? = nil, machineDetection: String? = nil, machineDetectionTime: Int? = nil) {
+        self.machineDetection = machineDetection
+        self.machineDetectionTime = machineDetectionTime
         self.seq = seq
         self.id = id
         self.account = account

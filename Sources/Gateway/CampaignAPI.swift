@@ -14,7 +14,8 @@ struct CampaignAPI: Sendable {
     var minimumRetryDelay = RetryPolicy.delayLimit.lowerBound
 
     static let campaignFields: Set<String> = ["name", "agent_id", "call_from_number", "default_country", "calling_window", "timezone",
-                                              "retry_policy", "start_at", "end_at", "max_concurrent_calls", "calls_per_second"]
+                                              "retry_policy", "start_at", "end_at", "max_concurrent_calls", "calls_per_second",
+                                              "machine_detection", "machine_detection_time"]
     static let contactFields: Set<String> = ["phone_number", "variables", "timezone"]
     static let defaultPageSize = 50
     static let maxPageSize = 1000
@@ -58,6 +59,7 @@ struct CampaignAPI: Sendable {
         create.startAt = startAt
         create.endAt = endAt
         (create.maxConcurrentCalls, create.callsPerSecond) = Self.limits(&reader)
+        (create.machineDetection, create.machineDetectionTime) = Self.machineDetection(&reader)
         guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         let record = try await ask(create, context)
         return .json(201, .object([("status", .string("created")), ("campaign_id", .string(record.id))]),
@@ -124,6 +126,9 @@ struct CampaignAPI: Sendable {
         update.endAt = endAt
         update.maxConcurrentCalls = maxConcurrentCalls
         update.callsPerSecond = callsPerSecond
+        (update.machineDetection, update.machineDetectionTime) = Self.machineDetection(&reader)
+        if reader.value("machine_detection_time") == .null { update.machineDetectionTime = 0 }
+        guard reader.errors.isEmpty else { throw APIError.invalid(reader.errors) }
         return .json(200, Render.campaign(try await ask(update, context)))
     }
 
@@ -158,6 +163,23 @@ struct CampaignAPI: Sendable {
             }
         }
         return (limit, rate)
+    }
+
+    /// `machine_detection` (`off`, `detect`, `hangup`) and `machine_detection_time` (ms, 2000–10000).
+    static func machineDetection(_ reader: inout ObjectReader) -> (mode: String?, time: Int?) {
+        var mode: String?
+        if let value = reader.value("machine_detection") {
+            if let text = value.stringValue, ["off", "detect", "hangup"].contains(text) {
+                mode = text
+            } else {
+                reader.fail("machine_detection", "must be off, detect or hangup")
+            }
+        }
+        var time: Int?
+        if let value = reader.value("machine_detection_time"), value != .null {
+            time = reader.integer("machine_detection_time", in: 2000...10_000, meaning: "milliseconds")
+        }
+        return (mode, time)
     }
 
     /// A campaign for a country outside the NANP may ask for hours beyond the TCPA's (its +1

@@ -5,7 +5,8 @@ import Protocol
 import RPC
 import Runtime
 
-/// Plivo's answer, ring and hangup callbacks (`/callbacks/plivo/…`, no Bearer key).
+/// Plivo's answer, ring, hangup and voicemail-detection callbacks (`/callbacks/plivo/…`, no
+/// Bearer key).
 ///
 /// A callback is believed only if its V3 signature verifies against the auth token over the URL
 /// Plivo called (which carries the contact and attempt), the nonce and the POST parameters: a
@@ -25,7 +26,7 @@ struct PlivoCallbacks: Sendable {
     let logger: Logger
 
     func register(in router: inout Router) {
-        for event in ["ring", "answer", "hangup"] {
+        for event in ["ring", "answer", "hangup", "machine"] {
             router.add("POST", "/callbacks/plivo/\(event)", handle)
             router.add("GET", "/callbacks/plivo/\(event)", handle)
         }
@@ -47,7 +48,7 @@ struct PlivoCallbacks: Sendable {
             kind: kind, contactID: contact, attempt: attempt, callUUID: fields["CallUUID"], requestUUID: fields["RequestUUID"],
             callStatus: fields["CallStatus"], hangupCause: fields["HangupCauseName"] ?? fields["HangupCause"],
             hangupCauseCode: fields["HangupCauseCode"].flatMap(Int.init), durationSeconds: fields["Duration"].flatMap(Int.init),
-            billDurationSeconds: fields["BillDuration"].flatMap(Int.init)
+            billDurationSeconds: fields["BillDuration"].flatMap(Int.init), machine: fields["Machine"].map { $0.lowercased() == "true" }
         )
         if kind == .answer {
             let manager = self.manager

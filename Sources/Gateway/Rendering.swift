@@ -55,6 +55,8 @@ enum Render {
             ("end_at", optionalTime(record.endAt)),
             ("max_concurrent_calls", record.maxConcurrentCalls.map(JSONValue.int) ?? .null),
             ("calls_per_second", record.callsPerSecond.map(JSONValue.double) ?? .null),
+            ("machine_detection", .string(record.machineDetection)),
+            ("machine_detection_time", record.machineDetectionTime.map(JSONValue.int) ?? .null),
             ("status", .string(record.status.rawValue)),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
@@ -85,6 +87,7 @@ enum Render {
                 ? optionalTime(record.windowOpensAt.flatMap { $0 > Timestamp.nowMilliseconds() ? $0 : nil }) : .null),
             // Attempts that reached Plivo so far, and while it waits for a redial, when it may come.
             ("attempt", .int(record.attemptsMade)),
+            ("answered_by", optional(record.answeredBy)),
             ("next_attempt_at", record.status == .pending ? optionalTime(record.nextAttemptAt) : .null),
             ("created_at", time(record.createdAt)),
             ("updated_at", time(record.updatedAt)),
@@ -129,6 +132,7 @@ enum Render {
             ("hangup_cause", text(attempt.hangupCause)),
             ("hangup_cause_code", attempt.hangupCauseCode.map(JSONValue.int) ?? .null),
             ("duration_seconds", attempt.durationSeconds.map(JSONValue.int) ?? .null),
+            ("answered_by", text(attempt.answeredBy)),
         ])
     }
 

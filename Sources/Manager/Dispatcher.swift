@@ -330,7 +330,8 @@ actor Dispatcher {
         let message = PlaceCall(
             attempt: offer.attempt, account: offer.campaign.account, campaignID: offer.campaign.id, contactID: ContactID.format(offer.contact.seq),
             agentID: offer.campaign.agentID, from: offer.campaign.from ?? "", to: offer.contact.phoneNumber,
-            leaseMilliseconds: Int(Core.microseconds(lease) / 1000)
+            leaseMilliseconds: Int(Core.microseconds(lease) / 1000),
+            machineDetection: offer.campaign.machineDetection, machineDetectionTime: offer.campaign.machineDetectionTime
         )
         Task {
             do {

@@ -193,7 +193,9 @@ public final class ManagerService: Service {
         router.on(UpdateCampaign.self) { request, _ in
             let updated = try await guarded(logger) { try await store.updateCampaign(request) }
             if request.startAt != nil || request.endAt != nil { await dispatcher.deadlinesChanged(updated.seq) }
-            if request.maxConcurrentCalls != nil || request.callsPerSecond != nil { await dispatcher.sync(updated.seq) }
+            if request.maxConcurrentCalls != nil || request.callsPerSecond != nil || request.machineDetection != nil || request.machineDetectionTime != nil {
+                await dispatcher.sync(updated.seq)
+            }
             return updated.record
         }
         router.on(DeleteCampaign.self) { request, _ in

@@ -99,7 +99,7 @@ struct Queries {
         statement.reset()
         try database.cached("""
             SELECT attempt, begun_at, dnc_version, dnc_entries, local_time, timezone, timezone_source, calling_window, outcome,
-            failure_reason, ended_at, request_uuid, call_uuid, answered_at, hangup_cause, hangup_cause_code, duration
+            failure_reason, ended_at, request_uuid, call_uuid, answered_at, hangup_cause, hangup_cause_code, duration, answered_by
             FROM attempts WHERE contact_seq = ? ORDER BY attempt
             """).bind(1, contactSeq).forEachRow { row in
                 record.attempts.append(AttemptRecord(
@@ -109,6 +109,7 @@ struct Queries {
                     endedAt: row.optionalInt64(10), requestUUID: row.optionalString(11), callUUID: row.optionalString(12),
                     answeredAt: row.optionalInt64(13), hangupCause: row.optionalString(14),
                     hangupCauseCode: row.optionalInt64(15).map(Int.init), durationSeconds: row.optionalInt64(16).map(Int.init)))
+                record.attempts[record.attempts.count - 1].answeredBy = row.optionalString(17)
             }
         return record
     }

@@ -221,6 +221,13 @@ enum Schema {
             ALTER TABLE campaigns ADD COLUMN max_concurrent_calls INTEGER;
             ALTER TABLE campaigns ADD COLUMN calls_per_second REAL;
             """),
+        // Voicemail detection: each campaign's mode and listening time; who answered each call.
+        (14, """
+            ALTER TABLE campaigns ADD COLUMN machine_detection TEXT NOT NULL DEFAULT 'off';
+            ALTER TABLE campaigns ADD COLUMN machine_detection_time INTEGER;
+            ALTER TABLE contacts ADD COLUMN answered_by TEXT;
+            ALTER TABLE attempts ADD COLUMN answered_by TEXT;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

@@ -20,15 +20,17 @@ extension Store {
     /// A campaign's status now, with the version of its last status change (nil if it is gone).
     func dispatchState(_ seq: Int64) throws -> (campaign: DispatchCampaign, running: Bool, version: Int64)? {
         let statement = try database.cached("""
-            SELECT seq, id, account, agent_id, call_from_number, status, status_version, max_concurrent_calls, calls_per_second
-            FROM campaigns WHERE seq = ?
+            SELECT seq, id, account, agent_id, call_from_number, status, status_version, max_concurrent_calls, calls_per_second,
+            machine_detection, machine_detection_time FROM campaigns WHERE seq = ?
             """)
         statement.bind(1, seq)
         defer { statement.reset() }
         guard try statement.step() else { return nil }
         let campaign = DispatchCampaign(seq: statement.int64(0), id: statement.string(1), account: statement.string(2),
                                         agentID: statement.string(3), from: statement.optionalString(4),
-                                        maxConcurrentCalls: statement.optionalInt64(7).map(Int.init), callsPerSecond: statement.optionalDouble(8))
+                                        maxConcurrentCalls: statement.optionalInt64(7).map(Int.init), callsPerSecond: statement.optionalDouble(8),
+                                        machineDetection: statement.string(9) == "off" ? nil : statement.string(9),
+                                        machineDetectionTime: statement.optionalInt64(10).map(Int.init))
         return (campaign, statement.string(5) == CampaignStatus.running.rawValue, statement.int64(6))
     }
 
@@ -107,6 +109,34 @@ extension Store {
         let running = statement.string(0) == CampaignStatus.running.rawValue && (statement.optionalInt64(3) ?? .max) > Timestamp.nowMilliseconds()
         return (running, CampaignSchedules(window: window, zone: statement.optionalString(2)))
     }
+
+    /// Voicemail detection's verdict, with the contact and its attempt: `machine` or `human` when
+    /// it tells; `unknown` at the hangup of a call it listened to without telling.
+    private func recordAnsweredBy(_ event: CallEvent, contact: Int64) throws {
+        let verdict: String?
+        switch event.kind {
+        case .machine: verdict = event.machine == true ? "machine" : "human"
+        case .hangup: verdict = "unknown"
+        case .ring, .answer: verdict = nil
+        }
+        guard let verdict else { return }
+        // `unknown` only where detection was asked for and nothing was said yet.
+        let onlyIfUnset = event.kind == .hangup ? 1 : 0
+        for sql in Self.answeredBySQL {
+            try database.cached(sql).bind(1, verdict).bind(2, onlyIfUnset).bind(3, contact).bind(4, event.attempt).run()
+        }
+    }
+
+    static let answeredBySQL = [
+        """
+        UPDATE contacts SET answered_by = ?1 WHERE seq = ?3 AND attempt = ?4 AND (?2 = 0 OR answered_by IS NULL)
+        AND (?2 = 0 OR (SELECT machine_detection FROM campaigns WHERE campaigns.seq = contacts.campaign_seq) != 'off')
+        """,
+        """
+        UPDATE attempts SET answered_by = ?1 WHERE contact_seq = ?3 AND attempt = ?4 AND (?2 = 0 OR answered_by IS NULL)
+        AND (?2 = 0 OR (SELECT p.machine_detection FROM campaigns p JOIN contacts c ON c.campaign_seq = p.seq WHERE c.seq = ?3) != 'off')
+        """,
+    ]
 
     /// The campaign's retry policy (none if it has none, or it is gone).
     private func retryPolicy(_ campaign: Int64) throws -> RetryPolicy {
@@ -187,8 +217,8 @@ extension Store {
 
     private func contactRow(_ contact: Int64) throws -> ContactRow? {
         let statement = try database.cached("""
-            SELECT campaign_seq, phone_number, status, call_state, attempt, call_uuid IS NOT NULL, attempt_count, placement_uncertain
-            FROM contacts WHERE seq = ?
+            SELECT campaign_seq, phone_number, status, call_state, attempt, call_uuid IS NOT NULL, attempt_count, placement_uncertain,
+            answered_by IS 'machine' FROM contacts WHERE seq = ?
             """)
         statement.bind(1, contact)
         defer { statement.reset() }
@@ -196,7 +226,7 @@ extension Store {
         let state = ContactState(status: ContactStatus(rawValue: statement.string(2)) ?? .pending,
                                  callState: statement.optionalString(3).flatMap(CallState.init(rawValue:)),
                                  attempt: statement.optionalInt64(4), heard: statement.int(5) == 1, attemptsMade: statement.int(6),
-                                 placementUncertain: statement.int(7) == 1)
+                                 placementUncertain: statement.int(7) == 1, answeredByMachine: statement.int(8) == 1)
         return ContactRow(campaign: statement.int64(0), phone: statement.string(1), state: state)
     }
 
@@ -348,10 +378,11 @@ extension Store {
                 """).bind(1, event.requestUUID).bind(2, event.callUUID).bind(3, event.kind == .answer ? 1 : 0).bind(4, now)
                 .bind(5, event.hangupCause).bind(6, event.hangupCauseCode.map(Int64.init)).bind(7, event.durationSeconds.map(Int64.init))
                 .bind(8, contact).bind(9, event.attempt).run()
+            try recordAnsweredBy(event, contact: contact)
             if effect.transition.redialAfterSeconds != nil {
                 try database.cached("""
                     UPDATE contacts SET request_uuid = NULL, call_uuid = NULL, answered_at = NULL, ended_at = NULL, hangup_cause = NULL,
-                    hangup_cause_code = NULL, duration = NULL, bill_duration = NULL WHERE seq = ?
+                    hangup_cause_code = NULL, duration = NULL, bill_duration = NULL, answered_by = NULL WHERE seq = ?
                     """).bind(1, contact).run()
                 return effect
             }

@@ -13,7 +13,8 @@ extension Store {
     static let campaignColumns = """
         seq, id, name, agent_id, call_from_number, status, created_at, updated_at,
         pending_count, dialed_count, completed_count, failed_count, skipped_dnc_count, paused_reason, account, default_country,
-        calling_window, timezone, canceled_count, retry_policy, start_at, end_at, expired_count, max_concurrent_calls, calls_per_second
+        calling_window, timezone, canceled_count, retry_policy, start_at, end_at, expired_count, max_concurrent_calls, calls_per_second,
+        machine_detection, machine_detection_time
         """
 
     static func campaign(from row: Statement) -> CampaignRecord {
@@ -29,6 +30,8 @@ extension Store {
         record.endAt = row.optionalInt64(21)
         record.maxConcurrentCalls = row.optionalInt64(23).map(Int.init)
         record.callsPerSecond = row.optionalDouble(24)
+        record.machineDetection = row.string(25)
+        record.machineDetectionTime = row.optionalInt64(26).map(Int.init)
         return record
     }
 
@@ -39,14 +42,16 @@ extension Store {
             if let number = request.callFromNumber { try requireOwned(number, by: request.account) }
             try database.cached("""
                 INSERT INTO campaigns (id, account, name, agent_id, call_from_number, status, created_at, updated_at, default_country,
-                calling_window, timezone, retry_policy, start_at, end_at, max_concurrent_calls, calls_per_second)
-                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                calling_window, timezone, retry_policy, start_at, end_at, max_concurrent_calls, calls_per_second, machine_detection,
+                machine_detection_time)
+                VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
                 .bind(1, id).bind(2, request.account).bind(3, request.name).bind(4, request.agentID)
                 .bind(5, request.callFromNumber).bind(6, now).bind(7, now).bind(8, request.defaultCountry)
                 .bind(9, request.callingWindow ?? defaultWindow.text).bind(10, request.timezone).bind(11, request.retryPolicy ?? "")
                 .bind(12, request.startAt).bind(13, request.endAt).bind(14, request.maxConcurrentCalls.map(Int64.init))
-                .bind(15, request.callsPerSecond).run()
+                .bind(15, request.callsPerSecond).bind(16, request.machineDetection ?? "off")
+                .bind(17, request.machineDetectionTime.map(Int64.init)).run()
         }
         var record = CampaignRecord(
             id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
@@ -58,6 +63,8 @@ extension Store {
         record.endAt = request.endAt
         record.maxConcurrentCalls = request.maxConcurrentCalls
         record.callsPerSecond = request.callsPerSecond
+        record.machineDetection = request.machineDetection ?? "off"
+        record.machineDetectionTime = request.machineDetectionTime
         return record
     }
 
@@ -79,8 +86,11 @@ extension Store {
             if let endAt = request.endAt { record.endAt = endAt == 0 ? nil : endAt }
             if let limit = request.maxConcurrentCalls { record.maxConcurrentCalls = limit == 0 ? nil : limit }
             if let rate = request.callsPerSecond { record.callsPerSecond = rate == 0 ? nil : rate }
-            // New limits reach a running campaign's queue as a status change would.
-            let limitsChange = request.maxConcurrentCalls != nil || request.callsPerSecond != nil
+            if let mode = request.machineDetection { record.machineDetection = mode }
+            if let time = request.machineDetectionTime { record.machineDetectionTime = time == 0 ? nil : time }
+            // New limits and detection reach a running campaign's queue as a status change would.
+            let limitsChange = request.maxConcurrentCalls != nil || request.callsPerSecond != nil || request.machineDetection != nil
+                || request.machineDetectionTime != nil
             if let startAt = record.startAt, let endAt = record.endAt, endAt <= startAt {
                 throw RemoteError(.invalid, "end_at: must be after start_at")
             }
@@ -88,12 +98,13 @@ extension Store {
             try database.cached("""
                 UPDATE campaigns SET name = ?, agent_id = ?, call_from_number = ?, default_country = ?, calling_window = ?, timezone = ?,
                 updated_at = ?, retry_policy = ?, start_at = ?, end_at = ?, max_concurrent_calls = ?, calls_per_second = ?,
-                status_version = status_version + ? WHERE seq = ?
+                status_version = status_version + ?, machine_detection = ?, machine_detection_time = ? WHERE seq = ?
                 """)
                 .bind(1, record.name).bind(2, record.agentID).bind(3, record.callFromNumber).bind(4, record.defaultCountry)
                 .bind(5, record.callingWindow).bind(6, record.timezone).bind(7, record.updatedAt).bind(8, record.retryPolicy)
                 .bind(9, record.startAt).bind(10, record.endAt).bind(11, record.maxConcurrentCalls.map(Int64.init))
-                .bind(12, record.callsPerSecond).bind(13, limitsChange ? 1 : 0).bind(14, seq).run()
+                .bind(12, record.callsPerSecond).bind(13, limitsChange ? 1 : 0).bind(14, record.machineDetection)
+                .bind(15, record.machineDetectionTime.map(Int64.init)).bind(16, seq).run()
             return (record, seq)
         }
     }
@@ -157,7 +168,7 @@ extension Store {
     static let contactColumns = """
         seq, phone_number, variables, status, created_at, updated_at, request_uuid, call_uuid, failure_reason, failure_detail,
         hangup_cause, hangup_cause_code, dialed_at, answered_at, ended_at, duration, bill_duration, timezone, window_opens_at,
-        attempt_count, next_attempt_at
+        attempt_count, next_attempt_at, answered_by
         """
 
     static func contact(from row: Statement, campaignID: String) -> ContactRecord {
@@ -174,6 +185,7 @@ extension Store {
         )
         record.attemptsMade = row.int(19)
         record.nextAttemptAt = row.optionalInt64(20)
+        record.answeredBy = row.optionalString(21)
         return record
     }
 

@@ -65,6 +65,11 @@ public struct PlivoCallRequest: Sendable {
     public var ringURL: String
     public var ringTimeout: Int
     public var timeLimit: Int
+    /// Voicemail detection: `detect` or `hangup` (nil: none), how long it listens (ms), and where
+    /// Plivo posts its verdict (asynchronously, while the call goes on).
+    public var machineDetection: String?
+    public var machineDetectionTime: Int?
+    public var machineDetectionURL: String?
 
     public init(from: String, to: String, answerURL: String, hangupURL: String, ringURL: String, ringTimeout: Int, timeLimit: Int) {
         self.from = from
@@ -83,7 +88,17 @@ public struct PlivoCallRequest: Sendable {
             ("hangup_url", .string(hangupURL)), ("hangup_method", .string("POST")),
             ("ring_url", .string(ringURL)), ("ring_method", .string("POST")),
             ("ring_timeout", .int(ringTimeout)), ("time_limit", .int(timeLimit)),
-        ])
+        ] + machineDetectionFields)
+    }
+
+    private var machineDetectionFields: [(String, JSONValue)] {
+        guard let machineDetection else { return [] }
+        var fields: [(String, JSONValue)] = [("machine_detection", .string(machineDetection == "hangup" ? "hangup" : "true"))]
+        if let machineDetectionTime { fields.append(("machine_detection_time", .int(machineDetectionTime))) }
+        if let machineDetectionURL {
+            fields += [("machine_detection_url", .string(machineDetectionURL)), ("machine_detection_method", .string("POST"))]
+        }
+        return fields
     }
 }
 

@@ -137,7 +137,9 @@ final class SimulatorEngine: Sendable {
         if Double.random(in: 0..<1) < faults.http429 { return await state.logRequest(to: to, agent: agent, Self.plivoError(429, "too many requests")) }
         if Double.random(in: 0..<1) < faults.http500 { return await state.logRequest(to: to, agent: agent, Self.plivoError(500, "internal server error")) }
 
-        let outcome = chooseOutcome(for: to)
+        // A machine answers every call it gets.
+        let machine = to.last.map(configuration.machineDigits.contains) ?? false
+        let outcome = machine ? "completed" : chooseOutcome(for: to)
         let sentAt = request.header("X-Rymi-Sent-At").flatMap(Double.init).map { $0 / 1000 }
         let call = await state.record(fields: fields, outcome: outcome, sentAt: sentAt, receivedAt: request.receivedAt)
         Task { await self.play(call) }
@@ -246,14 +248,23 @@ final class SimulatorEngine: Sendable {
         await state.setState(call.requestUUID, "ringing")
         await callback(call, url: call.ringURL, fields: [("CallStatus", "ringing"), ("Event", "Ring")])
         var duration = 0
+        var cause = Self.hangupCause(for: call.outcome)
         if call.outcome == "completed" {
             await state.setState(call.requestUUID, "in-progress")
             let xml = await callback(call, url: call.answerURL, fields: [("CallStatus", "in-progress"), ("Event", "StartApp")])
             await state.setAnswer(call.requestUUID, xml: xml)
-            try? await Task.sleep(for: .milliseconds(configuration.talkMilliseconds))
+            // Voicemail detection listens a moment, then says who answered; in `hangup` mode
+            // Plivo ends a machine's call there (cause 9100).
+            let machine = call.to.last.map(configuration.machineDigits.contains) ?? false
+            if let mode = call.machineDetection {
+                try? await Task.sleep(for: .milliseconds(min(configuration.talkMilliseconds / 2, 500)))
+                await callback(call, url: call.machineDetectionURL, fields: [("CallStatus", "in-progress"), ("Event", "MachineDetection"),
+                                                                             ("Machine", machine ? "true" : "false")])
+                if machine && mode == "hangup" { cause = ("Machine Detected", 9100) }
+            }
+            if cause.code != 9100 { try? await Task.sleep(for: .milliseconds(configuration.talkMilliseconds)) }
             duration = max(1, (configuration.talkMilliseconds + 999) / 1000)
         }
-        let cause = Self.hangupCause(for: call.outcome)
         await state.finish(call.requestUUID, cause: cause.name, code: cause.code, duration: duration)
         await callback(call, url: call.hangupURL, fields: [
             ("CallStatus", call.outcome), ("Event", "Hangup"), ("HangupCause", cause.name), ("HangupCauseName", cause.name),
@@ -313,6 +324,9 @@ struct SimulatedCall: Sendable {
     let answerURL: String
     let hangupURL: String?
     let ringURL: String?
+    /// `true` or `hangup` when the request asked for voicemail detection, and where to post it.
+    let machineDetection: String?
+    let machineDetectionURL: String?
     let receivedAt: Double
     /// When the client says it sent the request, if it says.
     let sentAt: Double?
@@ -364,7 +378,9 @@ actor SimulatorState {
         let call = SimulatedCall(
             requestUUID: UUID().uuidString.lowercased(), callUUID: UUID().uuidString.lowercased(),
             from: fields["from"] ?? "", to: fields["to"] ?? "", answerURL: fields["answer_url"] ?? "",
-            hangupURL: fields["hangup_url"], ringURL: fields["ring_url"], receivedAt: receivedAt,
+            hangupURL: fields["hangup_url"], ringURL: fields["ring_url"],
+            machineDetection: fields["machine_detection"].flatMap { ["true", "hangup"].contains($0.lowercased()) ? $0.lowercased() : nil },
+            machineDetectionURL: fields["machine_detection_url"], receivedAt: receivedAt,
             sentAt: sentAt, outcome: outcome, queued: delay != nil, startDelay: delay, startsAt: startsAt, state: delay != nil ? "queued" : "initiated"
         )
         index[call.requestUUID] = calls.count

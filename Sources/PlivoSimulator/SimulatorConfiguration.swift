@@ -15,6 +15,9 @@ public struct SimulatorConfiguration: Sendable {
     public var callbackRetries: Int
     /// Plivo's own call-rate queue: calls above this rate are "queued" and start later; 0 = none.
     public var callsPerSecond: Double
+    /// Numbers ending in one of these digits are answered by a machine (voicemail): always
+    /// answered, and reported as `Machine=true` when the request asked for detection.
+    public var machineDigits: Set<Character>
     public var logLevel: Logger.Level
     /// When set, the `/sim/*` control endpoints need `Authorization: Bearer <token>`.
     public var controlToken: String?
@@ -51,6 +54,11 @@ public struct SimulatorConfiguration: Sendable {
         faults = try Faults(parsing: environment.string("RYMI_SIM_FAULTS") ?? "", variable: "RYMI_SIM_FAULTS")
         callbackRetries = try environment.integer("RYMI_SIM_CALLBACK_RETRIES", default: 3, range: 0...20)
         callsPerSecond = try environment.seconds("RYMI_SIM_CPS", default: 0, range: 0...100_000)
+        let digits = environment.string("RYMI_SIM_MACHINE_DIGITS") ?? "9"
+        guard digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) else {
+            throw ConfigurationError("RYMI_SIM_MACHINE_DIGITS", "must be digits (numbers ending in one are answered by a machine), or empty for none")
+        }
+        machineDigits = Set(digits)
         logLevel = try environment.logLevel()
     }
 

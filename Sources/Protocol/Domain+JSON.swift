@@ -71,6 +71,7 @@ extension ContactRecord: JSONRepresentable {
         }
         attemptsMade = Int(try members.optionalInt64("attemptsMade") ?? 0)
         nextAttemptAt = try members.optionalInt64("nextAttemptAt")
+        answeredBy = try members.optionalString("answeredBy")
     }
 
     public var json: JSONValue {
@@ -83,6 +84,7 @@ extension ContactRecord: JSONRepresentable {
         if let windowOpensAt { members.append(("windowOpensAt", .int64(windowOpensAt))) }
         if attemptsMade > 0 { members.append(("attemptsMade", .int(attemptsMade))) }
         if let nextAttemptAt { members.append(("nextAttemptAt", .int64(nextAttemptAt))) }
+        if let answeredBy { members.append(("answeredBy", .string(answeredBy))) }
         if !attempts.isEmpty, let encoded = try? JSONValueEncoder.encode(attempts) { members.append(("attempts", encoded)) }
         return .object(members)
     }
@@ -130,6 +132,8 @@ extension CampaignRecord: JSONRepresentable {
         endAt = try members.optionalInt64("endAt")
         maxConcurrentCalls = try members.optionalInt64("maxConcurrentCalls").map(Int.init)
         callsPerSecond = members["callsPerSecond"]?.doubleValue
+        machineDetection = try members.optionalString("machineDetection") ?? "off"
+        machineDetectionTime = try members.optionalInt64("machineDetectionTime").map(Int.init)
     }
 
     public var json: JSONValue {
@@ -141,6 +145,7 @@ extension CampaignRecord: JSONRepresentable {
             "waitingWindow": .int(waitingWindow), "nextWindowOpensAt": nextWindowOpensAt.map(JSONValue.int64),
             "retryPolicy": .string(retryPolicy), "startAt": startAt.map(JSONValue.int64), "endAt": endAt.map(JSONValue.int64),
             "maxConcurrentCalls": maxConcurrentCalls.map(JSONValue.int), "callsPerSecond": callsPerSecond.map(JSONValue.double),
+            "machineDetection": .string(machineDetection), "machineDetectionTime": machineDetectionTime.map(JSONValue.int),
         ])
     }
 }

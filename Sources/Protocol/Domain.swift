@@ -65,6 +65,9 @@ public struct CampaignRecord: Codable, Sendable, Equatable {
     /// Its own limits, inside the deployment's (nil: none of its own).
     public var maxConcurrentCalls: Int?
     public var callsPerSecond: Double?
+    /// Voicemail detection: `off`, `detect` or `hangup`, and how long it may listen (ms; nil: Plivo's default).
+    public var machineDetection = "off"
+    public var machineDetectionTime: Int?
 
     public init(id: String, name: String, agentID: String, callFromNumber: String?, status: CampaignStatus, createdAt: Int64, updatedAt: Int64, counts: ContactCounts, pausedReason: String? = nil, defaultCountry: String? = nil,
                 callingWindow: String? = nil, timezone: String? = nil, waitingWindow: Int = 0, nextWindowOpensAt: Int64? = nil) {
@@ -103,6 +106,8 @@ public struct ContactRecord: Codable, Sendable, Equatable {
     /// Attempts that reached Plivo (or may have), and when a redial may come while it waits for one.
     public var attemptsMade = 0
     public var nextAttemptAt: Int64?
+    /// Who answered its latest call, by voicemail detection: `human`, `machine` or `unknown`.
+    public var answeredBy: String?
 
     public init(id: String, campaignID: String, phoneNumber: String, variables: String, status: ContactStatus, createdAt: Int64, updatedAt: Int64, call: CallDetails = CallDetails(),
                 timezone: String? = nil, windowOpensAt: Int64? = nil) {
@@ -200,6 +205,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var hangupCause: String?
     public var hangupCauseCode: Int?
     public var durationSeconds: Int?
+    /// Voicemail detection's verdict: `human`, `machine`, `unknown` (nil when it was off).
+    public var answeredBy: String?
 
     public init(attempt: Int64, begunAt: Int64, dncVersion: Int64, dncEntries: Int64, localTime: String?, timezone: String?,
                 timezoneSource: String?, callingWindow: String?, outcome: String?, failureReason: String?, endedAt: Int64?,

@@ -159,6 +159,8 @@ public struct RemoveDNC: GatewayRequest {
 
 public enum CallEventKind: String, Codable, Sendable {
     case ring, answer, hangup
+    /// Voicemail detection's answer (`Machine`), from `machine_detection_url`.
+    case machine
 }
 
 /// A verified Plivo callback about one call attempt.
@@ -173,10 +175,13 @@ public struct CallEvent: Codable, Sendable, Equatable {
     public var hangupCauseCode: Int?
     public var durationSeconds: Int?
     public var billDurationSeconds: Int?
+    /// Voicemail detection: a machine answered (true) or a person (false).
+    public var machine: Bool?
 
     public init(kind: CallEventKind, contactID: String, attempt: Int64, callUUID: String? = nil, requestUUID: String? = nil,
                 callStatus: String? = nil, hangupCause: String? = nil, hangupCauseCode: Int? = nil,
-                durationSeconds: Int? = nil, billDurationSeconds: Int? = nil) {
+                durationSeconds: Int? = nil, billDurationSeconds: Int? = nil, machine: Bool? = nil) {
+        self.machine = machine
         self.kind = kind
         self.contactID = contactID
         self.attempt = attempt
@@ -305,8 +310,15 @@ public struct PlaceCall: ManagerRequest {
     public var from: String
     public var to: String
     public var leaseMilliseconds: Int
+    /// Voicemail detection to ask Plivo for: `detect` or `hangup` (nil: none), and how long it
+    /// may listen (ms).
+    public var machineDetection: String?
+    public var machineDetectionTime: Int?
 
-    public init(attempt: Int64, account: String, campaignID: String, contactID: String, agentID: String, from: String, to: String, leaseMilliseconds: Int) {
+    public init(attempt: Int64, account: String, campaignID: String, contactID: String, agentID: String, from: String, to: String, leaseMilliseconds: Int,
+                machineDetection: String? = nil, machineDetectionTime: Int? = nil) {
+        self.machineDetection = machineDetection
+        self.machineDetectionTime = machineDetectionTime
         self.attempt = attempt
         self.account = account
         self.campaignID = campaignID

@@ -77,6 +77,9 @@ public struct CreateCampaign: GatewayRequest {
     /// The campaign's own limits, inside the deployment's.
     public var maxConcurrentCalls: Int?
     public var callsPerSecond: Double?
+    /// `off`, `detect` or `hangup`, and how long detection may listen (ms).
+    public var machineDetection: String?
+    public var machineDetectionTime: Int?
 
     public init(account: String, name: String, agentID: String, callFromNumber: String?, defaultCountry: String? = nil,
                 callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {
@@ -141,6 +144,9 @@ public struct UpdateCampaign: GatewayRequest {
     /// A limit to set, `0` to clear it, nil to leave it.
     public var maxConcurrentCalls: Int?
     public var callsPerSecond: Double?
+    /// `off`, `detect` or `hangup` to set, nil to leave it; a time to set, `0` for the default.
+    public var machineDetection: String?
+    public var machineDetectionTime: Int?
 
     public init(account: String, campaignID: String, name: String? = nil, agentID: String? = nil, callFromNumber: String? = nil,
                 defaultCountry: String? = nil, callingWindow: String? = nil, timezone: String? = nil, retryPolicy: String? = nil) {

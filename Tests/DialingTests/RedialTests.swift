@@ -74,6 +74,28 @@ import Testing
         #expect(steps[4].redialAfterSeconds == 60 && state.status == .failed && state.attemptsMade == 2)
     }
 
+    /// Voicemail detection: a machine's answer makes the call's end `voicemail` (in `detect` mode
+    /// its CallStatus is `completed`; in `hangup` mode Plivo ends it with cause 9100), which the
+    /// policy's `voicemail` rule redials; a person's answer changes nothing.
+    @Test func aMachinesAnswerEndsAsVoicemailAndIsRedialedByItsRule() {
+        let policy = RetryPolicy(rules: [.voicemail: .init(maxAttempts: 2, delaySeconds: 3600)])
+        func machine(_ attempt: Int64, _ verdict: Bool) -> ContactEvent {
+            .callback(CallEvent(kind: .machine, contactID: "ct_1", attempt: attempt, callUUID: "call-\(attempt)", machine: verdict))
+        }
+        let placed: [ContactEvent] = [.begin(attempt: 1), .placement(attempt: 1, outcome: .accepted(requestUUID: "r"))]
+        let (detected, steps) = run(placed + [machine(1, true), hangup(1, "completed")], policy: policy)
+        #expect(steps[2].next?.answeredByMachine == true && steps[2].counters == nil)
+        #expect(steps[3].redialAfterSeconds == 3600 && steps[3].failureReason == .voicemail && detected.status == .pending)
+        let (again, _) = run([.begin(attempt: 2), .placement(attempt: 2, outcome: .accepted(requestUUID: "r2")), machine(2, true), hangup(2, "completed")],
+                             policy: policy, from: detected)
+        #expect(again.status == .failed && again.attemptsMade == 2, "its two attempts are used up")
+        let hungUp = ContactEvent.callback(CallEvent(kind: .hangup, contactID: "ct_1", attempt: 1, callUUID: "call-1", callStatus: "completed",
+                                                     hangupCause: "Machine Detected", hangupCauseCode: 9100))
+        #expect(run(placed + [hungUp], policy: .none).state.status == .failed)
+        #expect(run(placed + [hungUp], policy: .none).steps[2].failureReason == .voicemail)
+        #expect(run(placed + [machine(1, false), hangup(1, "completed")], policy: policy).state.status == .completed)
+    }
+
     @Test func thePolicysStoredFormRoundTrips() {
         let policy = RetryPolicy(rules: [.voicemail: .init(maxAttempts: 2, delaySeconds: 3600), .busy: .init(maxAttempts: 3, delaySeconds: 600)])
         #expect(policy.text == "busy=3/600,voicemail=2/3600")

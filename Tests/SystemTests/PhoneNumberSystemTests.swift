@@ -96,6 +96,9 @@ import Testing
             ALTER TABLE campaigns DROP COLUMN expired_count;
             ALTER TABLE campaigns DROP COLUMN max_concurrent_calls;
             ALTER TABLE campaigns DROP COLUMN calls_per_second;
+            ALTER TABLE campaigns DROP COLUMN machine_detection;
+            ALTER TABLE campaigns DROP COLUMN machine_detection_time;
+            ALTER TABLE contacts DROP COLUMN answered_by;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()

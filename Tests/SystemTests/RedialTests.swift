@@ -53,6 +53,57 @@ import Testing
         #expect(Set(attempts.compactMap { $0["call_uuid"]?.stringValue }).count == 3, "each attempt keeps its own call")
     }
 
+    /// The simulator's machines answer numbers ending in 9: with detection on they are recorded
+    /// as `machine`, end as `voicemail` and are redialed by the policy; people are `human`.
+    @Test func voicemailNumbersAreRecordedAsMachineAndRedialedByPolicy() async throws {
+        var options = StackOptions.dialing(simulator: ["RYMI_SIM_OUTCOMES": "completed=1"])
+        options.gateway = ["RYMI_TEST_MIN_RETRY_DELAY_SECONDS": "1"]
+        let stack = try await Stack.start(options)
+        defer { stack.stop() }
+        let created = try await stack.client.request("POST", "/v1/campaigns", json: """
+            {"name":"amd","agent_id":"a","call_from_number":"14155550100","timezone":"\(middayZone)","machine_detection":"detect",
+             "machine_detection_time":3000,"retry_policy":{"voicemail":{"max_attempts":2,"delay_seconds":1}}}
+            """)
+        let id = created.json?["campaign_id"]?.stringValue ?? ""
+        #expect(try await stack.campaign(id)["machine_detection"] == .string("detect"))
+        let numbers = phoneNumbers(10)  // the last ends in 9
+        try await stack.upload(numbers, to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        let finished = try await stack.waitForCampaign(id, status: "completed", timeout: 30)
+        #expect(finished["contact_counts"]?["completed"] == .int(9) && finished["contact_counts"]?["failed"] == .int(1))
+        let requests = try await stack.simulatorCalls().requests
+        #expect(requests.filter { $0["to"]?.stringValue == numbers[9] }.count == 2, "the machine's number is called twice in all")
+        #expect(requests.count == 11)
+        for contact in try await stack.contacts(id) {
+            let machine = contact["phone_number"]?.stringValue == numbers[9]
+            #expect(contact["answered_by"] == .string(machine ? "machine" : "human"), "\(contact)")
+            if machine { #expect(contact["status"] == .string("failed") && contact["failure_reason"] == .string("voicemail")) }
+        }
+        let machineID = try await stack.contacts(id).first { $0["phone_number"]?.stringValue == numbers[9] }?["id"]?.stringValue ?? ""
+        let attempts = try await stack.client.request("GET", "/v1/campaigns/\(id)/contacts/\(machineID)").json?["attempts"]?.arrayValue ?? []
+        #expect(attempts.map { $0["answered_by"] } == [.string("machine"), .string("machine")])
+        #expect(attempts.map { $0["failure_reason"] } == [.string("voicemail"), .string("voicemail")])
+    }
+
+    /// In `hangup` mode Plivo ends a machine's call at once (cause 9100): voicemail too.
+    @Test func hangupModeEndsMachineCallsAsVoicemail() async throws {
+        let stack = try await Stack.start(.dialing(simulator: ["RYMI_SIM_OUTCOMES": "completed=1", "RYMI_SIM_TALK_MS": "3000"]))
+        defer { stack.stop() }
+        let created = try await stack.client.request("POST", "/v1/campaigns", json: """
+            {"name":"amd","agent_id":"a","call_from_number":"14155550100","timezone":"\(middayZone)","machine_detection":"hangup"}
+            """)
+        let id = created.json?["campaign_id"]?.stringValue ?? ""
+        let numbers = phoneNumbers(10)
+        try await stack.upload([numbers[9]], to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        try await stack.waitForCampaign(id, status: "completed", timeout: 30)
+        let contact = try await stack.contacts(id)[0]
+        #expect(contact["failure_reason"] == .string("voicemail") && contact["hangup_cause_code"] == .int(9100) && contact["answered_by"] == .string("machine"))
+        // The request asked Plivo for it, with a signed place to say who answered.
+        let bad = try await stack.client.request("PUT", "/v1/campaigns/\(id)", json: #"{"machine_detection":"on","machine_detection_time":100}"#)
+        #expect(bad.status == 422 && bad.text.contains("machine_detection") && bad.text.contains("machine_detection_time"))
+    }
+
     @Test func retryPoliciesAreValidated() async throws {
         let stack = try await Stack.start()
         defer { stack.stop() }
