@@ -5,10 +5,15 @@ import Testing
 /// The retry policy against the simulator: busy numbers called again after the delay, exactly
 /// `max_attempts` times in all, with every attempt kept.
 @Suite(.serialized) struct RedialSystemTests {
-    @Test func busyNumbersAreCalledMaxAttemptsTimesSpacedByTheDelay() async throws {
-        var options = StackOptions.dialing(simulator: ["RYMI_SIM_OUTCOMES": "busy=1"])
+    /// A dialing stack whose gateway lets retry policies wait a second (60 s otherwise).
+    func quickRedials(outcomes: String) async throws -> Stack {
+        var options = StackOptions.dialing(simulator: ["RYMI_SIM_OUTCOMES": outcomes])
         options.gateway = ["RYMI_TEST_MIN_RETRY_DELAY_SECONDS": "1"]
-        let stack = try await Stack.start(options)
+        return try await Stack.start(options)
+    }
+
+    @Test func busyNumbersAreCalledMaxAttemptsTimesSpacedByTheDelay() async throws {
+        let stack = try await quickRedials(outcomes: "busy=1")
         defer { stack.stop() }
         // The shortest delay is a minute, unless lowered for tests.
         let created = try await stack.client.request("POST", "/v1/campaigns", json: """
@@ -56,9 +61,7 @@ import Testing
     /// The simulator's machines answer numbers ending in 9: with detection on they are recorded
     /// as `machine`, end as `voicemail` and are redialed by the policy; people are `human`.
     @Test func voicemailNumbersAreRecordedAsMachineAndRedialedByPolicy() async throws {
-        var options = StackOptions.dialing(simulator: ["RYMI_SIM_OUTCOMES": "completed=1"])
-        options.gateway = ["RYMI_TEST_MIN_RETRY_DELAY_SECONDS": "1"]
-        let stack = try await Stack.start(options)
+        let stack = try await quickRedials(outcomes: "completed=1")
         defer { stack.stop() }
         let created = try await stack.client.request("POST", "/v1/campaigns", json: """
             {"name":"amd","agent_id":"a","call_from_number":"14155550100","timezone":"\(middayZone)","machine_detection":"detect",
