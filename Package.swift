@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "DialerTests", dependencies: ["Dialer", "Plivo", "Protocol"], swiftSettings: settings),
         // Helpers the test suites share (not a test target itself).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: settings),
-        .testTarget(name: "ManagerTests", dependencies: ["Manager", "Dialing", "Protocol", "Runtime", "TestSupport"], swiftSettings: settings),
+        .testTarget(name: "ManagerTests", dependencies: ["Manager", "Dialing", "Protocol", "Runtime", "SQLite", "TestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
             dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto", "Telephony", "Runtime", "TestSupport"],

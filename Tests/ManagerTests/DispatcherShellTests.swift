@@ -2,6 +2,7 @@ import Foundation
 @testable import Manager
 import Protocol
 import Runtime
+import SQLite
 import TestSupport
 import Testing
 
@@ -370,5 +371,35 @@ final class ManagerFlag: @unchecked Sendable {
         // Read again (a resume, a restart): the waiting one is not read, and still announced.
         let again = try await store.pendingContacts(campaign: seq, after: 0, limit: 500)
         #expect(again.scanned == 1 && again.windowOpensAt == first.windowOpensAt)
+    }
+
+    /// A redial's delay is the least wait: a contact whose redial is due while its calling window
+    /// is closed waits for the window; one whose window is open waits for its delay. Either way
+    /// the load says when to look again.
+    @Test func aRedialWaitsForItsDelayAndThenForItsWindow() async throws {
+        let directory = NSTemporaryDirectory() + "rymi-load-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Store(path: directory + "/rymi.sqlite")
+        let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "a", callFromNumber: nil, timezone: "Etc/GMT"))
+        _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: [
+            NewContact(phoneNumber: "15552000001", variables: "{}", timezone: zoneWhereItIsNow(hour: 0)),
+            NewContact(phoneNumber: "15552000002", variables: "{}", timezone: middayZone),
+        ]))
+        let now = Timestamp.nowMilliseconds()
+        // Both were called once and failed busy: the first's redial is due (its window is shut),
+        // the second's comes in ten minutes (its window is open).
+        let database = try Database(path: directory + "/rymi.sqlite")
+        try database.execute("""
+            UPDATE contacts SET attempt_count = 1, next_attempt_at = \(now - 1000) WHERE phone_number = '15552000001';
+            UPDATE contacts SET attempt_count = 1, next_attempt_at = \(now + 600_000) WHERE phone_number = '15552000002';
+            """)
+        let load = try await store.pendingContacts(campaign: 1, after: 0, limit: 500)
+        #expect(load.contacts.isEmpty && load.scanned == 1, "the second waits for its delay; the first for its window")
+        #expect(load.windowOpensAt == now + 600_000, "the next to look at is the redial due first")
+        let waiting = try await Reader(path: directory + "/rymi.sqlite").read {
+            try $0.contact(GetContact(account: "acme", campaignID: campaign.id, contactID: "ct_1"))
+        }
+        #expect((waiting.windowOpensAt ?? 0) > now, "the due redial waits for its window to open")
     }
 }

@@ -89,6 +89,29 @@ import Testing
         #expect(counts.count == 60 && counts.values.allSatisfy { $0 == 1 })
     }
 
+    /// Cancel mid-campaign: nothing left pending, no request after the answer, the calls in
+    /// progress end and are recorded, and the campaign stays canceled.
+    @Test func cancelMidCampaignLeavesNothingPendingAndPlacesNothingMore() async throws {
+        let stack = try await Stack.start(.dialing(cps: 20))
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(100), to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        try await Task.sleep(for: .milliseconds(700))
+        let canceled = try await stack.client.request("POST", "/v1/campaigns/\(id)/cancel")
+        #expect(canceled.json == .object([("status", .string("canceled")), ("id", .string(id))]))
+        let atCancel = try await stack.simulatorCalls().requests.count
+        #expect(atCancel > 0 && atCancel < 100)
+        #expect(try await stack.contacts(id, status: "pending").isEmpty)
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(try await stack.simulatorCalls().requests.count == atCancel, "a call was placed after the cancel answered")
+        let campaign = try await stack.campaign(id)
+        let counts = campaign["contact_counts"]
+        #expect(campaign["status"] == .string("canceled") && counts?["dialed"] == .int(0))
+        #expect(counts?["canceled"] == .int(100 - atCancel), "\(campaign)")
+        #expect((counts?["completed"]?.intValue ?? 0) + (counts?["failed"]?.intValue ?? 0) == atCancel)
+    }
+
     /// Regression: status changes finishing out of order once left a running campaign with no
     /// queue (never completing) or a paused one still queued.
     @Test func rapidPauseAndResumeNeverStrandAQueue() async throws {
