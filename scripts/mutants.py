@@ -9,6 +9,7 @@ import sys
 CORE = "Sources/Dialing/DispatchCore.swift"
 POOL = "Sources/Dialing/DialerPool.swift"
 PLACEMENT = "Sources/Dialer/Placement.swift"
+CONTACT = "Sources/Dialing/ContactLifecycle.swift"
 
 # (rule, file, correct text, broken text, test that must fail)
 MUTANTS = [
@@ -61,6 +62,29 @@ MUTANTS = [
     ("a request leaves only within its go-ahead's slot", PLACEMENT,
      "let deadline = result.slotsMissed < BeginCall.maxRenewals ? begin.sendDeadline(askedAt: asked) : nil", "let deadline: ContinuousClock.Instant? = nil",
      "aLateSendRenewsInsteadOfSendingLate"),
+    ("accounts take turns before campaigns", CORE,
+     "accountRotation = (accountRotation + accountTurn + 1) % accountOrder.count", "accountRotation = 0 * accountTurn",
+     "aSmallAccountIsNotHeldBackByAMillionContacts"),
+    ("a campaign keeps its concurrency limit", CORE,
+     "if let cap = queue.campaign.maxConcurrentCalls, campaignUsage[seq] ?? 0 >= cap { continue }",
+     "if false, let cap = queue.campaign.maxConcurrentCalls, campaignUsage[seq] ?? 0 >= cap { continue }",
+     "aCampaignKeepsItsOwnConcurrencyLimit"),
+    ("an account keeps its cap", CORE,
+     "if let cap = settings.accountMaxConcurrentCalls, accountUsage[account] ?? 0 >= cap { continue }",
+     "if false, let cap = settings.accountMaxConcurrentCalls, accountUsage[account] ?? 0 >= cap { continue }",
+     "anAccountCapHoldsAcrossItsCampaignsAndSparesOthers"),
+    ("a campaign's go-aheads keep its own window", CORE,
+     "let opens = campaignPacers[campaign]?.windowOpens, now < opens", "let opens = campaignPacers[campaign]?.windowOpens, false, now < opens",
+     "aCampaignKeepsItsOwnRate"),
+    ("nothing goes after a campaign's end", CORE,
+     "if ends[placement.campaign].map({ $0 <= now }) == true", "if false, ends[placement.campaign].map({ $0 <= now }) == true",
+     "deadlinesFireWhenDueAndNothingGoesAfterTheEnd"),
+    ("a redial is looked for when its delay has passed", CORE,
+     "directives += armWindow(campaign, at: now.advanced(by: .seconds(seconds)))", "_ = seconds",
+     "aRedialIsReadAgainWhenItsDelayHasPassed"),
+    ("never a redial after an uncertain placement", CONTACT,
+     "if status == .failed, let reason, !state.placementUncertain,", "if status == .failed, let reason,",
+     "neverARedialAfterAnUncertainPlacement"),
 ]
 
 
