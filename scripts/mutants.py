@@ -75,7 +75,7 @@ MUTANTS = [
      "anAccountCapHoldsAcrossItsCampaignsAndSparesOthers"),
     ("a campaign's go-aheads keep its own window", CORE,
      "let opens = campaignPacers[campaign]?.windowOpens, now < opens", "let opens = campaignPacers[campaign]?.windowOpens, false, now < opens",
-     "aCampaignKeepsItsOwnRate"),
+     "aCampaignsGoAheadsKeepItsWindowWhenBeginsComeLate"),
     ("nothing goes after a campaign's end", CORE,
      "if ends[placement.campaign].map({ $0 <= now }) == true", "if false, ends[placement.campaign].map({ $0 <= now }) == true",
      "deadlinesFireWhenDueAndNothingGoesAfterTheEnd"),

@@ -91,6 +91,31 @@ import Testing
         #expect(offers.filter { $0.campaign.account == "globex" }.count == 3, "globex has its own cap of 3")
     }
 
+    /// Offers on the campaign's cadence are not enough: a dialer slow to begin one lets go-aheads
+    /// bunch, so the go-aheads keep the campaign's one-second window too.
+    @Test func aCampaignsGoAheadsKeepItsWindowWhenBeginsComeLate() {
+        var harness = Harness(maxConcurrentCalls: 100)
+        harness.join("d1", slots: 100)
+        harness.run(Self.campaign(1, "acme", callsPerSecond: 2), contacts: Harness.contacts(1...3))
+        let first = harness.takeOffers()
+        #expect(first.count == 1)
+        harness.advance(.milliseconds(510))
+        harness.tick()
+        let second = harness.takeOffers()
+        #expect(second.count == 1)
+        var goes: [VirtualInstant] = []
+        if case .answer(let reply) = harness.go(second[0]), reply.go { goes.append(harness.now) }
+        harness.advance(.milliseconds(390))
+        if case .answer(let reply) = harness.go(first[0]), reply.go { goes.append(harness.now) }  // begun late, at 0.9 s
+        harness.advance(.milliseconds(120))
+        harness.tick()
+        let third = harness.takeOffers()
+        #expect(third.count == 1)
+        if case .answer(let reply) = harness.go(third[0]), reply.go { goes.append(harness.now) }
+        #expect(goes.count == 3)
+        #expect(goes[0].duration(to: goes[2]) > .seconds(1), "three go-aheads within \(goes[0].duration(to: goes[2]))")
+    }
+
     /// A campaign's own rate: never more go-aheads in a second than it allows, while another
     /// campaign uses the rest of the deployment's rate.
     @Test func aCampaignKeepsItsOwnRate() {
