@@ -376,7 +376,16 @@ import Testing
         var tampered = fields
         tampered[1] = ("CallStatus", "busy")
         #expect(try await post(stack, target, fields: tampered, headers: [("X-Plivo-Signature-V3", valid), ("X-Plivo-Signature-V3-Nonce", "1")]).status == 403)
-        #expect(try await stack.contacts(id).allSatisfy { $0["status"] == .string("pending") })
+        // Voicemail detection's callback is verified the same way: unsigned, forged, or a valid
+        // signature moved from another callback are refused.
+        let machine = "/callbacks/plivo/machine?contact=ct_1&attempt=1"
+        let machineFields = [("CallUUID", "u1"), ("Machine", "true")]
+        #expect(try await post(stack, machine, fields: machineFields, headers: []).status == 403)
+        #expect(try await post(stack, machine, fields: machineFields, headers: [("X-Plivo-Signature-V3", valid), ("X-Plivo-Signature-V3-Nonce", "1")]).status == 403)
+        let machineForged = PlivoSignature.v3(url: "http://127.0.0.1:\(stack.client.port)" + machine, method: "POST", parameters: machineFields,
+                                              nonce: "2", authToken: "not-the-token")
+        #expect(try await post(stack, machine, fields: machineFields, headers: [("X-Plivo-Signature-V3", machineForged), ("X-Plivo-Signature-V3-Nonce", "2")]).status == 403)
+        #expect(try await stack.contacts(id).allSatisfy { $0["status"] == .string("pending") && $0["answered_by"] == .null })
 
         // A genuine callback for an attempt that does not exist is acknowledged and changes nothing.
         let genuine = try await post(stack, target, fields: fields, headers: [("X-Plivo-Signature-V3", valid), ("X-Plivo-Signature-V3-Nonce", "1")])
