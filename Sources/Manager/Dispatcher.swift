@@ -157,7 +157,8 @@ actor Dispatcher {
     private func arm(_ deadline: (seq: Int64, status: CampaignStatus, startAt: Int64?, endAt: Int64?)) {
         let wallNow = Timestamp.nowMilliseconds()
         func from(_ at: Int64?) -> Duration? { at.map { .milliseconds($0 - wallNow) } }
-        perform(core.deadlines(deadline.seq, startsIn: deadline.status == .scheduled ? from(deadline.startAt) : nil,
+        // A scheduled campaign whose start_at was cleared starts now.
+        perform(core.deadlines(deadline.seq, startsIn: deadline.status == .scheduled ? from(deadline.startAt) ?? .zero : nil,
                                endsIn: from(deadline.endAt), now: clock.now))
     }
 

@@ -264,13 +264,13 @@ extension Store {
         }
     }
 
-    /// When campaigns still to start or to end do so: those scheduled, running or paused with a
-    /// `start_at` or `end_at` (all of them, or one).
+    /// When campaigns still to start or to end do so: every scheduled one, and those running or
+    /// paused with an `end_at` (all of them, or one).
     func campaignDeadlines(_ seq: Int64? = nil) throws -> [(seq: Int64, status: CampaignStatus, startAt: Int64?, endAt: Int64?)] {
         var deadlines: [(seq: Int64, status: CampaignStatus, startAt: Int64?, endAt: Int64?)] = []
         try database.cached("""
             SELECT seq, status, start_at, end_at FROM campaigns
-            WHERE status IN ('scheduled', 'running', 'paused') AND (start_at IS NOT NULL OR end_at IS NOT NULL) AND (?1 IS NULL OR seq = ?1)
+            WHERE (status = 'scheduled' OR (status IN ('running', 'paused') AND end_at IS NOT NULL)) AND (?1 IS NULL OR seq = ?1)
             """).bind(1, seq).forEachRow { row in
                 guard let status = CampaignStatus(rawValue: row.string(1)) else { return }
                 deadlines.append((row.int64(0), status, row.optionalInt64(2), row.optionalInt64(3)))

@@ -320,6 +320,19 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
         #expect(try await status(id).0 == .running)
     }
 
+    /// Clearing a scheduled campaign's `start_at` (or moving it into the past) starts it now.
+    @Test func aScheduledCampaignWhoseStartAtIsClearedStartsNow() async throws {
+        let id = try await campaign(contacts: 1, startAt: Timestamp.nowMilliseconds() + 3_600_000)
+        let started = try await store.startCampaign(StartCampaign(account: "acme", campaignID: id))
+        let (dispatcher, dialer) = try await restartedDispatcher()
+        var update = UpdateCampaign(account: "acme", campaignID: id)
+        update.startAt = 0
+        _ = try await store.updateCampaign(update)
+        await dispatcher.deadlinesChanged(started.seq)
+        #expect(await eventually { dialer.offers.count == 1 })
+        #expect(try await status(id).0 == .running)
+    }
+
     @Test func endAtExpiresWhatWasNotCalledAndCompletesWhenCallsEnd() async throws {
         let id = try await campaign(contacts: 2, endAt: Timestamp.nowMilliseconds() + 600_000)
         let (dispatcher, dialer) = try await restartedDispatcher()
