@@ -43,9 +43,11 @@ let package = Package(
             dependencies: ["Protocol", "Dialing", "Telephony", "RPC", "SQLite", "Runtime", "Transport"],
             swiftSettings: settings
         ),
+        // The API's resources as JSON: what the gateway answers and what webhooks carry.
+        .target(name: "Resources", dependencies: ["Protocol", "Dialing", "Telephony", "JSON", "Runtime"], swiftSettings: settings),
         .target(
             name: "Gateway",
-            dependencies: ["Protocol", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
+            dependencies: ["Protocol", "Resources", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
             swiftSettings: settings
         ),
         .target(

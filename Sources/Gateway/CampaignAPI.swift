@@ -2,6 +2,7 @@ import Dialing
 import HTTP1
 import JSON
 import Protocol
+import Resources
 import RPC
 import Runtime
 import Telephony

@@ -1,6 +1,7 @@
 import HTTP1
 import JSON
 import Protocol
+import Resources
 import RPC
 import Telephony
 

@@ -1,6 +1,7 @@
 import HTTP1
 import JSON
 import Protocol
+import Resources
 import Telephony
 
 /// The numbers an account may call from (`/v1/numbers`): a campaign's `call_from_number` must be

@@ -1,16 +1,16 @@
-import Crypto
 import Dialing
 import JSON
 import Protocol
 import Telephony
 import Runtime
 
-/// How records look to API users: snake_case fields, RFC 3339 times.
-enum Render {
-    static func time(_ milliseconds: Int64) -> JSONValue { .string(Timestamp.rfc3339(millisecondsSinceEpoch: milliseconds)) }
+/// How records look to API users (and to webhook receivers, whose events carry the same
+/// resources): snake_case fields, RFC 3339 times.
+public enum Render {
+    public static func time(_ milliseconds: Int64) -> JSONValue { .string(Timestamp.rfc3339(millisecondsSinceEpoch: milliseconds)) }
 
     /// `"09:00-20:00 mon,tue"` as `{"start":"09:00","end":"20:00","days":["mon","tue"]}`.
-    static func callingWindow(_ text: String?) -> JSONValue {
+    public static func callingWindow(_ text: String?) -> JSONValue {
         guard let text else { return .null }
         // The stored form is always `HH:MM-HH:MM` and, unless every day, ` mon,tue,…` (sorted):
         // sliced rather than parsed, on every campaign read.
@@ -27,7 +27,7 @@ enum Render {
 
     private static let allDays: [JSONValue] = CallingWindow.Weekday.allCases.map { .string($0.rawValue) }
 
-    static func campaign(_ record: CampaignRecord) -> JSONValue {
+    public static func campaign(_ record: CampaignRecord) -> JSONValue {
         let counts = record.counts
         func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         func optionalTime(_ value: Int64?) -> JSONValue { value.map(time) ?? .null }
@@ -69,7 +69,7 @@ enum Render {
 
     /// A contact; with `attempts` (a single contact's read), every attempt to call it with why it
     /// was allowed and how it ended.
-    static func contact(_ record: ContactRecord, attempts: Bool) -> JSONValue {
+    public static func contact(_ record: ContactRecord, attempts: Bool) -> JSONValue {
         let call = record.call
         func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         func optional(_ value: Int?) -> JSONValue { value.map(JSONValue.int) ?? .null }
@@ -105,7 +105,7 @@ enum Render {
         ] + (attempts ? [(key: "attempts", value: JSONValue.array(record.attempts.map { attempt($0, of: record) }))] : []))
     }
 
-    static func attempt(_ attempt: AttemptRecord, of record: ContactRecord) -> JSONValue {
+    public static func attempt(_ attempt: AttemptRecord, of record: ContactRecord) -> JSONValue {
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         let latest = attempt.attempt == record.attempts.last?.attempt
         let decision: JSONValue = .object([
@@ -137,30 +137,12 @@ enum Render {
     }
 
     /// `{"busy":{"max_attempts":3,"delay_seconds":600},…}` from the stored form; null for no redial.
-    static func retryPolicy(_ text: String) -> JSONValue {
+    public static func retryPolicy(_ text: String) -> JSONValue {
         guard let policy = RetryPolicy(text: text), !policy.rules.isEmpty else { return .null }
         return .object(RetryPolicy.Outcome.allCases.compactMap { outcome in
             policy.rules[outcome].map { rule in
                 (outcome.rawValue, .object([("max_attempts", .int(rule.maxAttempts)), ("delay_seconds", .int(rule.delaySeconds))]))
             }
         })
-    }
-}
-
-/// Opaque page cursors: a kind and a position, base64url-encoded. Clients must not build them.
-enum Cursor {
-    static func encode(kind: String, position: Int64?) -> JSONValue {
-        guard let position else { return .null }
-        return .string(Base64.encode(Array("\(kind):\(position)".utf8), urlSafe: true))
-    }
-
-    static func decode(_ text: String?, kind: String) throws(APIError) -> Int64? {
-        guard let text else { return nil }
-        guard let bytes = Base64.decode(text), let plain = String(validating: bytes, as: UTF8.self),
-              plain.hasPrefix(kind + ":"), let position = Int64(plain.dropFirst(kind.count + 1)), position >= 0
-        else {
-            throw APIError.invalid([FieldError("cursor", "is not a cursor this list returned")])
-        }
-        return position
     }
 }
