@@ -40,7 +40,7 @@ let package = Package(
         // Services.
         .target(
             name: "Manager",
-            dependencies: ["Protocol", "Dialing", "Telephony", "RPC", "SQLite", "Runtime", "Transport"],
+            dependencies: ["Protocol", "Dialing", "Resources", "Telephony", "RPC", "SQLite", "Runtime", "Transport", "Crypto", "JSON", "HTTP1"],
             swiftSettings: settings
         ),
         // The API's resources as JSON: what the gateway answers and what webhooks carry.
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ManagerTests", dependencies: ["Manager", "Dialing", "Protocol", "Runtime", "SQLite", "TestSupport"], swiftSettings: settings),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto", "Telephony", "Runtime", "TestSupport"],
+            dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto", "Telephony", "Runtime", "HTTP1", "Transport", "TestSupport"],
             swiftSettings: settings
         ),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP1
 import Plivo
 import Protocol
 import RPC
@@ -22,6 +23,9 @@ public struct GatewayConfiguration: Sendable {
     public var maxContactsPerUpload: Int
     /// Test-only: the shortest redial delay a retry policy may ask for (60 s otherwise).
     public var minimumRetryDelay: Int
+    /// Where webhook endpoints may point: `RYMI_WEBHOOK_ALLOW_HTTP_HOSTS` may plain http and
+    /// internal addresses (the demo's receiver, tests).
+    public var webhookPolicy: OutboundURLPolicy
     public var headTimeout: Double
     public var idleTimeout: Double
     /// Absolute deadline for a request body, from the end of its head.
@@ -64,6 +68,7 @@ public struct GatewayConfiguration: Sendable {
         maxBodyBytes = try environment.integer("RYMI_MAX_BODY_BYTES", default: 64 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
         maxContactsPerUpload = try environment.integer("RYMI_MAX_CONTACTS_PER_UPLOAD", default: 100_000, range: 1...10_000_000)
         minimumRetryDelay = try environment.integer("RYMI_TEST_MIN_RETRY_DELAY_SECONDS", default: 60, range: 1...60)
+        webhookPolicy = OutboundURLPolicy(hostList: environment.string("RYMI_WEBHOOK_ALLOW_HTTP_HOSTS"))
         headTimeout = try environment.seconds("RYMI_HTTP_HEADER_TIMEOUT", default: 10, range: 0.1...600)
         idleTimeout = try environment.seconds("RYMI_HTTP_IDLE_TIMEOUT", default: 75, range: 0.1...3600)
         bodyTimeout = try environment.seconds("RYMI_HTTP_BODY_TIMEOUT", default: 60, range: 0.1...3600)

@@ -58,6 +58,7 @@ public final class GatewayService: Service {
         campaigns.register(in: &router)
         DialingAPI(campaigns: campaigns).register(in: &router)
         NumbersAPI(campaigns: campaigns).register(in: &router)
+        WebhooksAPI(campaigns: campaigns, policy: configuration.webhookPolicy).register(in: &router)
         var callbackRouter = Router()
         let metrics = GatewayMetrics()
         let publicURL = configuration.publicURL ?? "http://\(http.localAddress)"

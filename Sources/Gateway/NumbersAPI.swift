@@ -28,9 +28,7 @@ struct NumbersAPI: Sendable {
     }
 
     @Sendable func listNumbers(_ context: RequestContext) async throws -> HTTPResponse {
-        if let unknown = context.query.keys.sorted().first {
-            throw APIError.invalid([FieldError(unknown, "is not a known query parameter (none are)")])
-        }
+        try context.refuseQueryParameters()
         let list = try await campaigns.ask(ListNumbers(account: context.account), context)
         return .json(200, .object([("numbers", .array(list.numbers.map(Self.render)))]))
     }

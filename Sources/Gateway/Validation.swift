@@ -38,6 +38,15 @@ private func looksLikeJSONIntent(_ contentType: String?) -> Bool {
         || mediaType == "application/x-www-form-urlencoded" || mediaType == "text/plain" || mediaType == "*/*"
 }
 
+extension RequestContext {
+    /// For routes that take no query parameters: any is a mistake to report.
+    func refuseQueryParameters() throws(APIError) {
+        if let unknown = query.keys.sorted().first {
+            throw APIError.invalid([FieldError(unknown, "is not a known query parameter (none are)")])
+        }
+    }
+}
+
 /// Typed access to a JSON object's members that records what is wrong instead of stopping.
 struct ObjectReader {
     let members: [(key: String, value: JSONValue)]

@@ -1,5 +1,6 @@
 import Dialing
 import Foundation
+import HTTP1
 import Protocol
 import RPC
 import Runtime
@@ -18,6 +19,7 @@ public struct ManagerConfiguration: Sendable {
     public var dataDirectory: String
     public var logLevel: Logger.Level
     var dispatch = DispatchConfiguration()
+    var webhooks = WebhookSender.Settings()
     /// Numbers each account may call from, seeded at start (`RYMI_ACCOUNT_NUMBERS`).
     public var accountNumbers: [(account: String, number: String)] = []
     /// The calling window of campaigns that name none (`RYMI_DEFAULT_CALLING_WINDOW`).
@@ -36,6 +38,8 @@ public struct ManagerConfiguration: Sendable {
         logLevel = try environment.logLevel()
         dispatch.callsPerSecond = try environment.seconds("RYMI_DIAL_CPS", default: 2, range: 0...100_000)
         dispatch.maxConcurrentCalls = try environment.integer("RYMI_MAX_CONCURRENT_CALLS", default: 50, range: 1...1_000_000)
+        webhooks.policy = OutboundURLPolicy(hostList: environment.string("RYMI_WEBHOOK_ALLOW_HTTP_HOSTS"))
+        webhooks.firstRetry = try environment.seconds("RYMI_WEBHOOK_FIRST_RETRY", default: 8, range: 0.05...600) * 1000
         if environment.string("RYMI_ACCOUNT_MAX_CONCURRENT_CALLS") != nil {
             dispatch.accountMaxConcurrentCalls = try environment.integer("RYMI_ACCOUNT_MAX_CONCURRENT_CALLS", default: 0, range: 1...1_000_000)
         }
@@ -81,6 +85,8 @@ public final class ManagerService: Service {
     private let dispatcher: Dispatcher
     private let logger: Logger
     private let reader: Reader
+    private let webhooks: WebhookSender
+    private let background = BackgroundTasks()
 
     public init(configuration: ManagerConfiguration, logger: Logger) throws {
         self.logger = logger
@@ -97,6 +103,9 @@ public final class ManagerService: Service {
             throw ConfigurationError("RYMI_DATA_DIR", "cannot open \(configuration.databasePath): \(error.message)")
         }
         dispatcher = Dispatcher(store: store, configuration: configuration.dispatch, logger: logger)
+        // The sender reads on a connection of its own, so API reads never wait behind it.
+        webhooks = WebhookSender(store: store, reader: try Reader(path: configuration.databasePath), settings: configuration.webhooks,
+                                 logger: logger, metrics: store.metrics)
         let router = Self.router(store: store, reader: reader, dispatcher: dispatcher, logger: logger)
         server = try RPCServer(address: configuration.listen, secrets: configuration.peerSecrets, limits: configuration.rpcLimits,
                                router: router, logger: logger)
@@ -228,6 +237,17 @@ public final class ManagerService: Service {
         }
         router.on(RecordCallEvent.self) { request, _ in try await guarded(logger) { try await dispatcher.callEvent(request.event) } }
         router.on(GetDispatchStatus.self) { _, _ in await dispatcher.status }
+
+        // Webhooks.
+        router.on(AddWebhook.self) { request, _ in try await guarded(logger) { try await store.addWebhook(request) } }
+        router.on(ListWebhooks.self) { request, _ in try await guardedRead(logger, reader) { try $0.listWebhooks(request) } }
+        router.on(RemoveWebhook.self) { request, _ in
+            try await guarded(logger) { try await store.removeWebhook(request) }
+            return Empty()
+        }
+        router.on(RotateWebhookSecret.self) { request, _ in try await guarded(logger) { try await store.rotateWebhookSecret(request) } }
+        router.on(ListDeliveries.self) { request, _ in try await guardedRead(logger, reader) { try $0.listDeliveries(request) } }
+        router.on(Redeliver.self) { request, _ in try await guarded(logger) { try await store.redeliver(request) } }
         router.on(GetMetrics.self) { _, _ in MetricsText(text: store.metrics.registry.render() + (await dispatcher.gaugeText())) }
         router.on(RegisterDialer.self) { request, context in try await dialing.register(request, peer: context.peer) }
         router.on(BeginCall.self) { request, context in
@@ -262,6 +282,9 @@ public final class ManagerService: Service {
 
     public func run() async throws {
         try await dispatcher.start()
+        let webhooks = self.webhooks
+        await store.onOutboxCommit { Task { await webhooks.nudge() } }
+        background.start { await webhooks.run() }
         logger.announce("listening", ["addr": server.localAddress.description])
         try await server.run()
     }
@@ -269,6 +292,7 @@ public final class ManagerService: Service {
     public func shutdown() async {
         await server.shutdown()
         await dispatcher.stop()
+        background.cancelAll()
         await store.checkpoint()
         logger.info("manager_stopped")
     }

@@ -228,6 +228,50 @@ enum Schema {
             ALTER TABLE contacts ADD COLUMN answered_by TEXT;
             ALTER TABLE attempts ADD COLUMN answered_by TEXT;
             """),
+        // Webhooks: each account's endpoints; the outbox of events, written in the transaction of
+        // the change that causes them; one delivery per event and endpoint, sent in event order
+        // per contact (or campaign) and endpoint.
+        (15, """
+            CREATE TABLE webhooks (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                account TEXT NOT NULL,
+                url TEXT NOT NULL,
+                events TEXT NOT NULL DEFAULT '',
+                secret TEXT NOT NULL,
+                previous_secret TEXT,
+                previous_secret_until INTEGER,
+                created_at INTEGER NOT NULL,
+                failing_since INTEGER,
+                disabled_at INTEGER,
+                disabled_reason TEXT
+            );
+            CREATE INDEX webhooks_by_account ON webhooks(account);
+            CREATE TABLE webhook_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                account TEXT NOT NULL,
+                type TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                body TEXT NOT NULL
+            );
+            CREATE TABLE webhook_deliveries (
+                webhook_seq INTEGER NOT NULL,
+                event_seq INTEGER NOT NULL,
+                ordering_key TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER,
+                last_status INTEGER,
+                last_latency_ms INTEGER,
+                last_error TEXT,
+                last_attempt_at INTEGER,
+                delivered_at INTEGER,
+                PRIMARY KEY (webhook_seq, event_seq)
+            ) WITHOUT ROWID;
+            CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX webhook_deliveries_by_key ON webhook_deliveries(webhook_seq, ordering_key, event_seq) WHERE status = 'pending';
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

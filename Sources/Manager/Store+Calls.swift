@@ -305,6 +305,9 @@ extension Store {
         // row changed under us, and then nothing was written.
         guard database.changes == 1 else { return DispatchEffect() }
         var effect = DispatchEffect(transition: transition, contact: QueuedContact(seq: contact, phoneNumber: row.phone), campaign: row.campaign)
+        if let type = Self.eventType(from: row.state.status, to: next.status, redial: transition.redialAfterSeconds != nil) {
+            note(.contact(type, contact: contact, campaign: row.campaign))
+        }
         // The attempt's outcome, as it stands after this change.
         if let attempt = next.attempt ?? row.state.attempt, event != .dncListed {
             let outcome = if case .queuedCallCanceled = event {
@@ -342,7 +345,10 @@ extension Store {
                 AND status_version = (SELECT begun_version FROM contacts WHERE seq = ?)
                 """).bind(1, "plivo_auth_failed: Plivo answered HTTP \(status); check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, then resume")
                 .bind(2, now).bind(3, row.campaign).bind(4, contact).run()
-            if database.changes == 1 { effect.pausedCampaign = row.campaign }
+            if database.changes == 1 {
+                effect.pausedCampaign = row.campaign
+                note(.campaign("campaign.paused", campaign: row.campaign))
+            }
         }
         // A canceled or ended campaign's contacts are never pending again: one surely not called
         // (a late "not placed", a queued call canceled for a pause before) or to be redialed is
@@ -368,6 +374,7 @@ extension Store {
             let now = Timestamp.nowMilliseconds()
             let effect = try change(contact, by: .callback(event), now: now)
             guard effect.applied else { return effect }
+            if event.kind == .answer, let campaign = effect.campaign { note(.contact("contact.answered", contact: contact, campaign: campaign)) }
             // What the callback tells beyond the contact's state: kept with its attempt, and with
             // the contact as its latest call, unless that call is over and a redial is coming.
             try database.cached("""

@@ -217,6 +217,10 @@ extension Store {
                                                      on: record.lifecycle) ?? .running
             if let number = record.callFromNumber { try requireOwned(number, by: request.account) }
             try requireKnownZones(campaign: seq)
+            if status == .running { note(.campaign("campaign.started", campaign: seq)) }
+            for contact in try pendingIdleContacts(campaign: seq, for: "contact.skipped_dnc", dncAccount: request.account) {
+                note(.contact("contact.skipped_dnc", contact: contact, campaign: seq))
+            }
             try database.cached("""
                 UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1
                 WHERE campaign_seq = ?2 AND status = 'pending'
@@ -239,6 +243,7 @@ extension Store {
                 UPDATE campaigns SET status = 'running', updated_at = ?, status_version = status_version + 1 WHERE seq = ? AND status = 'scheduled'
                 """).bind(1, now).bind(2, seq).run()
             guard database.changes == 1 else { return false }
+            note(.campaign("campaign.started", campaign: seq))
             _ = try completeIfDone(seq, now: now)
             return true
         }
@@ -254,6 +259,9 @@ extension Store {
             let status = try statement.step() ? CampaignStatus(rawValue: statement.string(0)) : nil
             statement.reset()
             guard let status, status != .draft, !status.isFinal else { return false }
+            for contact in try pendingIdleContacts(campaign: seq, for: "contact.expired") {
+                note(.contact("contact.expired", contact: contact, campaign: seq))
+            }
             try database.cached("""
                 UPDATE contacts SET status = 'expired', updated_at = ?1, window_opens_at = NULL, next_attempt_at = NULL
                 WHERE campaign_seq = ?2 AND status = 'pending' AND call_state IS NULL
@@ -308,6 +316,7 @@ extension Store {
         try await mutate {
             let (seq, _) = try campaignChanging(request.account, request.campaignID, .pause)
             try setStatus(seq, .paused, now: Timestamp.nowMilliseconds())
+            note(.campaign("campaign.paused", campaign: seq))
             return seq
         }
     }
@@ -318,6 +327,7 @@ extension Store {
             let (seq, _) = try campaignChanging(request.account, request.campaignID, .cancel)
             let now = Timestamp.nowMilliseconds()
             try setStatus(seq, .canceled, now: now)
+            note(.campaign("campaign.canceled", campaign: seq))
             try cancelPendingContacts(campaign: seq, now: now)
             return seq
         }
@@ -326,6 +336,9 @@ extension Store {
     /// A canceled campaign's contacts that are pending with no call in flight become `canceled`
     /// (`ContactEvent.campaignCanceled`, for all of them at once).
     func cancelPendingContacts(campaign seq: Int64, now: Int64) throws {
+        for contact in try pendingIdleContacts(campaign: seq, for: "contact.canceled") {
+            note(.contact("contact.canceled", contact: contact, campaign: seq))
+        }
         try database.cached("""
             UPDATE contacts SET status = 'canceled', updated_at = ?1, window_opens_at = NULL
             WHERE campaign_seq = ?2 AND status = 'pending' AND call_state IS NULL
@@ -338,6 +351,7 @@ extension Store {
             let (seq, _) = try campaignChanging(request.account, request.campaignID, .resume)
             let now = Timestamp.nowMilliseconds()
             try setStatus(seq, .running, now: now)
+            note(.campaign("campaign.resumed", campaign: seq))
             _ = try completeIfDone(seq, now: now)
             return seq
         }
@@ -374,7 +388,9 @@ extension Store {
             WHERE seq = ?2 AND pending_count = 0 AND dialed_count = 0
             AND (status = 'running' OR (status IN ('scheduled', 'paused') AND end_at <= ?1))
             """).bind(1, now).bind(2, campaign).run()
-        return database.changes == 1
+        guard database.changes == 1 else { return false }
+        note(.campaign("campaign.completed", campaign: campaign))
+        return true
     }
 }
 

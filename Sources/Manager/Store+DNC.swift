@@ -38,6 +38,7 @@ extension Store {
                 """).bind(1, request.account).bind(2, number).bind(3, now).bind(4, DNCEntry.optOut).bind(5, request.contactID).run()
             let added = database.changes == 1
             if added { try moveDNCVersion(request.account, entries: 1) }
+            if let contact = ContactID.parse(request.contactID) { note(.contact("contact.opted_out", contact: contact, campaign: campaignSeq)) }
             let entry = try database.cached("SELECT created_at, source, contact_id FROM dnc WHERE account = ? AND phone_number = ?")
             entry.bind(1, request.account).bind(2, number)
             defer { entry.reset() }

@@ -25,6 +25,20 @@ actor Store {
     /// The calling window a campaign gets when it names none (`RYMI_DEFAULT_CALLING_WINDOW`).
     let defaultWindow: CallingWindow
 
+    /// Per account, its webhook endpoints and the event types each takes (nil: not read yet):
+    /// an account with none writes no event, at the cost of one dictionary lookup.
+    var webhookSubscribers: [String: [(seq: Int64, events: Set<String>)]]?
+    /// Campaigns' accounts, which never change: an event names its account.
+    var campaignAccounts: [Int64: String] = [:]
+    /// Events were written in the transaction being committed: the sender is told after the commit.
+    var outboxWritten = false
+    /// Events of the write under way, rendered when it is done (so they show its final state).
+    var pendingEvents: [PendingEvent] = []
+    private var outboxListener: (@Sendable () -> Void)?
+
+    /// Called after every commit that wrote webhook events.
+    func onOutboxCommit(_ listener: @escaping @Sendable () -> Void) { outboxListener = listener }
+
     init(path: String, metrics: ManagerMetrics = ManagerMetrics(), defaultWindow: CallingWindow = .tcpa) throws {
         self.metrics = metrics
         self.defaultWindow = defaultWindow
@@ -62,8 +76,10 @@ actor Store {
         let result: T
         do {
             result = try body()
+            try writePendingEvents()
             try database.execute("RELEASE mutation")
         } catch {
+            pendingEvents = []
             try? database.execute("ROLLBACK TO mutation")
             try? database.execute("RELEASE mutation")
             if database.isAutocommit {
@@ -78,6 +94,7 @@ actor Store {
     }
 
     private func abandonTransaction(_ error: any Error) {
+        outboxWritten = false
         let waiters = commitWaiters
         commitWaiters = []
         inTransaction = false
@@ -97,6 +114,10 @@ actor Store {
             metrics.commitSeconds.observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             metrics.commitBatch.observe(Double(waiters.count))
             waiters.forEach { $0.resume() }
+            if outboxWritten {
+                outboxWritten = false
+                outboxListener?()
+            }
         } catch {
             try? database.execute("ROLLBACK")
             waiters.forEach { $0.resume(throwing: error) }

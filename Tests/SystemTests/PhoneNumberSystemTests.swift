@@ -99,6 +99,9 @@ import Testing
             ALTER TABLE campaigns DROP COLUMN machine_detection;
             ALTER TABLE campaigns DROP COLUMN machine_detection_time;
             ALTER TABLE contacts DROP COLUMN answered_by;
+            DROP TABLE webhooks;
+            DROP TABLE webhook_events;
+            DROP TABLE webhook_deliveries;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()

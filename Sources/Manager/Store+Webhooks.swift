@@ -1,0 +1,355 @@
+import Crypto
+import Foundation
+import JSON
+import Protocol
+import Resources
+import Runtime
+import SQLite
+
+/// Webhook endpoints, and the outbox: every event is written in the transaction of the change
+/// that causes it, with one delivery per endpoint that takes it, so none is lost on a crash and
+/// none is sent for a change that rolled back (the sender reads committed rows only).
+extension Store {
+    // MARK: Endpoints
+
+    func addWebhook(_ request: AddWebhook) async throws -> WebhookEndpoint {
+        try await mutate {
+            let count = try database.cached("SELECT count(*) FROM webhooks WHERE account = ?")
+            count.bind(1, request.account)
+            let existing = try count.step() ? count.int(0) : 0
+            count.reset()
+            guard existing < Self.maxWebhooksPerAccount else {
+                throw RemoteError(.invalid, "url: an account may have at most \(Self.maxWebhooksPerAccount) webhook endpoints")
+            }
+            let endpoint = WebhookEndpoint(id: "wh_" + UUID().uuidString.lowercased(), url: request.url, events: request.events,
+                                           createdAt: Timestamp.nowMilliseconds(), secret: Self.newSecret())
+            try database.cached("INSERT INTO webhooks (id, account, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(1, endpoint.id).bind(2, request.account).bind(3, endpoint.url).bind(4, endpoint.events.joined(separator: ","))
+                .bind(5, endpoint.secret).bind(6, endpoint.createdAt).run()
+            webhookSubscribers = nil
+            return endpoint
+        }
+    }
+
+    static let maxWebhooksPerAccount = 20
+
+    /// `whsec_` and 32 random bytes in hex: the HMAC key is this whole string, as UTF-8.
+    static func newSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "whsec_" + Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    func removeWebhook(_ request: RemoveWebhook) async throws {
+        try await mutate {
+            let seq = try webhookSeq(account: request.account, id: request.webhookID)
+            try database.cached("DELETE FROM webhook_deliveries WHERE webhook_seq = ?").bind(1, seq).run()
+            try database.cached("DELETE FROM webhooks WHERE seq = ?").bind(1, seq).run()
+            webhookSubscribers = nil
+        }
+    }
+
+    /// A new secret; deliveries carry signatures by both for 24 hours.
+    func rotateWebhookSecret(_ request: RotateWebhookSecret) async throws -> WebhookEndpoint {
+        try await mutate {
+            let seq = try webhookSeq(account: request.account, id: request.webhookID)
+            let secret = Self.newSecret()
+            try database.cached("""
+                UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, secret = ? WHERE seq = ?
+                """).bind(1, Timestamp.nowMilliseconds() + Self.secretOverlapMilliseconds).bind(2, secret).bind(3, seq).run()
+            var endpoint = try queries.webhook(seq: seq)
+            endpoint.secret = secret
+            return endpoint
+        }
+    }
+
+    static let secretOverlapMilliseconds: Int64 = 24 * 3_600_000
+
+    func webhookSeq(account: String, id: String) throws -> Int64 {
+        let statement = try database.cached("SELECT seq FROM webhooks WHERE account = ? AND id = ?")
+        statement.bind(1, account).bind(2, id)
+        defer { statement.reset() }
+        guard try statement.step() else { throw RemoteError(.notFound, "webhook \(id) not found") }
+        return statement.int64(0)
+    }
+
+    /// Sends an event to an endpoint again, now: its delivery is pending again with its
+    /// attempts kept, ahead of nothing (it still waits for earlier events of its contact).
+    func redeliver(_ request: Redeliver) async throws -> WebhookDelivery {
+        try await mutate {
+            let seq = try webhookSeq(account: request.account, id: request.webhookID)
+            let now = Timestamp.nowMilliseconds()
+            try database.cached("""
+                UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?1, delivered_at = NULL
+                WHERE webhook_seq = ?2 AND event_seq = (SELECT seq FROM webhook_events WHERE id = ?3 AND account = ?4)
+                """).bind(1, now).bind(2, seq).bind(3, request.eventID).bind(4, request.account).run()
+            guard database.changes == 1 else { throw RemoteError(.notFound, "event \(request.eventID) was not for webhook \(request.webhookID)") }
+            try database.cached("UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL WHERE seq = ?").bind(1, seq).run()
+            outboxWritten = true
+            guard let delivery = try queries.deliveries(webhook: seq, status: nil, limit: 1, before: nil, eventID: request.eventID).first?.delivery else {
+                throw RemoteError(.notFound, "event \(request.eventID) not found")
+            }
+            return delivery
+        }
+    }
+
+    // MARK: Writing events
+
+    /// The endpoints of `account` that take events of `type`.
+    private func subscribers(_ account: String, _ type: String) throws -> [Int64] {
+        if webhookSubscribers == nil {
+            var all: [String: [(seq: Int64, events: Set<String>)]] = [:]
+            try database.cached("SELECT seq, account, events FROM webhooks WHERE disabled_at IS NULL").forEachRow { row in
+                let events = Set(row.string(2).split(separator: ",").map(String.init))
+                all[row.string(1), default: []].append((row.int64(0), events))
+            }
+            webhookSubscribers = all
+        }
+        return (webhookSubscribers?[account] ?? []).filter { $0.events.isEmpty || $0.events.contains(type) }.map(\.seq)
+    }
+
+    func account(ofCampaign campaign: Int64) throws -> String {
+        if let account = campaignAccounts[campaign] { return account }
+        let statement = try database.cached("SELECT account FROM campaigns WHERE seq = ?")
+        statement.bind(1, campaign)
+        defer { statement.reset() }
+        let account = try statement.step() ? statement.string(0) : ""
+        campaignAccounts[campaign] = account
+        return account
+    }
+
+    /// Writes an event for every endpoint of `account` that takes `type`; `data` (the resource as
+    /// the API renders it) is read only when some endpoint does.
+    func emit(_ type: String, account: String, orderingKey: String, now: Int64, data: () throws -> JSONValue) throws {
+        let endpoints = try subscribers(account, type)
+        guard !endpoints.isEmpty else { return }
+        let id = "evt_" + UUID().uuidString.lowercased()
+        let body = JSONValue.object([
+            ("id", .string(id)), ("type", .string(type)), ("created_at", Render.time(now)), ("account", .string(account)), ("data", try data()),
+        ]).jsonText
+        try database.cached("INSERT INTO webhook_events (id, account, type, created_at, body) VALUES (?, ?, ?, ?, ?)")
+            .bind(1, id).bind(2, account).bind(3, type).bind(4, now).bind(5, body).run()
+        let event = database.lastInsertRowID
+        for endpoint in endpoints {
+            try database.cached("""
+                INSERT INTO webhook_deliveries (webhook_seq, event_seq, ordering_key, status, next_attempt_at) VALUES (?, ?, ?, 'pending', ?)
+                """).bind(1, endpoint).bind(2, event).bind(3, orderingKey).bind(4, now).run()
+        }
+        outboxWritten = true
+    }
+
+    /// A contact's event, with the contact as `GET …/contacts/:id` shows it (attempts included).
+    func emitContact(_ type: String, contact: Int64, campaign: Int64, now: Int64) throws {
+        let account = try account(ofCampaign: campaign)
+        try emit(type, account: account, orderingKey: ContactID.format(contact), now: now) {
+            let campaignID = try queries.campaignID(seq: campaign)
+            let record = try queries.contact(GetContact(account: account, campaignID: campaignID, contactID: ContactID.format(contact)))
+            return Render.contact(record, attempts: true)
+        }
+    }
+
+    /// A campaign's event, with the campaign as `GET /v1/campaigns/:id` shows it.
+    func emitCampaign(_ type: String, campaign: Int64, now: Int64) throws {
+        let account = try account(ofCampaign: campaign)
+        try emit(type, account: account, orderingKey: "campaign:\(campaign)", now: now) {
+            Render.campaign(try queries.campaign(GetCampaign(account: account, campaignID: try queries.campaignID(seq: campaign))))
+        }
+    }
+
+    /// The event a contact's status change is, if any.
+    static func eventType(from: ContactStatus, to: ContactStatus, redial: Bool) -> String? {
+        if redial { return "contact.retry_scheduled" }
+        guard from != to else { return nil }
+        switch to {
+        case .dialed: return "contact.dialed"
+        case .completed, .failed, .skippedDNC, .canceled, .expired: return "contact." + to.rawValue
+        case .pending: return nil
+        }
+    }
+
+    /// Notes an event of the write under way: written when the write is done, with the resource
+    /// as it is then.
+    func note(_ event: PendingEvent) { pendingEvents.append(event) }
+
+    func writePendingEvents() throws {
+        guard !pendingEvents.isEmpty else { return }
+        let events = pendingEvents
+        pendingEvents = []
+        let now = Timestamp.nowMilliseconds()
+        for event in events {
+            switch event {
+            case .contact(let type, let contact, let campaign): try emitContact(type, contact: contact, campaign: campaign, now: now)
+            case .campaign(let type, let campaign): try emitCampaign(type, campaign: campaign, now: now)
+            }
+        }
+    }
+
+    /// Contact events for many contacts changed at once (a start's DNC skips, a cancel, an end).
+    func emitContacts(_ type: String, seqs: [Int64], campaign: Int64, now: Int64) throws {
+        guard try !subscribers(account(ofCampaign: campaign), type).isEmpty else { return }
+        for seq in seqs { try emitContact(type, contact: seq, campaign: campaign, now: now) }
+    }
+
+    /// The pending contacts a bulk change is about to change, read only if an endpoint takes
+    /// their event.
+    func pendingIdleContacts(campaign: Int64, for type: String, dncAccount: String? = nil) throws -> [Int64] {
+        guard try !subscribers(account(ofCampaign: campaign), type).isEmpty else { return [] }
+        var seqs: [Int64] = []
+        let sql = dncAccount == nil
+            ? "SELECT seq FROM contacts WHERE campaign_seq = ?1 AND status = 'pending' AND call_state IS NULL"
+            : "SELECT seq FROM contacts WHERE campaign_seq = ?1 AND status = 'pending' AND phone_number IN (SELECT phone_number FROM dnc WHERE account = ?2)"
+        try database.cached(sql).bind(1, campaign).bind(2, dncAccount).forEachRow { seqs.append($0.int64(0)) }
+        return seqs
+    }
+
+    // MARK: The sender's side
+
+    /// How a delivery went, as the sender records it.
+    enum DeliveryResult {
+        case delivered(status: Int, latency: Int)
+        /// Tried again at `retryAt`, or failed for good when nil.
+        case notDelivered(status: Int?, latency: Int, error: String, retryAt: Int64?)
+    }
+
+    func recordDelivery(webhook: Int64, event: Int64, _ result: DeliveryResult) async throws {
+        try await mutate {
+            let now = Timestamp.nowMilliseconds()
+            switch result {
+            case .delivered(let status, let latency):
+                try database.cached("""
+                    UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ?, last_latency_ms = ?,
+                    last_error = NULL, last_attempt_at = ?, delivered_at = ?, next_attempt_at = NULL WHERE webhook_seq = ? AND event_seq = ?
+                    """).bind(1, status).bind(2, latency).bind(3, now).bind(4, now).bind(5, webhook).bind(6, event).run()
+                try database.cached("UPDATE webhooks SET failing_since = NULL WHERE seq = ? AND failing_since IS NOT NULL").bind(1, webhook).run()
+            case .notDelivered(let status, let latency, let error, let retryAt):
+                try database.cached("""
+                    UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_latency_ms = ?, last_error = ?,
+                    last_attempt_at = ?, next_attempt_at = ? WHERE webhook_seq = ? AND event_seq = ?
+                    """).bind(1, retryAt == nil ? "failed" : "pending").bind(2, status.map(Int64.init)).bind(3, latency).bind(4, error)
+                    .bind(5, now).bind(6, retryAt).bind(7, webhook).bind(8, event).run()
+                try database.cached("UPDATE webhooks SET failing_since = coalesce(failing_since, ?) WHERE seq = ?").bind(1, now).bind(2, webhook).run()
+                // An endpoint failing for a whole day is disabled: its deliveries stop being tried.
+                try database.cached("""
+                    UPDATE webhooks SET disabled_at = ?1, disabled_reason = ?2 WHERE seq = ?3 AND disabled_at IS NULL AND failing_since <= ?1 - ?4
+                    """).bind(1, now).bind(2, "failing for 24 hours: last error \(error)").bind(3, webhook)
+                    .bind(4, Self.secretOverlapMilliseconds).run()
+                if database.changes == 1 {
+                    webhookSubscribers = nil
+                    try database.cached("""
+                        UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = 'endpoint disabled'
+                        WHERE webhook_seq = ? AND status = 'pending'
+                        """).bind(1, webhook).run()
+                }
+            }
+        }
+    }
+}
+
+/// An event of a write under way.
+enum PendingEvent {
+    case contact(String, contact: Int64, campaign: Int64)
+    case campaign(String, campaign: Int64)
+}
+
+/// A delivery due now, with what sending it needs.
+struct DueDelivery: Sendable {
+    let webhook: Int64
+    let event: Int64
+    let eventID: String
+    let url: String
+    let secret: String
+    /// The previous secret, while a rotation's 24 hours run.
+    let previousSecret: String?
+    let body: [UInt8]
+    let attempts: Int
+    let eventCreatedAt: Int64
+}
+
+extension Queries {
+    func webhook(seq: Int64) throws -> WebhookEndpoint {
+        let statement = try database.cached("SELECT id, url, events, created_at, disabled_at, disabled_reason FROM webhooks WHERE seq = ?")
+        statement.bind(1, seq)
+        defer { statement.reset() }
+        guard try statement.step() else { throw RemoteError(.notFound, "webhook not found") }
+        return Self.webhook(statement)
+    }
+
+    static func webhook(_ row: Statement) -> WebhookEndpoint {
+        WebhookEndpoint(id: row.string(0), url: row.string(1), events: row.string(2).split(separator: ",").map(String.init),
+                        createdAt: row.int64(3), disabledAt: row.optionalInt64(4), disabledReason: row.optionalString(5))
+    }
+
+    func listWebhooks(_ request: ListWebhooks) throws -> WebhookList {
+        var endpoints: [WebhookEndpoint] = []
+        try database.cached("SELECT id, url, events, created_at, disabled_at, disabled_reason FROM webhooks WHERE account = ? ORDER BY seq")
+            .bind(1, request.account).forEachRow { endpoints.append(Self.webhook($0)) }
+        return WebhookList(webhooks: endpoints)
+    }
+
+    func campaignID(seq: Int64) throws -> String {
+        let statement = try database.cached("SELECT id FROM campaigns WHERE seq = ?")
+        statement.bind(1, seq)
+        defer { statement.reset() }
+        guard try statement.step() else { throw RemoteError(.notFound, "campaign not found") }
+        return statement.string(0)
+    }
+
+    func listDeliveries(_ request: ListDeliveries) throws -> DeliveryPage {
+        let statement = try database.cached("SELECT seq FROM webhooks WHERE account = ? AND id = ?")
+        statement.bind(1, request.account).bind(2, request.webhookID)
+        guard try statement.step() else {
+            statement.reset()
+            throw RemoteError(.notFound, "webhook \(request.webhookID) not found")
+        }
+        let seq = statement.int64(0)
+        statement.reset()
+        let rows = try deliveries(webhook: seq, status: request.status, limit: request.limit + 1, before: request.before, eventID: nil)
+        let page = Array(rows.prefix(request.limit))
+        return DeliveryPage(deliveries: page.map(\.delivery), nextBefore: rows.count > request.limit ? page.last?.eventSeq : nil)
+    }
+
+    /// Newest first.
+    func deliveries(webhook: Int64, status: String?, limit: Int, before: Int64?, eventID: String?) throws -> [(delivery: WebhookDelivery, eventSeq: Int64)] {
+        var rows: [(delivery: WebhookDelivery, eventSeq: Int64)] = []
+        try database.cached("""
+            SELECT e.id, e.type, d.status, d.attempts, d.last_status, d.last_latency_ms, d.last_error, d.last_attempt_at, d.next_attempt_at,
+            d.delivered_at, e.created_at, e.seq FROM webhook_deliveries d JOIN webhook_events e ON e.seq = d.event_seq
+            WHERE d.webhook_seq = ?1 AND (?2 IS NULL OR d.status = ?2) AND d.event_seq < ?3 AND (?4 IS NULL OR e.id = ?4)
+            ORDER BY d.event_seq DESC LIMIT ?5
+            """).bind(1, webhook).bind(2, status).bind(3, before ?? .max).bind(4, eventID).bind(5, limit).forEachRow { row in
+                rows.append((WebhookDelivery(
+                    eventID: row.string(0), eventType: row.string(1), status: row.string(2), attempts: row.int(3),
+                    lastStatusCode: row.optionalInt64(4).map(Int.init), lastLatencyMilliseconds: row.optionalInt64(5).map(Int.init),
+                    lastError: row.optionalString(6), lastAttemptAt: row.optionalInt64(7), nextAttemptAt: row.optionalInt64(8),
+                    deliveredAt: row.optionalInt64(9), createdAt: row.int64(10)), row.int64(11)))
+            }
+        return rows
+    }
+
+    /// Deliveries due now, each the earliest still pending of its endpoint and ordering key (so
+    /// events of one contact reach an endpoint in order), from endpoints not disabled.
+    func dueDeliveries(now: Int64, limit: Int, skipping full: [Int64] = []) throws -> [DueDelivery] {
+        var due: [DueDelivery] = []
+        try database.cached("""
+            SELECT d.webhook_seq, d.event_seq, e.id, w.url, w.secret, CASE WHEN w.previous_secret_until > ?1 THEN w.previous_secret END,
+            e.body, d.attempts, e.created_at
+            FROM webhook_deliveries d INDEXED BY webhook_deliveries_due
+            JOIN webhooks w ON w.seq = d.webhook_seq JOIN webhook_events e ON e.seq = d.event_seq
+            WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND w.disabled_at IS NULL
+            AND d.webhook_seq NOT IN (SELECT value FROM json_each(?3))
+            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p INDEXED BY webhook_deliveries_by_key
+                            WHERE p.webhook_seq = d.webhook_seq AND p.ordering_key = d.ordering_key AND p.status = 'pending'
+                            AND p.event_seq < d.event_seq)
+            ORDER BY d.next_attempt_at LIMIT ?2
+            """).bind(1, now).bind(2, limit).bind(3, "[" + full.map(String.init).joined(separator: ",") + "]").forEachRow { row in
+                due.append(DueDelivery(webhook: row.int64(0), event: row.int64(1), eventID: row.string(2), url: row.string(3),
+                                       secret: row.string(4), previousSecret: row.optionalString(5), body: Array(row.string(6).utf8),
+                                       attempts: row.int(7), eventCreatedAt: row.int64(8)))
+            }
+        return due
+    }
+
+    /// When the next pending delivery is due (to sleep until then).
+    func nextDeliveryDue() throws -> Int64? {
+        try database.integer("SELECT min(next_attempt_at) FROM webhook_deliveries INDEXED BY webhook_deliveries_due WHERE status = 'pending'")
+    }
+}

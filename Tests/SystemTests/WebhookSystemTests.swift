@@ -1,0 +1,167 @@
+import Foundation
+import JSON
+import Testing
+
+/// Webhooks end to end: a real receiver, real processes, signatures checked with Python's hmac.
+@Suite(.serialized) struct WebhookSystemTests {
+    static func options(retry: String = "0.2") -> StackOptions {
+        var options = StackOptions.dialing(simulator: ["RYMI_SIM_OUTCOMES": "completed=60,busy=40"])
+        options.manager["RYMI_WEBHOOK_FIRST_RETRY"] = retry
+        return options
+    }
+
+    func register(_ stack: Stack, _ url: String, events: String = "") async throws -> (id: String, secret: String) {
+        let created = try await stack.client.request("POST", "/v1/webhooks", json: #"{"url":"\#(url)"\#(events)}"#)
+        guard created.status == 201, let id = created.json?["id"]?.stringValue, let secret = created.json?["secret"]?.stringValue else {
+            throw TestFailure("webhook not created: \(created.status) \(created.text)")
+        }
+        return (id, secret)
+    }
+
+    /// Waits until `condition` holds of what the receiver got.
+    func waitFor(_ receiver: WebhookReceiver, timeout: Double = 20, _ condition: ([WebhookReceiver.Received]) -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(receiver.delivered) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("the receiver got \(receiver.delivered.count) events: \(receiver.delivered.compactMap { $0.json?["type"]?.stringValue })")
+    }
+
+    /// Checks every signature with Python's standard `hmac`, as the README tells receivers to.
+    func verifyWithPython(_ events: [WebhookReceiver.Received], secrets: [String]) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-hooks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (index, event) in events.enumerated() {
+            try Data(event.body).write(to: directory.appendingPathComponent("\(index).body"))
+            try Data((event.header("Rymi-Signature") ?? "").utf8).write(to: directory.appendingPathComponent("\(index).sig"))
+        }
+        let script = """
+            import glob, hmac, hashlib, sys, time
+            secrets = sys.argv[2:]
+            for path in sorted(glob.glob(sys.argv[1] + "/*.body")):
+                body = open(path, "rb").read()
+                header = open(path[:-5] + ".sig").read()
+                parts = [p.split("=", 1) for p in header.split(",")]
+                t = [v for k, v in parts if k == "t"][0]
+                sigs = [v for k, v in parts if k == "v1"]
+                assert abs(time.time() - int(t)) < 300, "stale t"
+                for secret in secrets:
+                    expected = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+                    assert any(hmac.compare_digest(expected, s) for s in sigs), path + " not signed by " + secret[:10]
+            print("verified", len(glob.glob(sys.argv[1] + "/*.body")))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, directory.path] + secrets
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard process.terminationStatus == 0, text.contains("verified \(events.count)") else { throw TestFailure("python: \(text)") }
+    }
+
+    @Test func everyEventOfACampaignArrivesSignedInOrderPerContact() async throws {
+        let receiver = try WebhookReceiver()
+        let stack = try await Stack.start(Self.options())
+        defer { stack.stop() }
+        let hook = try await register(stack, receiver.url)
+        #expect(hook.secret.hasPrefix("whsec_"))
+        let numbers = phoneNumbers(6)
+        _ = try await stack.client.request("POST", "/v1/dnc", json: #"{"phone_numbers":["\#(numbers[5])"]}"#)
+        let id = try await stack.createCampaign()
+        try await stack.upload(numbers, to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        try await stack.waitForCampaign(id, status: "completed")
+        try await waitFor(receiver) { $0.contains { $0.json?["type"] == .string("campaign.completed") } }
+        let events = receiver.delivered
+        let types = events.compactMap { $0.json?["type"]?.stringValue }
+        // Ordered per contact (and per campaign), not across them: the campaign's events are there once each.
+        #expect(types.filter { $0.hasPrefix("campaign.") } == ["campaign.started", "campaign.completed"], "\(types)")
+        #expect(types.filter { $0 == "contact.skipped_dnc" }.count == 1)
+        #expect(types.filter { $0 == "contact.dialed" }.count == 5)
+        #expect(types.filter { $0 == "contact.completed" || $0 == "contact.failed" }.count == 5)
+        #expect(types.filter { $0 == "contact.answered" }.count == types.filter { $0 == "contact.completed" }.count)
+        // Per contact, in the order things happened; each event's data is the resource as the API shows it.
+        for contact in try await stack.contacts(id) {
+            let contactID = contact["id"]?.stringValue ?? ""
+            let own = events.filter { $0.json?["data"]?["id"]?.stringValue == contactID }.compactMap { $0.json?["type"]?.stringValue }
+            if contact["status"] == .string("skipped_dnc") { #expect(own == ["contact.skipped_dnc"]); continue }
+            #expect(own.first == "contact.dialed" && own.last == "contact.\(contact["status"]?.stringValue ?? "")", "\(contactID): \(own)")
+        }
+        let completed = events.first { $0.json?["type"] == .string("contact.completed") }?.json
+        #expect(completed?["data"]?["variables"]?["n"] != nil && completed?["data"]?["attempts"]?.arrayValue?.count == 1)
+        #expect(completed?["data"]?["hangup_cause"] == .string("Normal Hangup") && completed?["account"] == .string("acme"))
+        #expect(completed?["id"]?.stringValue?.hasPrefix("evt_") == true)
+        // Every request names its event, the same id as in the body.
+        #expect(events.allSatisfy { $0.header("Rymi-Event-Id") == $0.json?["id"]?.stringValue })
+        try verifyWithPython(events, secrets: [hook.secret])
+        let deliveries = try await stack.client.request("GET", "/v1/webhooks/\(hook.id)/deliveries?status=delivered&limit=1000")
+        #expect(deliveries.json?["deliveries"]?.arrayValue?.count == events.count)
+        await receiver.stop()
+    }
+
+    /// The receiver answers 503 for a while: every event arrives afterwards, in order per
+    /// contact, the retried ones with the same event id.
+    @Test func aReceiverDownGetsEveryEventAfterwardsInOrder() async throws {
+        let receiver = try WebhookReceiver()
+        receiver.answer(503)
+        let stack = try await Stack.start(Self.options())
+        defer { stack.stop() }
+        let hook = try await register(stack, receiver.url, events: #","events":["contact.dialed","contact.completed","contact.failed"]"#)
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(10), to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        try await stack.waitForCampaign(id, status: "completed")
+        try await Task.sleep(for: .seconds(1))
+        #expect(receiver.delivered.isEmpty && receiver.requests.count > 0)
+        let failing = try await stack.client.request("GET", "/v1/webhooks/\(hook.id)/deliveries?status=pending")
+        let tried = failing.json?["deliveries"]?.arrayValue?.filter { $0["attempts"]?.intValue ?? 0 > 0 } ?? []
+        #expect(!tried.isEmpty && tried.allSatisfy { $0["last_status_code"] == .int(503) && $0["last_error"] == .string("HTTP 503") })
+        receiver.answer(200)
+        try await waitFor(receiver) { $0.count == 20 }
+        let events = receiver.delivered
+        #expect(Set(events.compactMap { $0.json?["id"]?.stringValue }).count == 20, "each event delivered once")
+        for contact in try await stack.contacts(id) {
+            let own = events.filter { $0.json?["data"]?["id"] == contact["id"] }.compactMap { $0.json?["type"]?.stringValue }
+            #expect(own.count == 2 && own[0] == "contact.dialed", "\(own)")
+        }
+        // Retries carry the event's id each time.
+        let retried = receiver.requests.filter { $0.header("X-Test-Answer") != nil }.compactMap { $0.header("Rymi-Event-Id") }
+        #expect(Set(retried).isSubset(of: Set(events.compactMap { $0.header("Rymi-Event-Id") })))
+        await receiver.stop()
+    }
+
+    @Test func endpointsAreValidatedRotatedAndRemoved() async throws {
+        let receiver = try WebhookReceiver()
+        let stack = try await Stack.start(Self.options())
+        defer { stack.stop() }
+        for (body, reason) in [(#"{"url":"http://example.com/hooks"}"#, "https"), (#"{"url":"https://10.1.2.3/hooks"}"#, "internal"),
+                               (#"{"url":"https://169.254.169.254/latest"}"#, "internal"), (#"{"url":"ftp://example.com/"}"#, "https"),
+                               (#"{"url":"\#(receiver.url)","events":["contact.exploded"]}"#, "events"), (#"{}"#, "url"),
+                               (#"{"url":"\#(receiver.url)","secret":"mine"}"#, "secret")] {
+            let refused = try await stack.client.request("POST", "/v1/webhooks", json: body)
+            #expect(refused.status == 422 && refused.text.contains(reason), "\(body): \(refused.text)")
+        }
+        let hook = try await register(stack, receiver.url, events: #","events":["campaign.started"]"#)
+        let listed = try await stack.client.request("GET", "/v1/webhooks")
+        #expect(listed.json?["webhooks"]?.arrayValue?.first?["secret"] == nil, "the secret is shown once")
+        #expect(try await stack.client.request("GET", "/v1/webhooks", key: Keys.globex).json?["webhooks"] == .array([]))
+        let rotated = try await stack.client.request("POST", "/v1/webhooks/\(hook.id)/rotate-secret")
+        let newSecret = rotated.json?["secret"]?.stringValue ?? ""
+        #expect(newSecret.hasPrefix("whsec_") && newSecret != hook.secret)
+        // For a day after a rotation, deliveries carry signatures by both secrets.
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(1), to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        try await waitFor(receiver) { !$0.isEmpty }
+        try verifyWithPython(receiver.delivered, secrets: [newSecret, hook.secret])
+        #expect(try await stack.client.request("DELETE", "/v1/webhooks/\(hook.id)", key: Keys.globex).status == 404)
+        #expect(try await stack.client.request("DELETE", "/v1/webhooks/\(hook.id)").status == 200)
+        #expect(try await stack.client.request("GET", "/v1/webhooks").json?["webhooks"] == .array([]))
+        await receiver.stop()
+    }
+}
