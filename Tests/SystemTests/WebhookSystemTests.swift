@@ -28,7 +28,19 @@ import Testing
         throw TestFailure("the receiver got \(receiver.delivered.count) events: \(receiver.delivered.compactMap { $0.json?["type"]?.stringValue })")
     }
 
-    /// Checks every signature with Python's standard `hmac`, as the README tells receivers to.
+    /// The README's verification snippets (`python`, `js`), as published.
+    static func readmeSnippet(_ language: String) throws -> String {
+        let readme = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md"),
+                                encoding: .utf8)
+        guard let start = readme.range(of: "```\(language)\n  "), let end = readme[start.upperBound...].range(of: "```") else {
+            throw TestFailure("no \(language) snippet in the README")
+        }
+        return readme[start.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("  ") ? String($0.dropFirst(2)) : String($0) }.joined(separator: "\n")
+    }
+
+    /// Checks every signature with Python's standard `hmac`, as the README tells receivers to,
+    /// with the README's own function; and with its Node function where Node is installed.
     func verifyWithPython(_ events: [WebhookReceiver.Received], secrets: [String]) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-hooks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -37,31 +49,46 @@ import Testing
             try Data(event.body).write(to: directory.appendingPathComponent("\(index).body"))
             try Data((event.header("Rymi-Signature") ?? "").utf8).write(to: directory.appendingPathComponent("\(index).sig"))
         }
-        let script = """
-            import glob, hmac, hashlib, sys, time
-            secrets = sys.argv[2:]
+        let script = try Self.readmeSnippet("python") + """
+
+            import glob, sys
             for path in sorted(glob.glob(sys.argv[1] + "/*.body")):
                 body = open(path, "rb").read()
                 header = open(path[:-5] + ".sig").read()
-                parts = [p.split("=", 1) for p in header.split(",")]
-                t = [v for k, v in parts if k == "t"][0]
-                sigs = [v for k, v in parts if k == "v1"]
-                assert abs(time.time() - int(t)) < 300, "stale t"
-                for secret in secrets:
-                    expected = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
-                    assert any(hmac.compare_digest(expected, s) for s in sigs), path + " not signed by " + secret[:10]
+                for secret in sys.argv[2:]:
+                    assert verify(secret, header, body), path + " not signed by " + secret[:10]
+                assert not verify("whsec_wrong", header, body)
+                assert not verify(sys.argv[2], header, body + b" ")
             print("verified", len(glob.glob(sys.argv[1] + "/*.body")))
             """
+        try run(["python3", "-c", script, directory.path] + secrets, expecting: "verified \(events.count)")
+        guard ["/usr/bin/node", "/usr/local/bin/node"].contains(where: FileManager.default.fileExists(atPath:)) else { return }
+        let node = try Self.readmeSnippet("js") + """
+
+            const fs = require("fs");
+            const [dir, ...secrets] = process.argv.slice(1);  // node -e: no script path
+            const bodies = fs.readdirSync(dir).filter((f) => f.endsWith(".body"));
+            for (const f of bodies) {
+              const body = fs.readFileSync(dir + "/" + f), header = fs.readFileSync(dir + "/" + f.replace(".body", ".sig"), "utf8");
+              for (const s of secrets) if (!verify(s, header, body)) throw new Error(f + " not signed");
+              if (verify("whsec_wrong", header, body)) throw new Error("a wrong secret verified");
+            }
+            console.log("verified " + bodies.length);
+            """
+        try run(["node", "-e", node, directory.path] + secrets, expecting: "verified \(events.count)")
+    }
+
+    func run(_ arguments: [String], expecting expected: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, directory.path] + secrets
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
         try process.run()
         process.waitUntilExit()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard process.terminationStatus == 0, text.contains("verified \(events.count)") else { throw TestFailure("python: \(text)") }
+        guard process.terminationStatus == 0, text.contains(expected) else { throw TestFailure("\(arguments[0]): \(text)") }
     }
 
     @Test func everyEventOfACampaignArrivesSignedInOrderPerContact() async throws {
