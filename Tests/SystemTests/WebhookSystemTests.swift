@@ -162,6 +162,67 @@ import Testing
         await receiver.stop()
     }
 
+    /// `kill -9` of the manager mid-campaign: after its restart every event arrives; an event
+    /// comes twice only with the same `Rymi-Event-Id` (sent, then killed before it was recorded).
+    @Test func aKilledManagerLosesNoEventAndInventsNone() async throws {
+        let receiver = try WebhookReceiver()
+        let stack = try await Stack.start(.dialing(cps: 40, simulator: ["RYMI_SIM_OUTCOMES": "completed=60,busy=40", "RYMI_SIM_TALK_MS": "200"]))
+        defer { stack.stop() }
+        let hook = try await register(stack, receiver.url, events: #","events":["contact.dialed","contact.completed","contact.failed"]"#)
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(80), to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        try await Task.sleep(for: .milliseconds(800))
+        stack.killManager()
+        try await stack.startManager()
+        try await stack.waitForCampaign(id, status: "completed", timeout: 60)
+        try await waitFor(receiver, timeout: 30) { Set($0.compactMap { $0.header("Rymi-Event-Id") }).count >= 160 }
+        let events = receiver.delivered
+        var byID: [String: [UInt8]] = [:]
+        for event in events {
+            let id = event.header("Rymi-Event-Id") ?? ""
+            #expect(byID[id] == nil || byID[id] == event.body, "a duplicate of \(id) with another body")
+            byID[id] = event.body
+        }
+        // Exactly one dialed and one final event per contact, matching what the API says.
+        for contact in try await stack.contacts(id) {
+            let own = Set(byID.values.compactMap { try? JSONParser.parse($0) }.filter { $0["data"]?["id"] == contact["id"] }
+                .compactMap { $0["type"]?.stringValue })
+            #expect(own == ["contact.dialed", "contact.\(contact["status"]?.stringValue ?? "")"], "\(contact["id"] ?? .null): \(own)")
+        }
+        let pending = try await stack.client.request("GET", "/v1/webhooks/\(hook.id)/deliveries?status=pending")
+        #expect(pending.json?["deliveries"] == .array([]))
+        await receiver.stop()
+    }
+
+    /// A receiver that hangs holds only its own deliveries: another account's arrive at once.
+    @Test func aHangingReceiverDoesNotDelayAnotherAccount() async throws {
+        let stuck = try WebhookReceiver()
+        stuck.answer(200, after: .seconds(30))
+        let healthy = try WebhookReceiver()
+        let stack = try await Stack.start(Self.options())
+        defer { stack.stop() }
+        _ = try await register(stack, stuck.url)
+        let created = try await stack.client.request("POST", "/v1/webhooks", key: Keys.globex, json: #"{"url":"\#(healthy.url)"}"#)
+        #expect(created.status == 201)
+        #expect(try await stack.client.request("POST", "/v1/numbers", key: Keys.globex, json: #"{"phone_number":"+14155550111"}"#).status == 201)
+        let acme = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(30, block: 1), to: acme)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(acme)/start")
+        try await Task.sleep(for: .milliseconds(500))
+        let globex = try await stack.client.request("POST", "/v1/campaigns", key: Keys.globex, json: """
+            {"name":"g","agent_id":"a","call_from_number":"14155550111","timezone":"\(middayZone)"}
+            """).json?["campaign_id"]?.stringValue ?? ""
+        try await stack.upload(phoneNumbers(5, block: 2), to: globex, key: Keys.globex)
+        let started = Date()
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(globex)/start", key: Keys.globex)
+        try await waitFor(healthy, timeout: 10) { $0.contains { $0.json?["type"] == .string("campaign.completed") } }
+        #expect(Date().timeIntervalSince(started) < 5, "globex's events took \(Date().timeIntervalSince(started)) s")
+        #expect(stuck.arrived >= 1 && stuck.arrived <= 4, "the stuck endpoint has at most 4 deliveries in flight: \(stuck.arrived)")
+        await stuck.stop()
+        await healthy.stop()
+    }
+
     @Test func endpointsAreValidatedRotatedAndRemoved() async throws {
         let receiver = try WebhookReceiver()
         let stack = try await Stack.start(Self.options())

@@ -19,6 +19,7 @@ final class WebhookReceiver: @unchecked Sendable {
     private let server: HTTPServer
     private let lock = NSLock()
     private var received: [Received] = []
+    private var arrivals = 0
     private var answer = 200
     private var delay: Duration = .zero
     private var task: Task<Void, Never>?
@@ -26,6 +27,8 @@ final class WebhookReceiver: @unchecked Sendable {
     var port: Int { Int(server.localAddress.port) }
     var url: String { "http://127.0.0.1:\(port)/hooks" }
     var requests: [Received] { lock.withLock { received } }
+    /// Requests that arrived, answered or not yet.
+    var arrived: Int { lock.withLock { arrivals } }
     /// The events delivered (answered 2xx), in arrival order.
     var delivered: [Received] { lock.withLock { received.filter { $0.header("X-Test-Answer") == nil } } }
 
@@ -45,7 +48,7 @@ final class WebhookReceiver: @unchecked Sendable {
     func answer(_ status: Int, after delay: Duration = .zero) { lock.withLock { (answer, self.delay) = (status, delay) } }
 
     private func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let (status, delay) = lock.withLock { (answer, self.delay) }
+        let (status, delay) = lock.withLock { arrivals += 1; return (answer, self.delay) }
         if delay > .zero { try? await Task.sleep(for: delay) }
         let marked = request.headers + (status >= 300 ? [(name: "X-Test-Answer", value: String(status))] : [])
         lock.withLock { received.append(Received(headers: marked, body: request.body, at: Date())) }
