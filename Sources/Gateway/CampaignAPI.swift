@@ -25,6 +25,7 @@ struct CampaignAPI: Sendable {
         router.add("POST", "/v1/campaigns", createCampaign)
         router.add("GET", "/v1/campaigns", listCampaigns)
         router.add("GET", "/v1/campaigns/:id", getCampaign)
+        router.add("GET", "/v1/campaigns/:id/stats", getStats)
         router.add("PUT", "/v1/campaigns/:id", updateCampaign)
         router.add("DELETE", "/v1/campaigns/:id", deleteCampaign)
         router.add("POST", "/v1/campaigns/:id/contacts", uploadContacts)
@@ -79,6 +80,13 @@ struct CampaignAPI: Sendable {
     @Sendable func getCampaign(_ context: RequestContext) async throws -> HTTPResponse {
         let id = try campaignID(context)
         return .json(200, Render.campaign(try await ask(GetCampaign(account: context.account, campaignID: id), context)))
+    }
+
+    @Sendable func getStats(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        try context.refuseQueryParameters()
+        let stats = try await ask(GetCampaignStats(account: context.account, campaignID: id, now: Timestamp.nowMilliseconds()), context)
+        return .json(200, Render.stats(stats, campaignID: id))
     }
 
     @Sendable func updateCampaign(_ context: RequestContext) async throws -> HTTPResponse {

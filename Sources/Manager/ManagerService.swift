@@ -197,6 +197,7 @@ public final class ManagerService: Service {
                 try await guardedRead(logger, reader) { try query($0, request) }
             }
         }
+        router.on(GetCampaignStats.self) { request, _ in try await guardedRead(logger, reader) { try $0.stats(request) } }
         router.on(ListCampaigns.self) { request, _ in try await guardedRead(logger, reader) { try $0.listCampaigns(request) } }
         singleRowRead(GetCampaign.self) { try $0.campaign($1) }
         router.on(UpdateCampaign.self) { request, _ in

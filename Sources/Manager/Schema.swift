@@ -272,6 +272,37 @@ enum Schema {
             CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
             CREATE INDEX webhook_deliveries_by_key ON webhook_deliveries(webhook_seq, ordering_key, event_seq) WHERE status = 'pending';
             """),
+        // Campaign statistics as counters the changes move: attempts, answers, voicemail, talk and
+        // billed time; failed contacts by reason; the distribution of talk times (for its
+        // percentiles); calls begun per minute. Filled from what is already known.
+        (16, """
+            CREATE TABLE campaign_stats (
+                campaign_seq INTEGER PRIMARY KEY,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                answered INTEGER NOT NULL DEFAULT 0,
+                voicemail INTEGER NOT NULL DEFAULT 0,
+                talk_seconds INTEGER NOT NULL DEFAULT 0,
+                talked_calls INTEGER NOT NULL DEFAULT 0,
+                billed_seconds INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE campaign_failure_reasons (
+                campaign_seq INTEGER NOT NULL, reason TEXT NOT NULL, contacts INTEGER NOT NULL, PRIMARY KEY (campaign_seq, reason)
+            ) WITHOUT ROWID;
+            CREATE TABLE campaign_talk_times (
+                campaign_seq INTEGER NOT NULL, seconds INTEGER NOT NULL, calls INTEGER NOT NULL, PRIMARY KEY (campaign_seq, seconds)
+            ) WITHOUT ROWID;
+            CREATE TABLE campaign_minutes (
+                campaign_seq INTEGER NOT NULL, minute INTEGER NOT NULL, calls INTEGER NOT NULL, PRIMARY KEY (campaign_seq, minute)
+            ) WITHOUT ROWID;
+            INSERT INTO campaign_stats (campaign_seq, attempts, answered, voicemail, talk_seconds, talked_calls, billed_seconds)
+                SELECT campaign_seq, count(dialed_at), count(answered_at), sum(failure_reason IS 'voicemail'), coalesce(sum(duration), 0),
+                count(CASE WHEN duration > 0 THEN 1 END), coalesce(sum(bill_duration), 0) FROM contacts GROUP BY campaign_seq;
+            INSERT INTO campaign_failure_reasons (campaign_seq, reason, contacts)
+                SELECT campaign_seq, failure_reason, count(*) FROM contacts WHERE status = 'failed' AND failure_reason IS NOT NULL
+                GROUP BY campaign_seq, failure_reason;
+            INSERT INTO campaign_talk_times (campaign_seq, seconds, calls)
+                SELECT campaign_seq, duration, count(*) FROM contacts WHERE duration > 0 GROUP BY campaign_seq, duration;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

@@ -203,6 +203,7 @@ extension Store {
                 """).bind(1, contact).run()
             if event != .dncListed {
                 try recordDecision(contact: contact, attempt: attempt, account: account, schedule: schedule, now: now)
+                try countAttempt(campaign: campaign, now: now)
             }
             return event == .dncListed ? .doNotCall(effect) : .go
         }
@@ -333,6 +334,7 @@ extension Store {
                 .bind(6, attemptRequestUUID).bind(7, contact).bind(8, attempt).run()
         }
         if let move = transition.counters { try moveCounts(campaign: row.campaign, from: move.from, to: move.to, now: now) }
+        if transition.counters?.to == .failed, let reason = transition.failureReason { try countFailure(campaign: row.campaign, reason: reason.rawValue) }
         if transition.endsAttempt {
             metrics.results.increment(["reason": transition.failureReason?.rawValue ?? "", "status": next.status.rawValue])
         }
@@ -374,7 +376,13 @@ extension Store {
             let now = Timestamp.nowMilliseconds()
             let effect = try change(contact, by: .callback(event), now: now)
             guard effect.applied else { return effect }
-            if event.kind == .answer, let campaign = effect.campaign { note(.contact("contact.answered", contact: contact, campaign: campaign)) }
+            if event.kind == .answer, let campaign = effect.campaign {
+                note(.contact("contact.answered", contact: contact, campaign: campaign))
+                try countAnswer(campaign: campaign, contact: contact, attempt: event.attempt, now: now)
+            }
+            if event.kind == .hangup, let campaign = effect.campaign {
+                try countHangup(campaign: campaign, event, voicemail: effect.transition.failureReason == .voicemail)
+            }
             // What the callback tells beyond the contact's state: kept with its attempt, and with
             // the contact as its latest call, unless that call is over and a redial is coming.
             try database.cached("""

@@ -279,3 +279,84 @@ public struct Ping: RPCMessage {
 
     public init() {}
 }
+
+/// A campaign's statistics, read from counters kept as it runs.
+public struct GetCampaignStats: GatewayRequest {
+    public static let type = "campaign.stats"
+    public typealias Reply = CampaignStats
+
+    public var account: String
+    public var campaignID: String
+    /// The reader's now (ms since the epoch), for the last hour's minutes.
+    public var now: Int64
+
+    public init(account: String, campaignID: String, now: Int64) {
+        self.account = account
+        self.campaignID = campaignID
+        self.now = now
+    }
+}
+
+public struct CampaignStats: Codable, Sendable, Equatable {
+    public var counts: ContactCounts
+    /// Failed contacts by their final reason.
+    public var failureReasons: [(reason: String, contacts: Int)] = []
+    /// Go-aheads given (calls sent to Plivo), answers, and answers by machines.
+    public var attempts = 0
+    public var answered = 0
+    public var voicemail = 0
+    public var talkSeconds = 0
+    public var talkedCalls = 0
+    public var talkP50: Int?
+    public var talkP90: Int?
+    public var billedSeconds = 0
+    /// Calls begun per minute (the minute's start, ms since the epoch), over the last hour.
+    public var callsPerMinute: [(minute: Int64, calls: Int)] = []
+
+    public init(counts: ContactCounts) {
+        self.counts = counts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case counts, reasons, reasonCounts, attempts, answered, voicemail, talkSeconds, talkedCalls, talkP50, talkP90, billedSeconds, minutes, minuteCalls
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        counts = try container.decode(ContactCounts.self, forKey: .counts)
+        failureReasons = Array(zip(try container.decode([String].self, forKey: .reasons), try container.decode([Int].self, forKey: .reasonCounts)))
+        attempts = try container.decode(Int.self, forKey: .attempts)
+        answered = try container.decode(Int.self, forKey: .answered)
+        voicemail = try container.decode(Int.self, forKey: .voicemail)
+        talkSeconds = try container.decode(Int.self, forKey: .talkSeconds)
+        talkedCalls = try container.decode(Int.self, forKey: .talkedCalls)
+        talkP50 = try container.decodeIfPresent(Int.self, forKey: .talkP50)
+        talkP90 = try container.decodeIfPresent(Int.self, forKey: .talkP90)
+        billedSeconds = try container.decode(Int.self, forKey: .billedSeconds)
+        callsPerMinute = Array(zip(try container.decode([Int64].self, forKey: .minutes), try container.decode([Int].self, forKey: .minuteCalls)))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(counts, forKey: .counts)
+        try container.encode(failureReasons.map(\.reason), forKey: .reasons)
+        try container.encode(failureReasons.map(\.contacts), forKey: .reasonCounts)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(answered, forKey: .answered)
+        try container.encode(voicemail, forKey: .voicemail)
+        try container.encode(talkSeconds, forKey: .talkSeconds)
+        try container.encode(talkedCalls, forKey: .talkedCalls)
+        try container.encodeIfPresent(talkP50, forKey: .talkP50)
+        try container.encodeIfPresent(talkP90, forKey: .talkP90)
+        try container.encode(billedSeconds, forKey: .billedSeconds)
+        try container.encode(callsPerMinute.map(\.minute), forKey: .minutes)
+        try container.encode(callsPerMinute.map(\.calls), forKey: .minuteCalls)
+    }
+
+    public static func == (lhs: CampaignStats, rhs: CampaignStats) -> Bool {
+        lhs.counts == rhs.counts && lhs.failureReasons.elementsEqual(rhs.failureReasons, by: ==) && lhs.attempts == rhs.attempts
+            && lhs.answered == rhs.answered && lhs.voicemail == rhs.voicemail && lhs.talkSeconds == rhs.talkSeconds
+            && lhs.talkedCalls == rhs.talkedCalls && lhs.talkP50 == rhs.talkP50 && lhs.talkP90 == rhs.talkP90
+            && lhs.billedSeconds == rhs.billedSeconds && lhs.callsPerMinute.elementsEqual(rhs.callsPerMinute, by: ==)
+    }
+}

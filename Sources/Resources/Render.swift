@@ -136,6 +136,38 @@ public enum Render {
         ])
     }
 
+    /// `GET /v1/campaigns/:id/stats`. Rates are fractions (0–1, 4 decimals; null before any
+    /// call): answered of the calls placed, and machines of those answered.
+    public static func stats(_ stats: CampaignStats, campaignID: String) -> JSONValue {
+        func rate(_ part: Int, _ whole: Int) -> JSONValue {
+            whole == 0 ? .null : .number(String(format: "%.4f", Double(part) / Double(whole)))
+        }
+        let counts = stats.counts
+        let contactCounts: [(key: String, value: JSONValue)] = [
+            ("total", .int(counts.total)), ("pending", .int(counts.pending)), ("dialed", .int(counts.dialed)),
+            ("completed", .int(counts.completed)), ("failed", .int(counts.failed)), ("skipped_dnc", .int(counts.skippedDNC)),
+            ("canceled", .int(counts.canceled)), ("expired", .int(counts.expired)),
+        ]
+        let talkTime: [(key: String, value: JSONValue)] = [
+            ("calls", .int(stats.talkedCalls)), ("total_seconds", .int(stats.talkSeconds)),
+            ("p50_seconds", stats.talkP50.map(JSONValue.int) ?? .null), ("p90_seconds", stats.talkP90.map(JSONValue.int) ?? .null),
+        ]
+        let members: [(key: String, value: JSONValue)] = [
+            ("campaign_id", .string(campaignID)),
+            ("contact_counts", .object(contactCounts)),
+            ("failure_reasons", .object(stats.failureReasons.map { ($0.reason, .int($0.contacts)) })),
+            ("attempts", .int(stats.attempts)),
+            ("answered", .int(stats.answered)),
+            ("answer_rate", rate(stats.answered, stats.attempts)),
+            ("voicemail", .int(stats.voicemail)),
+            ("voicemail_rate", rate(stats.voicemail, stats.answered)),
+            ("talk_time", .object(talkTime)),
+            ("billed_seconds", .int(stats.billedSeconds)),
+            ("calls_per_minute", .array(stats.callsPerMinute.map { .object([("minute", time($0.minute)), ("calls", .int($0.calls))]) })),
+        ]
+        return .object(members)
+    }
+
     /// `{"busy":{"max_attempts":3,"delay_seconds":600},…}` from the stored form; null for no redial.
     public static func retryPolicy(_ text: String) -> JSONValue {
         guard let policy = RetryPolicy(text: text), !policy.rules.isEmpty else { return .null }

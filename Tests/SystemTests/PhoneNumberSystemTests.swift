@@ -102,6 +102,10 @@ import Testing
             DROP TABLE webhooks;
             DROP TABLE webhook_events;
             DROP TABLE webhook_deliveries;
+            DROP TABLE campaign_stats;
+            DROP TABLE campaign_failure_reasons;
+            DROP TABLE campaign_talk_times;
+            DROP TABLE campaign_minutes;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()
