@@ -30,6 +30,7 @@ struct CampaignAPI: Sendable {
         router.add("DELETE", "/v1/campaigns/:id", deleteCampaign)
         router.add("POST", "/v1/campaigns/:id/contacts", uploadContacts)
         router.add("GET", "/v1/campaigns/:id/contacts", listContacts)
+        router.add("GET", "/v1/campaigns/:id/contacts.csv", exportContacts)
         router.add("GET", "/v1/campaigns/:id/contacts/:contact_id", getContact)
     }
 
@@ -284,6 +285,33 @@ struct CampaignAPI: Sendable {
             ("contacts", .array(page.contacts.map { Render.contact($0, attempts: false) })),
             ("next_cursor", Cursor.encode(kind: "ct", position: page.nextAfter)),
         ]))
+    }
+
+    /// Every contact with its outcome, as CSV, streamed a page at a time: the gateway holds one
+    /// page (1,000 contacts) whatever the campaign's size, and writes no faster than the client reads.
+    @Sendable func exportContacts(_ context: RequestContext) async throws -> HTTPResponse {
+        let id = try campaignID(context)
+        try context.refuseQueryParameters()
+        // The first page is read before answering: a campaign that does not exist is a 404, not a
+        // broken download.
+        let account = context.account
+        let first = try await ask(ListContacts(account: account, campaignID: id, status: nil, limit: Self.maxPageSize, after: nil), context)
+        let manager = self.manager
+        let requestID = context.requestID
+        var response = HTTPResponse(status: 200, headers: [
+            ("Content-Type", "text/csv; charset=utf-8"), ("Content-Disposition", "attachment; filename=\"\(id)-contacts.csv\""),
+        ])
+        response.bodyStream = { writer in
+            try await writer.write(ContactCSV.header)
+            var page = first
+            while true {
+                try await writer.write(ContactCSV.rows(page.contacts))
+                guard let after = page.nextAfter else { return }
+                page = try await manager.call(ListContacts(account: account, campaignID: id, status: nil, limit: Self.maxPageSize, after: after),
+                                              requestID: requestID, timeout: 30)
+            }
+        }
+        return response
     }
 
     @Sendable func getContact(_ context: RequestContext) async throws -> HTTPResponse {

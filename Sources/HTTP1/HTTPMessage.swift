@@ -59,6 +59,11 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// Instead of answering, reset the connection (for fault injection: a peer that vanished).
     public var resetsConnection = false
+    /// A body written as it is made (chunked; close-delimited for HTTP/1.0), in place of `body`:
+    /// each write waits while the peer has not taken what came before, so memory stays bounded
+    /// whatever the body's size. A producer that throws cuts the response short (the connection
+    /// closes without the last chunk, so the client sees it incomplete).
+    public var bodyStream: HTTPBodyProducer?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -70,13 +75,20 @@ public struct HTTPResponse: Sendable {
         headers.first(where: { $0.name.caseInsensitiveEquals(name) })?.value
     }
 
-    /// The bytes on the wire; `Content-Length` and `Connection` are always ours to set.
+    /// The bytes on the wire; `Content-Length` and `Connection` are always ours to set. A
+    /// streamed body's head says `Transfer-Encoding: chunked` (HTTP/1.1) or nothing (HTTP/1.0,
+    /// ended by the close), and no body follows it here.
     func serialized(version: HTTPVersion, keepAlive: Bool, includeBody: Bool) -> [UInt8] {
         var head = "\(version.text) \(status) \(HTTPResponse.reasonPhrase(status))\r\n"
-        for (name, value) in headers where !name.caseInsensitiveEquals("Content-Length") && !name.caseInsensitiveEquals("Connection") {
+        for (name, value) in headers where !name.caseInsensitiveEquals("Content-Length") && !name.caseInsensitiveEquals("Connection")
+            && !name.caseInsensitiveEquals("Transfer-Encoding") {
             head += "\(name): \(value)\r\n"
         }
-        head += "Content-Length: \(body.count)\r\n"
+        if bodyStream != nil {
+            if version == .http11 { head += "Transfer-Encoding: chunked\r\n" }
+        } else {
+            head += "Content-Length: \(body.count)\r\n"
+        }
         if !keepAlive {
             head += "Connection: close\r\n"
         } else if version == .http10 {
@@ -84,9 +96,25 @@ public struct HTTPResponse: Sendable {
         }
         head += "\r\n"
         var bytes = Array(head.utf8)
-        if includeBody { bytes.append(contentsOf: body) }
+        if includeBody && bodyStream == nil { bytes.append(contentsOf: body) }
         return bytes
     }
+}
+
+/// Makes a streamed body, writing it piece by piece.
+public typealias HTTPBodyProducer = @Sendable (HTTPBodyWriter) async throws -> Void
+
+/// Where a streamed body is written; `write` returns once the connection can take more.
+public struct HTTPBodyWriter: Sendable {
+    let emit: @Sendable ([UInt8]) async throws -> Void
+
+    public func write(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        try await emit(bytes)
+    }
+}
+
+extension HTTPResponse {
 
     public static func reasonPhrase(_ status: Int) -> String {
         switch status {

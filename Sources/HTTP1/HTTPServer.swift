@@ -173,6 +173,8 @@ final class HTTPConnection: @unchecked Sendable {
     private var processing = false
     /// Reading stopped because answers are waiting for the peer to read them.
     private var waitingForDrain = false
+    /// A streamed body's writer, waiting for the peer to take what was written.
+    private var chunkWaiter: CheckedContinuation<Void, any Error>?
     /// The peer shut down its sending side: answer what was fully received, then close.
     private var peerEnded = false
     /// The last answer is written; nothing more is parsed, the connection closes once it is sent.
@@ -199,6 +201,8 @@ final class HTTPConnection: @unchecked Sendable {
             onRead: { [self] bytes in received(bytes) },
             onClose: { [self] _ in
                 releaseBody()
+                chunkWaiter?.resume(throwing: SocketError.system(call: "write", errno: EPIPE))
+                chunkWaiter = nil
                 onClose(self)
             },
             onTimeout: { [self] in timedOut() },
@@ -235,6 +239,10 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func drained() {
+        if let waiter = chunkWaiter {
+            chunkWaiter = nil
+            waiter.resume()
+        }
         guard waitingForDrain else { return }
         waitingForDrain = false
         if !busy { process() }
@@ -380,7 +388,12 @@ final class HTTPConnection: @unchecked Sendable {
             stream.reset()
             return
         }
+        if let producer = response.bodyStream, request.method != "HEAD" {
+            streamBody(producer, of: response, to: request)
+            return
+        }
         let keepAlive = request.wantsKeepAlive && !draining && response.header("Connection")?.lowercased() != "close"
+            && (response.bodyStream == nil || request.version == .http11)
         stream.write(response.serialized(version: request.version, keepAlive: keepAlive, includeBody: request.method != "HEAD"))
         guard keepAlive else {
             closing = true
@@ -394,6 +407,46 @@ final class HTTPConnection: @unchecked Sendable {
         }
         // Answered at once from inside `process`, whose loop goes on; otherwise start it again.
         process()
+    }
+
+    /// Writes a streamed body as its producer makes it: chunked (HTTP/1.1) or up to the close
+    /// (HTTP/1.0), each piece waiting while the peer has more than `maxPendingOutput` unread.
+    private func streamBody(_ producer: @escaping HTTPBodyProducer, of response: HTTPResponse, to request: HTTPRequest) {
+        busy = true
+        let chunked = request.version == .http11
+        let keepAlive = chunked && request.wantsKeepAlive && !draining && response.header("Connection")?.lowercased() != "close"
+        stream.write(response.serialized(version: request.version, keepAlive: keepAlive, includeBody: false))
+        let limit = configuration.maxPendingOutput
+        let writer = HTTPBodyWriter { [self] bytes in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                stream.loop.execute { [self] in
+                    guard !stream.isClosed else {
+                        continuation.resume(throwing: SocketError.system(call: "write", errno: EPIPE))
+                        return
+                    }
+                    stream.write(chunked ? Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10] : bytes)
+                    if stream.pendingOutput > limit { chunkWaiter = continuation } else { continuation.resume() }
+                }
+            }
+        }
+        Task { [self] in
+            var finished = true
+            do { try await producer(writer) } catch { finished = false }
+            stream.loop.execute { [self] in
+                busy = false
+                guard finished, !stream.isClosed else {
+                    stream.close()
+                    return
+                }
+                if chunked { stream.write(Array("0\r\n\r\n".utf8)) }
+                guard keepAlive, !draining else {
+                    closing = true
+                    stream.closeAfterFlush()
+                    return
+                }
+                process()
+            }
+        }
     }
 
     private func fail(status: Int, code: String, message: String) {

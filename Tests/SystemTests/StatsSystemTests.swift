@@ -34,3 +34,68 @@ import Testing
         #expect(try await stack.client.request("GET", "/v1/campaigns/\(id)/stats?x=1").status == 422)
     }
 }
+
+/// `GET /v1/campaigns/:id/contacts.csv`, read by curl and parsed by Python's csv module.
+@Suite(.serialized) struct ContactExportSystemTests {
+    func curl(_ arguments: [String]) throws -> (status: Int32, output: Data) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-sS"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
+    }
+
+    @Test func exportsEveryContactAsRFC4180CSV() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        let numbers = phoneNumbers(2500)
+        let tricky = #"{"phone_number":"\#(numbers[0])","variables":{"note":"a, \"quoted\"\nline","n":1}}"#
+        let rest = numbers.dropFirst().map { #"{"phone_number":"\#($0)"}"# }.joined(separator: ",")
+        let uploaded = try await stack.client.request("POST", "/v1/campaigns/\(id)/contacts", json: #"{"contacts":[\#(tricky),\#(rest)]}"#)
+        #expect(uploaded.status == 201)
+        let url = "http://127.0.0.1:\(stack.client.port)/v1/campaigns/\(id)/contacts.csv"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-csv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (name, flags) in [("http11.csv", [String]()), ("http10.csv", ["--http1.0"])] {
+            let (status, data) = try curl(flags + ["-D", directory.appendingPathComponent(name + ".head").path, "-H", "Authorization: Bearer \(Keys.acme)", url])
+            #expect(status == 0)
+            try data.write(to: directory.appendingPathComponent(name))
+        }
+        let head = try String(contentsOf: directory.appendingPathComponent("http11.csv.head"), encoding: .utf8).lowercased()
+        #expect(head.contains("transfer-encoding: chunked") && head.contains("content-type: text/csv"))
+        let script = """
+            import csv, json, sys
+            for name in ["http11.csv", "http10.csv"]:
+                with open(sys.argv[1] + "/" + name, newline="") as f:
+                    rows = list(csv.DictReader(f))
+                assert len(rows) == 2500, (name, len(rows))
+                assert all(row["status"] == "pending" for row in rows)
+                first = [r for r in rows if r["phone_number"] == sys.argv[2]][0]
+                assert json.loads(first["variables"]) == {"note": 'a, "quoted"\\nline', "n": 1}, first["variables"]
+            print("parsed")
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, directory.path, numbers[0]]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0 && text.contains("parsed"), "\(text)")
+        // Another account's campaign is not found, before any byte of CSV.
+        let (_, other) = try curl(["-H", "Authorization: Bearer \(Keys.globex)", "-w", "%{http_code}", "-o", "/dev/null", url])
+        #expect(String(decoding: other, as: UTF8.self) == "404")
+        // The connection stays usable after a streamed answer: curl reuses it for the next request.
+        let (_, twice) = try curl(["-H", "Authorization: Bearer \(Keys.acme)", "-o", "/dev/null", "-o", "/dev/null",
+                                   "-w", "%{http_code}:%{num_connects} ", url, "http://127.0.0.1:\(stack.client.port)/v1/campaigns/\(id)"])
+        #expect(String(decoding: twice, as: UTF8.self) == "200:1 200:0 ")
+    }
+}
