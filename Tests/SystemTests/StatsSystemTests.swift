@@ -38,15 +38,7 @@ import Testing
 /// `GET /v1/campaigns/:id/contacts.csv`, read by curl and parsed by Python's csv module.
 @Suite(.serialized) struct ContactExportSystemTests {
     func curl(_ arguments: [String]) throws -> (status: Int32, output: Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sS"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, data)
+        try runTool(["curl", "-sS"] + arguments, separateErrors: true)
     }
 
     @Test func exportsEveryContactAsRFC4180CSV() async throws {
@@ -80,16 +72,9 @@ import Testing
                 assert json.loads(first["variables"]) == {"note": 'a, "quoted"\\nline', "n": 1}, first["variables"]
             print("parsed")
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, directory.path, numbers[0]]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0 && text.contains("parsed"), "\(text)")
+        let (status, output) = try runTool(["python3", "-c", script, directory.path, numbers[0]])
+        let text = String(decoding: output, as: UTF8.self)
+        #expect(status == 0 && text.contains("parsed"), "\(text)")
         // Another account's campaign is not found, before any byte of CSV.
         let (_, other) = try curl(["-H", "Authorization: Bearer \(Keys.globex)", "-w", "%{http_code}", "-o", "/dev/null", url])
         #expect(String(decoding: other, as: UTF8.self) == "404")

@@ -79,16 +79,9 @@ import Testing
     }
 
     func run(_ arguments: [String], expecting expected: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard process.terminationStatus == 0, text.contains(expected) else { throw TestFailure("\(arguments[0]): \(text)") }
+        let (status, output) = try runTool(arguments)
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0, text.contains(expected) else { throw TestFailure("\(arguments[0]): \(text)") }
     }
 
     @Test func everyEventOfACampaignArrivesSignedInOrderPerContact() async throws {
