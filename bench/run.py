@@ -3,6 +3,7 @@
 Release binaries, load generators on the same 2-core box. Prints one table at the end (and each
 figure as it is measured). Needs wrk (make bench installs it) and builds the Hummingbird
 reference in bench/hummingbird when it can."""
+import http.client
 import json
 import os
 import socket
@@ -130,6 +131,23 @@ def data_path():
         report("paging 1,000,000 contacts, limit 1,000", "≥ 200,000 contacts/s, flat",
                f"{rate:,.0f} contacts/s ({items:,} contacts, {len(times)} pages); first page {times[0] * 1000:.1f} ms, "
                f"median {middle * 1000:.1f} ms, last {times[-1] * 1000:.1f} ms, slowest {max(times) * 1000:.1f} ms", rate >= 200_000 and items == 1_000_000)
+        # The CSV export of the million: streamed, so the gateway's memory must not grow with it.
+        gateway = stack.process("rymi-gateway")
+        before = gateway.rss_kib() / 1024
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", stack.gateway_port, timeout=300)
+        connection.request("GET", f"/v1/campaigns/{big}/contacts.csv", headers={"Authorization": f"Bearer {KEY}"})
+        response = connection.getresponse()
+        rows, size, peak = 0, 0, before
+        while chunk := response.read(1 << 20):
+            rows += chunk.count(b"\r\n")
+            size += len(chunk)
+            peak = max(peak, gateway.rss_kib() / 1024)
+        connection.close()
+        elapsed = time.perf_counter() - started
+        report("CSV export of 1,000,000 contacts (streamed)", "gateway RSS flat (≤ 40 MB)",
+               f"{elapsed:.1f} s, {rows - 1:,} rows, {size / 1e6:.0f} MB; gateway RSS {before:.0f} → peak {peak:.0f} MB",
+               rows - 1 == 1_000_000 and peak <= 40)
         # Start with a 100k-number DNC list.
         stack.api("POST", "/dnc", raw=json.dumps({"phone_numbers": numbers(100_000, block=20)}).encode())
         started = time.perf_counter()
@@ -164,7 +182,68 @@ def dispatch():
     best = max(rate for _, rate in figures)
     report("dispatch, CPS limit off, instant simulator", "≥ 1,000 calls/s placed and resolved",
            ", ".join(f"{d} dialer{'s' if d > 1 else ''}: {r:,.0f} calls/s" for d, r in figures), best >= 1000)
-    return rss
+    return rss, figures[0][1]
+
+
+def webhooks(baseline):
+    """Every event of a dispatch run delivered to a local receiver: deliveries per second, and
+    the dispatch rate with webhooks against `baseline` (the same run without them)."""
+    print("Webhooks", flush=True)
+    import http.server
+    import threading
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((time.perf_counter(), self.headers["Rymi-Event-Id"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack = Stack(dialers=1, manager_env={"RYMI_DIAL_CPS": "0", "RYMI_MAX_CONCURRENT_CALLS": "2000", "RYMI_LOG_LEVEL": "warning"},
+                  sim_env={"RYMI_SIM_RING_MS": "0", "RYMI_SIM_TALK_MS": "0", "RYMI_SIM_OUTCOMES": "completed=1", "RYMI_LOG_LEVEL": "warning"},
+                  gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
+    try:
+        stack.api("POST", "/webhooks", {"url": f"http://127.0.0.1:{server.server_address[1]}/hooks"})
+        count = 6000
+        campaign = stack.api("POST", "/campaigns", campaign_body("webhooks"))["campaign_id"]
+        stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
+        started = time.perf_counter()
+        stack.api("POST", f"/campaigns/{campaign}/start")
+        stack.wait_completed(campaign, timeout=600)
+        rate = count / (time.perf_counter() - started)
+        # Until nothing is pending; then every event written must have arrived (duplicates,
+        # which a keep-alive resend can make, share their event id).
+        hook = stack.api("GET", "/webhooks")["webhooks"][0]["id"]
+        deadline = time.time() + 120
+        while stack.api("GET", f"/webhooks/{hook}/deliveries?status=pending&limit=1")["deliveries"] and time.time() < deadline:
+            time.sleep(0.2)
+        expected, cursor = 0, None
+        while True:
+            page = stack.api("GET", f"/webhooks/{hook}/deliveries?limit=1000" + (f"&cursor={cursor}" if cursor else ""))
+            expected += len(page["deliveries"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        unique = len({event for _, event in received})
+        span = max(at for at, _ in received) - started if received else float("inf")
+        delivered = unique / span
+        slower = (baseline - rate) / baseline * 100
+        report("webhook deliveries to a local receiver", "≥ 2,000 deliveries/s; dispatch ≤ 5% slower",
+               f"{unique:,} of {expected:,} events in {span:.1f} s ({len(received) - unique} resent): {delivered:,.0f} deliveries/s; "
+               f"dispatch {rate:,.0f} calls/s with webhooks against {baseline:,.0f} without ({slower:+.1f}% slower)",
+               delivered >= 2000 and slower <= 5 and unique == expected)
+    finally:
+        stack.stop()
+        server.shutdown()
 
 
 def pacing():
@@ -183,7 +262,8 @@ def main():
     started = time.time()
     gateway_rss = http_layer()
     manager_rss = data_path()
-    dialer_rss = dispatch()
+    dialer_rss, one_dialer = dispatch()
+    webhooks(one_dialer)
     report("RSS: gateway under load / manager with a 1M campaign / dialer", "≤ 40 / ≤ 150 / ≤ 40 MB",
            f"{gateway_rss:.0f} / {manager_rss:.0f} / {dialer_rss:.0f} MB", gateway_rss <= 40 and manager_rss <= 150 and dialer_rss <= 40)
     if "--quick" not in sys.argv:

@@ -91,11 +91,16 @@ struct Queries {
         guard let contactSeq = ContactID.parse(request.contactID) else {
             throw RemoteError(.notFound, "contact \(request.contactID) not found")
         }
+        return try contact(seq: contactSeq, campaign: campaignSeq, campaignID: request.campaignID)
+    }
+
+    /// A contact with its attempts, by position (its campaign already known).
+    func contact(seq contactSeq: Int64, campaign campaignSeq: Int64, campaignID: String) throws -> ContactRecord {
         let statement = try database.cached("SELECT \(Store.contactColumns) FROM contacts WHERE seq = ? AND campaign_seq = ?")
         statement.bind(1, contactSeq).bind(2, campaignSeq)
         defer { statement.reset() }
-        guard try statement.step() else { throw RemoteError(.notFound, "contact \(request.contactID) not found") }
-        var record = Store.contact(from: statement, campaignID: request.campaignID)
+        guard try statement.step() else { throw RemoteError(.notFound, "contact \(ContactID.format(contactSeq)) not found") }
+        var record = Store.contact(from: statement, campaignID: campaignID)
         statement.reset()
         try database.cached("""
             SELECT attempt, begun_at, dnc_version, dnc_entries, local_time, timezone, timezone_source, calling_window, outcome,

@@ -107,6 +107,14 @@ extension Store {
         return (webhookSubscribers?[account] ?? []).filter { $0.events.isEmpty || $0.events.contains(type) }.map(\.seq)
     }
 
+    /// A campaign's public id, which never changes either.
+    func campaignID(_ campaign: Int64) throws -> String {
+        if let id = campaignIDs[campaign] { return id }
+        let id = try queries.campaignID(seq: campaign)
+        campaignIDs[campaign] = id
+        return id
+    }
+
     func account(ofCampaign campaign: Int64) throws -> String {
         if let account = campaignAccounts[campaign] { return account }
         let statement = try database.cached("SELECT account FROM campaigns WHERE seq = ?")
@@ -141,8 +149,7 @@ extension Store {
     func emitContact(_ type: String, contact: Int64, campaign: Int64, now: Int64) throws {
         let account = try account(ofCampaign: campaign)
         try emit(type, account: account, orderingKey: ContactID.format(contact), now: now) {
-            let campaignID = try queries.campaignID(seq: campaign)
-            let record = try queries.contact(GetContact(account: account, campaignID: campaignID, contactID: ContactID.format(contact)))
+            let record = try queries.contact(seq: contact, campaign: campaign, campaignID: try campaignID(campaign))
             return Render.contact(record, attempts: true)
         }
     }

@@ -30,6 +30,7 @@ actor Store {
     var webhookSubscribers: [String: [(seq: Int64, events: Set<String>)]]?
     /// Campaigns' accounts, which never change: an event names its account.
     var campaignAccounts: [Int64: String] = [:]
+    var campaignIDs: [Int64: String] = [:]
     /// Events were written in the transaction being committed: the sender is told after the commit.
     var outboxWritten = false
     /// Events of the write under way, rendered when it is done (so they show its final state).

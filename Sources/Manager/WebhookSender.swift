@@ -16,8 +16,8 @@ import Runtime
 actor WebhookSender {
     struct Settings: Sendable {
         var timeout: Double = 10
-        var perEndpoint = 4
-        var total = 64
+        var perEndpoint = 16
+        var total = 128
         /// How long an event is retried before it fails.
         var retryFor: Int64 = 24 * 3_600_000
         /// The first retry's delay (ms); each next one doubles, up to an hour.
@@ -66,6 +66,9 @@ actor WebhookSender {
     func run() async {
         while !Task.isCancelled {
             await sendDue()
+            // Nudges that come while a look is under way, or just after, share the next one: a
+            // busy outbox is read a few dozen times a second, not once per delivery.
+            try? await Task.sleep(for: .milliseconds(10))
             if nudged {
                 nudged = false
                 continue

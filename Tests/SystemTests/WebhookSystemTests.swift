@@ -188,7 +188,7 @@ import Testing
         await receiver.stop()
     }
 
-    /// A receiver that hangs holds only its own deliveries: another account's arrive at once.
+    /// A receiver that hangs holds only its own deliveries (16 at most): another account's arrive at once.
     @Test func aHangingReceiverDoesNotDelayAnotherAccount() async throws {
         let stuck = try WebhookReceiver()
         stuck.answer(200, after: .seconds(30))
@@ -211,7 +211,7 @@ import Testing
         _ = try await stack.client.request("POST", "/v1/campaigns/\(globex)/start", key: Keys.globex)
         try await waitFor(healthy, timeout: 10) { $0.contains { $0.json?["type"] == .string("campaign.completed") } }
         #expect(Date().timeIntervalSince(started) < 5, "globex's events took \(Date().timeIntervalSince(started)) s")
-        #expect(stuck.arrived >= 1 && stuck.arrived <= 4, "the stuck endpoint has at most 4 deliveries in flight: \(stuck.arrived)")
+        #expect(stuck.arrived >= 1 && stuck.arrived <= 16, "the stuck endpoint has at most 16 deliveries in flight: \(stuck.arrived)")
         await stuck.stop()
         await healthy.stop()
     }
