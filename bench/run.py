@@ -145,9 +145,10 @@ def data_path():
             peak = max(peak, gateway.rss_kib() / 1024)
         connection.close()
         elapsed = time.perf_counter() - started
-        report("CSV export of 1,000,000 contacts (streamed)", "gateway RSS flat (≤ 40 MB)",
-               f"{elapsed:.1f} s, {rows - 1:,} rows, {size / 1e6:.0f} MB; gateway RSS {before:.0f} → peak {peak:.0f} MB",
-               rows - 1 == 1_000_000 and peak <= 40)
+        # The gateway already holds what the uploads above grew it to: the export must add nothing.
+        report("CSV export of 1,000,000 contacts (streamed)", "gateway RSS flat during it (grows ≤ 8 MB)",
+               f"{elapsed:.1f} s, {rows - 1:,} rows, {size / 1e6:.0f} MB; gateway RSS {before:.0f} MB before, peak {peak:.0f} MB",
+               rows - 1 == 1_000_000 and peak - before <= 8)
         # Start with a 100k-number DNC list.
         stack.api("POST", "/dnc", raw=json.dumps({"phone_numbers": numbers(100_000, block=20)}).encode())
         started = time.perf_counter()

@@ -216,6 +216,37 @@ import Testing
         await healthy.stop()
     }
 
+    /// A receiver that refuses an event (a 4xx other than 408/429) fails it at once, without
+    /// retries; it is listed with its status and error, sent again on request, and counted.
+    @Test func aRefusedEventFailsAtOnceAndCanBeRedelivered() async throws {
+        let receiver = try WebhookReceiver()
+        receiver.answer(410)
+        let stack = try await Stack.start(Self.options())
+        defer { stack.stop() }
+        let hook = try await register(stack, receiver.url, events: #","events":["campaign.started"]"#)
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(1), to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        var failed: [JSONValue] = []
+        for _ in 0..<100 where failed.isEmpty {
+            failed = try await stack.client.request("GET", "/v1/webhooks/\(hook.id)/deliveries?status=failed").json?["deliveries"]?.arrayValue ?? []
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(failed.count == 1 && failed.first?["attempts"] == .int(1) && failed.first?["last_status_code"] == .int(410))
+        #expect(failed.first?["last_error"]?.stringValue?.contains("refused") == true && failed.first?["last_latency_ms"]?.intValue != nil)
+        receiver.answer(200)
+        let eventID = failed.first?["event_id"]?.stringValue ?? ""
+        let again = try await stack.client.request("POST", "/v1/webhooks/\(hook.id)/deliveries/\(eventID)/redeliver")
+        #expect(again.status == 202 && again.json?["status"] == .string("pending"))
+        try await waitFor(receiver) { $0.count == 1 }
+        #expect(receiver.delivered.first?.header("Rymi-Event-Id") == eventID)
+        #expect(try await stack.client.request("POST", "/v1/webhooks/\(hook.id)/deliveries/evt_nope/redeliver").status == 404)
+        let metrics = try await stack.adminClient.request("GET", "/metrics", key: nil).text
+        #expect(metrics.contains(#"rymi_webhook_deliveries_total{outcome="failed"} 1"#) && metrics.contains(#"rymi_webhook_deliveries_total{outcome="delivered"} 1"#),
+                "\(metrics.split(separator: "\n").filter { $0.contains("webhook") })")
+        await receiver.stop()
+    }
+
     @Test func endpointsAreValidatedRotatedAndRemoved() async throws {
         let receiver = try WebhookReceiver()
         let stack = try await Stack.start(Self.options())
