@@ -217,8 +217,15 @@ extension Store {
         case notDelivered(status: Int?, latency: Int, error: String, retryAt: Int64?)
     }
 
-    func recordDelivery(webhook: Int64, event: Int64, _ result: DeliveryResult) async throws {
+    /// Many deliveries' outcomes, in one write.
+    func recordDeliveries(_ outcomes: [(webhook: Int64, event: Int64, result: DeliveryResult)]) async throws {
         try await mutate {
+            for outcome in outcomes { try record(webhook: outcome.webhook, event: outcome.event, outcome.result) }
+        }
+    }
+
+    private func record(webhook: Int64, event: Int64, _ result: DeliveryResult) throws {
+        do {
             let now = Timestamp.nowMilliseconds()
             switch result {
             case .delivered(let status, let latency):

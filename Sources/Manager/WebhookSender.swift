@@ -100,20 +100,36 @@ actor WebhookSender {
 
     private func deliver(_ delivery: DueDelivery, key: Key) async {
         let result = await send(delivery)
-        do {
-            try await store.recordDelivery(webhook: delivery.webhook, event: delivery.event, result)
-        } catch {
-            logger.error("webhook_delivery_unrecorded", ["event": delivery.eventID, "error": "\(error)"])
+        outcomes.append((delivery, key, result))
+        guard !recording else { return }
+        recording = true
+        // Outcomes that come while one batch is being written go in the next: one write for many
+        // deliveries. A delivery stays in flight until its outcome is written, so it is never
+        // read as due (and sent) again meanwhile.
+        while !outcomes.isEmpty {
+            let batch = outcomes
+            outcomes = []
+            do {
+                try await store.recordDeliveries(batch.map { ($0.delivery.webhook, $0.delivery.event, $0.result) })
+            } catch {
+                logger.error("webhook_deliveries_unrecorded", ["count": "\(batch.count)", "error": "\(error)"])
+            }
+            for (_, key, result) in batch {
+                switch result {
+                case .delivered: metrics.webhookDeliveries.increment(["outcome": "delivered"])
+                case .notDelivered(_, _, _, let retryAt): metrics.webhookDeliveries.increment(["outcome": retryAt == nil ? "failed" : "retrying"])
+                }
+                inFlight.remove(key)
+                perEndpoint[key.webhook, default: 1] -= 1
+                if perEndpoint[key.webhook] == 0 { perEndpoint.removeValue(forKey: key.webhook) }
+            }
         }
-        switch result {
-        case .delivered: metrics.webhookDeliveries.increment(["outcome": "delivered"])
-        case .notDelivered(_, _, _, let retryAt): metrics.webhookDeliveries.increment(["outcome": retryAt == nil ? "failed" : "retrying"])
-        }
-        inFlight.remove(key)
-        perEndpoint[key.webhook, default: 1] -= 1
-        if perEndpoint[key.webhook] == 0 { perEndpoint.removeValue(forKey: key.webhook) }
+        recording = false
         nudge()
     }
+
+    private var outcomes: [(delivery: DueDelivery, key: Key, result: Store.DeliveryResult)] = []
+    private var recording = false
 
     /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, with a second `v1` by the
     /// previous secret while a rotation's day runs.
