@@ -8,10 +8,8 @@ import Testing
         let stack = try await Stack.start()
         defer { stack.stop() }
         let id = try await stack.createCampaign()
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-w", "\n%{http_code}", "-X", "POST", "http://127.0.0.1:\(stack.client.port)/v1/campaigns/\(id)/contacts",
-                          "-H", "Authorization: Bearer \(Keys.acme)", "-d", """
+        let arguments = ["-s", "-w", "\n%{http_code}", "-X", "POST", "http://127.0.0.1:\(stack.client.port)/v1/campaigns/\(id)/contacts",
+                         "-H", "Authorization: Bearer \(Keys.acme)", "-d", """
             {
                 "contacts": [
                   { "phone_number": "15559990001", "variables": { "name": "Alice", "plan": "Gold" } },
@@ -19,11 +17,8 @@ import Testing
                 ]
               }
             """]
-        let output = Pipe()
-        curl.standardOutput = output
-        try curl.run()
-        curl.waitUntilExit()
-        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let (_, output) = try await runTool(["/usr/bin/curl"] + arguments, separateErrors: true)
+        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
         #expect(lines.last == "201")
         let body = try JSONParser.parse(String(lines.first ?? ""))
         #expect(body["status"] == .string("success"))

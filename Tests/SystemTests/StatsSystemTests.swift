@@ -37,8 +37,8 @@ import Testing
 
 /// `GET /v1/campaigns/:id/contacts.csv`, read by curl and parsed by Python's csv module.
 @Suite(.serialized) struct ContactExportSystemTests {
-    func curl(_ arguments: [String]) throws -> (status: Int32, output: Data) {
-        try runTool(["curl", "-sS"] + arguments, separateErrors: true)
+    func curl(_ arguments: [String]) async throws -> (status: Int32, output: Data) {
+        try await runTool(["curl", "-sS", "--max-time", "60"] + arguments, separateErrors: true)
     }
 
     @Test func exportsEveryContactAsRFC4180CSV() async throws {
@@ -55,7 +55,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (name, flags) in [("http11.csv", [String]()), ("http10.csv", ["--http1.0"])] {
-            let (status, data) = try curl(flags + ["-D", directory.appendingPathComponent(name + ".head").path, "-H", "Authorization: Bearer \(Keys.acme)", url])
+            let (status, data) = try await curl(flags + ["-D", directory.appendingPathComponent(name + ".head").path, "-H", "Authorization: Bearer \(Keys.acme)", url])
             #expect(status == 0)
             try data.write(to: directory.appendingPathComponent(name))
         }
@@ -72,14 +72,14 @@ import Testing
                 assert json.loads(first["variables"]) == {"note": 'a, "quoted"\\nline', "n": 1}, first["variables"]
             print("parsed")
             """
-        let (status, output) = try runTool(["python3", "-c", script, directory.path, numbers[0]])
+        let (status, output) = try await runTool(["python3", "-c", script, directory.path, numbers[0]])
         let text = String(decoding: output, as: UTF8.self)
         #expect(status == 0 && text.contains("parsed"), "\(text)")
         // Another account's campaign is not found, before any byte of CSV.
-        let (_, other) = try curl(["-H", "Authorization: Bearer \(Keys.globex)", "-w", "%{http_code}", "-o", "/dev/null", url])
+        let (_, other) = try await curl(["-H", "Authorization: Bearer \(Keys.globex)", "-w", "%{http_code}", "-o", "/dev/null", url])
         #expect(String(decoding: other, as: UTF8.self) == "404")
         // The connection stays usable after a streamed answer: curl reuses it for the next request.
-        let (_, twice) = try curl(["-H", "Authorization: Bearer \(Keys.acme)", "-o", "/dev/null", "-o", "/dev/null",
+        let (_, twice) = try await curl(["-H", "Authorization: Bearer \(Keys.acme)", "-o", "/dev/null", "-o", "/dev/null",
                                    "-w", "%{http_code}:%{num_connects} ", url, "http://127.0.0.1:\(stack.client.port)/v1/campaigns/\(id)"])
         #expect(String(decoding: twice, as: UTF8.self) == "200:1 200:0 ")
     }

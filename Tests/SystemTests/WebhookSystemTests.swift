@@ -41,7 +41,7 @@ import Testing
 
     /// Checks every signature with Python's standard `hmac`, as the README tells receivers to,
     /// with the README's own function; and with its Node function where Node is installed.
-    func verifyWithPython(_ events: [WebhookReceiver.Received], secrets: [String]) throws {
+    func verifyWithPython(_ events: [WebhookReceiver.Received], secrets: [String]) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-hooks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -61,7 +61,7 @@ import Testing
                 assert not verify(sys.argv[2], header, body + b" ")
             print("verified", len(glob.glob(sys.argv[1] + "/*.body")))
             """
-        try run(["python3", "-c", script, directory.path] + secrets, expecting: "verified \(events.count)")
+        try await run(["python3", "-c", script, directory.path] + secrets, expecting: "verified \(events.count)")
         guard ["/usr/bin/node", "/usr/local/bin/node"].contains(where: FileManager.default.fileExists(atPath:)) else { return }
         let node = try Self.readmeSnippet("js") + """
 
@@ -75,11 +75,11 @@ import Testing
             }
             console.log("verified " + bodies.length);
             """
-        try run(["node", "-e", node, directory.path] + secrets, expecting: "verified \(events.count)")
+        try await run(["node", "-e", node, directory.path] + secrets, expecting: "verified \(events.count)")
     }
 
-    func run(_ arguments: [String], expecting expected: String) throws {
-        let (status, output) = try runTool(arguments)
+    func run(_ arguments: [String], expecting expected: String) async throws {
+        let (status, output) = try await runTool(arguments)
         let text = String(decoding: output, as: UTF8.self)
         guard status == 0, text.contains(expected) else { throw TestFailure("\(arguments[0]): \(text)") }
     }
@@ -118,7 +118,7 @@ import Testing
         #expect(completed?["id"]?.stringValue?.hasPrefix("evt_") == true)
         // Every request names its event, the same id as in the body.
         #expect(events.allSatisfy { $0.header("Rymi-Event-Id") == $0.json?["id"]?.stringValue })
-        try verifyWithPython(events, secrets: [hook.secret])
+        try await verifyWithPython(events, secrets: [hook.secret])
         let deliveries = try await stack.client.request("GET", "/v1/webhooks/\(hook.id)/deliveries?status=delivered&limit=1000")
         #expect(deliveries.json?["deliveries"]?.arrayValue?.count == events.count)
         await receiver.stop()
@@ -270,7 +270,7 @@ import Testing
         try await stack.upload(phoneNumbers(1), to: id)
         _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
         try await waitFor(receiver) { !$0.isEmpty }
-        try verifyWithPython(receiver.delivered, secrets: [newSecret, hook.secret])
+        try await verifyWithPython(receiver.delivered, secrets: [newSecret, hook.secret])
         #expect(try await stack.client.request("DELETE", "/v1/webhooks/\(hook.id)", key: Keys.globex).status == 404)
         #expect(try await stack.client.request("DELETE", "/v1/webhooks/\(hook.id)").status == 200)
         #expect(try await stack.client.request("GET", "/v1/webhooks").json?["webhooks"] == .array([]))

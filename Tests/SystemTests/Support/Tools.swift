@@ -1,8 +1,9 @@
 import Foundation
 
 /// Runs a tool from PATH (python3, node, curl) and returns its exit status and its output
-/// (standard error too, unless `separateErrors`).
-func runTool(_ arguments: [String], separateErrors: Bool = false) throws -> (status: Int32, output: Data) {
+/// (standard error too, unless `separateErrors`). The wait happens on a thread of its own, so
+/// the tests' cooperative threads (two on this box) are never blocked by a tool.
+func runTool(_ arguments: [String], separateErrors: Bool = false) async throws -> (status: Int32, output: Data) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -10,7 +11,11 @@ func runTool(_ arguments: [String], separateErrors: Bool = false) throws -> (sta
     process.standardOutput = output
     if !separateErrors { process.standardError = output }
     try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, data)
+    return await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            continuation.resume(returning: (process.terminationStatus, data))
+        }
+    }
 }
