@@ -161,21 +161,31 @@ def data_path():
         stack.stop()
 
 
+def dispatch_stack(dialers):
+    """A stack for the dispatch runs: pacing off, an instant simulator, quiet logs."""
+    return Stack(dialers=dialers, manager_env={"RYMI_DIAL_CPS": "0", "RYMI_MAX_CONCURRENT_CALLS": "2000", "RYMI_LOG_LEVEL": "warning"},
+                 sim_env={"RYMI_SIM_RING_MS": "0", "RYMI_SIM_TALK_MS": "0", "RYMI_SIM_OUTCOMES": "completed=1", "RYMI_LOG_LEVEL": "warning"},
+                 gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
+
+
+def dial_all(stack, count=6000):
+    """Uploads `count` contacts, starts them, waits for the campaign to complete; returns
+    (calls per second, when it started)."""
+    campaign = stack.api("POST", "/campaigns", campaign_body("dispatch"))["campaign_id"]
+    stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
+    started = time.perf_counter()
+    stack.api("POST", f"/campaigns/{campaign}/start")
+    stack.wait_completed(campaign, timeout=600)
+    return count / (time.perf_counter() - started), started
+
+
 def dispatch():
     print("Dispatch pipeline (CPS off)", flush=True)
     figures, rss = [], 0
     for dialers in (1, 2, 4):
-        stack = Stack(dialers=dialers, manager_env={"RYMI_DIAL_CPS": "0", "RYMI_MAX_CONCURRENT_CALLS": "2000", "RYMI_LOG_LEVEL": "warning"},
-                      sim_env={"RYMI_SIM_RING_MS": "0", "RYMI_SIM_TALK_MS": "0", "RYMI_SIM_OUTCOMES": "completed=1", "RYMI_LOG_LEVEL": "warning"},
-                      gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
+        stack = dispatch_stack(dialers)
         try:
-            count = 6000
-            campaign = stack.api("POST", "/campaigns", campaign_body("dispatch"))["campaign_id"]
-            stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
-            started = time.perf_counter()
-            stack.api("POST", f"/campaigns/{campaign}/start")
-            stack.wait_completed(campaign, timeout=600)
-            rate = count / (time.perf_counter() - started)
+            rate, _ = dial_all(stack)
             figures.append((dialers, rate))
             rss = max(rss, max(p.rss_kib() for p in stack.processes if p.name == "rymi-dialer") / 1024)
         finally:
@@ -209,18 +219,10 @@ def webhooks(baseline):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    stack = Stack(dialers=1, manager_env={"RYMI_DIAL_CPS": "0", "RYMI_MAX_CONCURRENT_CALLS": "2000", "RYMI_LOG_LEVEL": "warning"},
-                  sim_env={"RYMI_SIM_RING_MS": "0", "RYMI_SIM_TALK_MS": "0", "RYMI_SIM_OUTCOMES": "completed=1", "RYMI_LOG_LEVEL": "warning"},
-                  gateway_env={"RYMI_RATE_LIMIT": "0", "RYMI_LOG_LEVEL": "warning"})
+    stack = dispatch_stack(1)
     try:
         stack.api("POST", "/webhooks", {"url": f"http://127.0.0.1:{server.server_address[1]}/hooks"})
-        count = 6000
-        campaign = stack.api("POST", "/campaigns", campaign_body("webhooks"))["campaign_id"]
-        stack.api("POST", f"/campaigns/{campaign}/contacts", raw=upload_body(numbers(count)))
-        started = time.perf_counter()
-        stack.api("POST", f"/campaigns/{campaign}/start")
-        stack.wait_completed(campaign, timeout=600)
-        rate = count / (time.perf_counter() - started)
+        rate, started = dial_all(stack)
         # Until nothing is pending; then every event written must have arrived (duplicates,
         # which a keep-alive resend can make, share their event id).
         hook = stack.api("GET", "/webhooks")["webhooks"][0]["id"]

@@ -365,9 +365,7 @@ actor Dispatcher {
     /// `limit`. Sweeps run one at a time, so one request is never canceled twice at once (a
     /// second cancel answered 404 would read as "the call started").
     func stopQueuedCalls(waitingAtMost limit: Duration) async {
-        stopSweepsAsked += 1
-        let sweep = stopSweepsAsked
-        if stopSweeper == nil { stopSweeper = Task { await self.sweepQueuedCalls() } }
+        let sweep = sweepQueuedCallsSoon()
         let id = nextWaiter
         nextWaiter += 1
         let timeout = Task {
@@ -378,10 +376,13 @@ actor Dispatcher {
         timeout.cancel()
     }
 
-    /// Starts a sweep unless one is running; for the reconciler, which waits for nobody.
-    private func sweepQueuedCallsSoon() {
+    /// Asks for a sweep that begins after now (one starts unless one is running) and returns
+    /// its number; the reconciler asks and waits for nobody.
+    @discardableResult
+    private func sweepQueuedCallsSoon() -> Int {
         stopSweepsAsked += 1
         if stopSweeper == nil { stopSweeper = Task { await self.sweepQueuedCalls() } }
+        return stopSweepsAsked
     }
 
     private func sweepQueuedCalls() async {

@@ -383,16 +383,16 @@ extension Store {
             if event.kind == .hangup, let campaign = effect.campaign {
                 try countHangup(campaign: campaign, event, voicemail: effect.transition.failureReason == .voicemail)
             }
-            // What the callback tells beyond the contact's state: kept with its attempt, and with
-            // the contact as its latest call, unless that call is over and a redial is coming.
+            // What the callback tells beyond the contact's state: kept with its attempt (its answer
+            // time is `countAnswer`'s), and with the contact as its latest call, unless that call
+            // is over and a redial is coming.
             try database.cached("""
                 UPDATE attempts SET request_uuid = coalesce(request_uuid, ?1), call_uuid = coalesce(call_uuid, ?2),
-                answered_at = CASE WHEN ?3 THEN coalesce(answered_at, ?4) ELSE answered_at END,
-                hangup_cause = coalesce(?5, hangup_cause), hangup_cause_code = coalesce(?6, hangup_cause_code), duration = coalesce(?7, duration)
-                WHERE contact_seq = ?8 AND attempt = ?9
-                """).bind(1, event.requestUUID).bind(2, event.callUUID).bind(3, event.kind == .answer ? 1 : 0).bind(4, now)
-                .bind(5, event.hangupCause).bind(6, event.hangupCauseCode.map(Int64.init)).bind(7, event.durationSeconds.map(Int64.init))
-                .bind(8, contact).bind(9, event.attempt).run()
+                hangup_cause = coalesce(?3, hangup_cause), hangup_cause_code = coalesce(?4, hangup_cause_code), duration = coalesce(?5, duration)
+                WHERE contact_seq = ?6 AND attempt = ?7
+                """).bind(1, event.requestUUID).bind(2, event.callUUID).bind(3, event.hangupCause)
+                .bind(4, event.hangupCauseCode.map(Int64.init)).bind(5, event.durationSeconds.map(Int64.init))
+                .bind(6, contact).bind(7, event.attempt).run()
             try recordAnsweredBy(event, contact: contact)
             if effect.transition.redialAfterSeconds != nil {
                 try database.cached("""

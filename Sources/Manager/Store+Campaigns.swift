@@ -259,14 +259,7 @@ extension Store {
             let status = try statement.step() ? CampaignStatus(rawValue: statement.string(0)) : nil
             statement.reset()
             guard let status, status != .draft, !status.isFinal else { return false }
-            for contact in try pendingIdleContacts(campaign: seq, for: "contact.expired") {
-                note(.contact("contact.expired", contact: contact, campaign: seq))
-            }
-            try database.cached("""
-                UPDATE contacts SET status = 'expired', updated_at = ?1, window_opens_at = NULL, next_attempt_at = NULL
-                WHERE campaign_seq = ?2 AND status = 'pending' AND call_state IS NULL
-                """).bind(1, now).bind(2, seq).run()
-            try moveCounts(campaign: seq, from: .pending, to: .expired, count: database.changes, now: now)
+            try endPendingContacts(campaign: seq, as: .expired, now: now)
             _ = try completeIfDone(seq, now: now)
             return true
         }
@@ -328,22 +321,22 @@ extension Store {
             let now = Timestamp.nowMilliseconds()
             try setStatus(seq, .canceled, now: now)
             note(.campaign("campaign.canceled", campaign: seq))
-            try cancelPendingContacts(campaign: seq, now: now)
+            try endPendingContacts(campaign: seq, as: .canceled, now: now)
             return seq
         }
     }
 
-    /// A canceled campaign's contacts that are pending with no call in flight become `canceled`
-    /// (`ContactEvent.campaignCanceled`, for all of them at once).
-    func cancelPendingContacts(campaign seq: Int64, now: Int64) throws {
-        for contact in try pendingIdleContacts(campaign: seq, for: "contact.canceled") {
-            note(.contact("contact.canceled", contact: contact, campaign: seq))
-        }
+    /// A canceled or ended campaign's contacts that are pending with no call in flight become
+    /// `canceled` or `expired` (`ContactEvent.campaignCanceled`/`campaignEnded`, for all of them
+    /// at once), each with its event.
+    func endPendingContacts(campaign seq: Int64, as status: ContactStatus, now: Int64) throws {
+        let type = "contact." + status.rawValue
+        for contact in try pendingIdleContacts(campaign: seq, for: type) { note(.contact(type, contact: contact, campaign: seq)) }
         try database.cached("""
-            UPDATE contacts SET status = 'canceled', updated_at = ?1, window_opens_at = NULL
-            WHERE campaign_seq = ?2 AND status = 'pending' AND call_state IS NULL
-            """).bind(1, now).bind(2, seq).run()
-        try moveCounts(campaign: seq, from: .pending, to: .canceled, count: database.changes, now: now)
+            UPDATE contacts SET status = ?1, updated_at = ?2, window_opens_at = NULL, next_attempt_at = NULL
+            WHERE campaign_seq = ?3 AND status = 'pending' AND call_state IS NULL
+            """).bind(1, status.rawValue).bind(2, now).bind(3, seq).run()
+        try moveCounts(campaign: seq, from: .pending, to: status, count: database.changes, now: now)
     }
 
     func resumeCampaign(_ request: ResumeCampaign) async throws -> Int64 {

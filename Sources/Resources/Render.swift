@@ -31,17 +31,7 @@ public enum Render {
         let counts = record.counts
         func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         func optionalTime(_ value: Int64?) -> JSONValue { value.map(time) ?? .null }
-        let contactCounts: [(key: String, value: JSONValue)] = [
-            ("total", .int(counts.total)),
-            ("pending", .int(counts.pending)),
-            ("dialed", .int(counts.dialed)),
-            ("completed", .int(counts.completed)),
-            ("failed", .int(counts.failed)),
-            ("skipped_dnc", .int(counts.skippedDNC)),
-            ("canceled", .int(counts.canceled)),
-            ("expired", .int(counts.expired)),
-            ("waiting_window", .int(record.waitingWindow)),
-        ]
+        let contactCounts = self.contactCounts(counts) + [("waiting_window", .int(record.waitingWindow))]
         let members: [(key: String, value: JSONValue)] = [
             ("id", .string(record.id)),
             ("name", .string(record.name)),
@@ -142,19 +132,13 @@ public enum Render {
         func rate(_ part: Int, _ whole: Int) -> JSONValue {
             whole == 0 ? .null : .number(String(format: "%.4f", Double(part) / Double(whole)))
         }
-        let counts = stats.counts
-        let contactCounts: [(key: String, value: JSONValue)] = [
-            ("total", .int(counts.total)), ("pending", .int(counts.pending)), ("dialed", .int(counts.dialed)),
-            ("completed", .int(counts.completed)), ("failed", .int(counts.failed)), ("skipped_dnc", .int(counts.skippedDNC)),
-            ("canceled", .int(counts.canceled)), ("expired", .int(counts.expired)),
-        ]
         let talkTime: [(key: String, value: JSONValue)] = [
             ("calls", .int(stats.talkedCalls)), ("total_seconds", .int(stats.talkSeconds)),
             ("p50_seconds", stats.talkP50.map(JSONValue.int) ?? .null), ("p90_seconds", stats.talkP90.map(JSONValue.int) ?? .null),
         ]
         let members: [(key: String, value: JSONValue)] = [
             ("campaign_id", .string(campaignID)),
-            ("contact_counts", .object(contactCounts)),
+            ("contact_counts", .object(contactCounts(stats.counts))),
             ("failure_reasons", .object(stats.failureReasons.map { ($0.reason, .int($0.contacts)) })),
             ("attempts", .int(stats.attempts)),
             ("answered", .int(stats.answered)),
@@ -166,6 +150,15 @@ public enum Render {
             ("calls_per_minute", .array(stats.callsPerMinute.map { .object([("minute", time($0.minute)), ("calls", .int($0.calls))]) })),
         ]
         return .object(members)
+    }
+
+    /// A campaign's contacts by status, with their total.
+    static func contactCounts(_ counts: ContactCounts) -> [(key: String, value: JSONValue)] {
+        [
+            ("total", .int(counts.total)), ("pending", .int(counts.pending)), ("dialed", .int(counts.dialed)),
+            ("completed", .int(counts.completed)), ("failed", .int(counts.failed)), ("skipped_dnc", .int(counts.skippedDNC)),
+            ("canceled", .int(counts.canceled)), ("expired", .int(counts.expired)),
+        ]
     }
 
     /// `{"busy":{"max_attempts":3,"delay_seconds":600},…}` from the stored form; null for no redial.

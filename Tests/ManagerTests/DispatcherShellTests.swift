@@ -50,9 +50,7 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     let clock = ManualClock()
 
     init() throws {
-        directory = NSTemporaryDirectory() + "rymi-manager-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        store = try Store(path: directory + "/rymi.sqlite")
+        (directory, store) = try temporaryStore("rymi-manager-tests-")
     }
 
     func dispatcher(callsPerSecond: Double) async throws -> Dispatcher {
@@ -272,9 +270,7 @@ final class FakeDialer: DialerLink, @unchecked Sendable {
     let clock = ManualClock()
 
     init() throws {
-        directory = NSTemporaryDirectory() + "rymi-schedule-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        store = try Store(path: directory + "/rymi.sqlite")
+        (directory, store) = try temporaryStore("rymi-schedule-tests-")
     }
 
     /// A dispatcher started over the store, as after a restart, with one fake dialer.
@@ -367,10 +363,8 @@ final class ManagerFlag: @unchecked Sendable {
 /// not read, and every load still says when the first of them opens.
 @Suite struct ContactLoadTests {
     @Test func aLoadTellsWhenContactsMarkedEarlierOpen() async throws {
-        let directory = NSTemporaryDirectory() + "rymi-load-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (directory, store) = try temporaryStore("rymi-load-tests-")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try Store(path: directory + "/rymi.sqlite")
         let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "a", callFromNumber: nil, timezone: "Etc/GMT"))
         // One callee where it is noon (a fixed zone chosen now), one at midnight.
         _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: [
@@ -390,10 +384,8 @@ final class ManagerFlag: @unchecked Sendable {
     /// is closed waits for the window; one whose window is open waits for its delay. Either way
     /// the load says when to look again.
     @Test func aRedialWaitsForItsDelayAndThenForItsWindow() async throws {
-        let directory = NSTemporaryDirectory() + "rymi-load-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (directory, store) = try temporaryStore("rymi-load-tests-")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try Store(path: directory + "/rymi.sqlite")
         let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "a", callFromNumber: nil, timezone: "Etc/GMT"))
         _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: [
             NewContact(phoneNumber: "15552000001", variables: "{}", timezone: zoneWhereItIsNow(hour: 0)),

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Manager
 
 /// A clock that moves only when the test says so; sleepers wake when it passes their deadline.
 final class ManualClock: Clock, @unchecked Sendable {
@@ -48,4 +49,12 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
         await Task.yield()
     }
     return await condition()
+}
+
+/// A store on a real SQLite file in a directory of its own (`prefix` and a UUID, under the
+/// temporary directory).
+func temporaryStore(_ prefix: String) throws -> (directory: String, store: Store) {
+    let directory = NSTemporaryDirectory() + prefix + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    return (directory, try Store(path: directory + "/rymi.sqlite"))
 }
