@@ -29,12 +29,15 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private let timeout: Double
+    private let loop: EventLoop?
     private let lock = NSLock()
     private var idle: [HostPort: [ClientConnection]] = [:]
     private static let maxIdlePerHost = 512
 
-    public init(timeout: Double = 10) {
+    /// - Parameter loop: the loop of every connection; by default they are spread over the shared ones.
+    public init(timeout: Double = 10, loop: EventLoop? = nil) {
         self.timeout = timeout
+        self.loop = loop
     }
 
     /// Sends an idempotent request over a pooled keep-alive connection. A request written on a
@@ -110,7 +113,7 @@ public final class HTTPClient: @unchecked Sendable {
 
     private func connect(_ address: HostPort) async throws -> ClientConnection {
         do {
-            let connection = ClientConnection(stream: try await StreamConnection.connect(to: address, timeout: 2))
+            let connection = ClientConnection(stream: try await StreamConnection.connect(to: address, timeout: 2, loop: loop))
             connection.start()
             return connection
         } catch {

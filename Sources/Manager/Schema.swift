@@ -303,6 +303,35 @@ enum Schema {
             INSERT INTO campaign_talk_times (campaign_seq, seconds, calls)
                 SELECT campaign_seq, duration, count(*) FROM contacts WHERE duration > 0 GROUP BY campaign_seq, duration;
             """),
+        // Deliveries keyed by endpoint and event alone (no rowid: one tree fewer to write per
+        // event), due per endpoint (the sender reads each endpoint's share), and never due before
+        // an earlier pending delivery of their contact, so the due are ready, not blocked.
+        (17, """
+            CREATE TABLE webhook_deliveries_17 (
+                webhook_seq INTEGER NOT NULL,
+                event_seq INTEGER NOT NULL,
+                ordering_key TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER,
+                last_status INTEGER,
+                last_latency_ms INTEGER,
+                last_error TEXT,
+                last_attempt_at INTEGER,
+                delivered_at INTEGER,
+                PRIMARY KEY (webhook_seq, event_seq)
+            ) WITHOUT ROWID;
+            INSERT INTO webhook_deliveries_17 SELECT webhook_seq, event_seq, ordering_key, status, attempts, next_attempt_at, last_status,
+                last_latency_ms, last_error, last_attempt_at, delivered_at FROM webhook_deliveries;
+            DROP TABLE webhook_deliveries;
+            ALTER TABLE webhook_deliveries_17 RENAME TO webhook_deliveries;
+            CREATE INDEX webhook_deliveries_due ON webhook_deliveries(webhook_seq, next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX webhook_deliveries_by_key ON webhook_deliveries(webhook_seq, ordering_key, event_seq) WHERE status = 'pending';
+            UPDATE webhook_deliveries AS d SET next_attempt_at = (
+                SELECT max(p.next_attempt_at) FROM webhook_deliveries p WHERE p.webhook_seq = d.webhook_seq AND p.ordering_key = d.ordering_key
+                AND p.status = 'pending' AND p.event_seq <= d.event_seq)
+            WHERE status = 'pending';
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

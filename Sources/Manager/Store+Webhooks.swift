@@ -83,6 +83,18 @@ extension Store {
                 WHERE webhook_seq = ?2 AND event_seq = (SELECT seq FROM webhook_events WHERE id = ?3 AND account = ?4)
                 """).bind(1, now).bind(2, seq).bind(3, request.eventID).bind(4, request.account).run()
             guard database.changes == 1 else { throw RemoteError(.notFound, "event \(request.eventID) was not for webhook \(request.webhookID)") }
+            let redelivered = try database.cached("""
+                SELECT d.event_seq, d.ordering_key FROM webhook_deliveries d JOIN webhook_events e ON e.seq = d.event_seq
+                WHERE d.webhook_seq = ? AND e.id = ?
+                """)
+            redelivered.bind(1, seq).bind(2, request.eventID)
+            if try redelivered.step() {
+                let (event, key) = (redelivered.int64(0), redelivered.string(1))
+                redelivered.reset()
+                try holdBack(webhook: seq, orderingKey: key, after: event, until: now)
+            } else {
+                redelivered.reset()
+            }
             try database.cached("UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL WHERE seq = ?").bind(1, seq).run()
             outboxWritten = true
             guard let delivery = try queries.deliveries(webhook: seq, status: nil, limit: 1, before: nil, eventID: request.eventID).first?.delivery else {
@@ -130,7 +142,7 @@ extension Store {
     func emit(_ type: String, account: String, orderingKey: String, now: Int64, data: () throws -> JSONValue) throws {
         let endpoints = try subscribers(account, type)
         guard !endpoints.isEmpty else { return }
-        let id = "evt_" + UUID().uuidString.lowercased()
+        let id = Self.newEventID(now: now)
         let body = JSONValue.object([
             ("id", .string(id)), ("type", .string(type)), ("created_at", Render.time(now)), ("account", .string(account)), ("data", try data()),
         ]).jsonText
@@ -138,11 +150,39 @@ extension Store {
             .bind(1, id).bind(2, account).bind(3, type).bind(4, now).bind(5, body).run()
         let event = database.lastInsertRowID
         for endpoint in endpoints {
+            // Due no earlier than an earlier pending event of its contact (one waiting for a retry):
+            // so what is due is ready to send, not blocked behind an earlier event.
             try database.cached("""
-                INSERT INTO webhook_deliveries (webhook_seq, event_seq, ordering_key, status, next_attempt_at) VALUES (?, ?, ?, 'pending', ?)
+                INSERT INTO webhook_deliveries (webhook_seq, event_seq, ordering_key, status, next_attempt_at)
+                VALUES (?1, ?2, ?3, 'pending', max(?4, coalesce((SELECT max(next_attempt_at) FROM webhook_deliveries INDEXED BY webhook_deliveries_by_key
+                                                                 WHERE webhook_seq = ?1 AND ordering_key = ?3 AND status = 'pending'), 0)))
                 """).bind(1, endpoint).bind(2, event).bind(3, orderingKey).bind(4, now).run()
         }
         outboxWritten = true
+    }
+
+    /// `evt_` and a UUID of version 7: its first 48 bits are the time in milliseconds, so new ids
+    /// land at the end of the id index rather than all over it; the remaining 74 bits are random.
+    static func newEventID(now: Int64) -> String {
+        // Two draws of the system's generator (a system call each), not one per byte.
+        var generator = SystemRandomNumberGenerator()
+        let random = [generator.next(), generator.next()] as [UInt64]
+        var bytes = (0..<16).map { UInt8(truncatingIfNeeded: random[$0 / 8] >> (8 * ($0 % 8))) }
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: now >> (8 * (5 - index))) }
+        bytes[6] = 0x70 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        let hex = Hex.encode(bytes)
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return "evt_" + parts.joined(separator: "-")
+    }
+
+    /// Keeps the pending events of a contact after `event` from coming due before `time`: they
+    /// wait for it anyway, and the sender then never reads them as due while blocked.
+    func holdBack(webhook: Int64, orderingKey: String, after event: Int64, until time: Int64) throws {
+        try database.cached("""
+            UPDATE webhook_deliveries INDEXED BY webhook_deliveries_by_key SET next_attempt_at = ?4
+            WHERE webhook_seq = ?1 AND ordering_key = ?2 AND status = 'pending' AND event_seq > ?3 AND next_attempt_at < ?4
+            """).bind(1, webhook).bind(2, orderingKey).bind(3, event).bind(4, time).run()
     }
 
     /// A contact's event, with the contact as `GET …/contacts/:id` shows it (attempts included).
@@ -218,13 +258,15 @@ extension Store {
     }
 
     /// Many deliveries' outcomes, in one write.
-    func recordDeliveries(_ outcomes: [(webhook: Int64, event: Int64, result: DeliveryResult)]) async throws {
+    func recordDeliveries(_ outcomes: [(delivery: DueDelivery, result: DeliveryResult)]) async throws {
         try await mutate {
-            for outcome in outcomes { try record(webhook: outcome.webhook, event: outcome.event, outcome.result) }
+            for outcome in outcomes {
+                try record(webhook: outcome.delivery.webhook, event: outcome.delivery.event, orderingKey: outcome.delivery.orderingKey, outcome.result)
+            }
         }
     }
 
-    private func record(webhook: Int64, event: Int64, _ result: DeliveryResult) throws {
+    private func record(webhook: Int64, event: Int64, orderingKey: String, _ result: DeliveryResult) throws {
         do {
             let now = Timestamp.nowMilliseconds()
             switch result {
@@ -240,6 +282,7 @@ extension Store {
                     last_attempt_at = ?, next_attempt_at = ? WHERE webhook_seq = ? AND event_seq = ?
                     """).bind(1, retryAt == nil ? "failed" : "pending").bind(2, status.map(Int64.init)).bind(3, latency).bind(4, error)
                     .bind(5, now).bind(6, retryAt).bind(7, webhook).bind(8, event).run()
+                if let retryAt { try holdBack(webhook: webhook, orderingKey: orderingKey, after: event, until: retryAt) }
                 try database.cached("UPDATE webhooks SET failing_since = coalesce(failing_since, ?) WHERE seq = ?").bind(1, now).bind(2, webhook).run()
                 // An endpoint failing for a whole day is disabled: its deliveries stop being tried.
                 try database.cached("""
@@ -268,6 +311,7 @@ enum PendingEvent {
 struct DueDelivery: Sendable {
     let webhook: Int64
     let event: Int64
+    let orderingKey: String
     let eventID: String
     let url: String
     let secret: String
@@ -339,31 +383,44 @@ extension Queries {
         return rows
     }
 
-    /// Deliveries due now, each the earliest still pending of its endpoint and ordering key (so
-    /// events of one contact reach an endpoint in order), from endpoints not disabled.
-    func dueDeliveries(now: Int64, limit: Int, skipping full: [Int64] = []) throws -> [DueDelivery] {
-        var due: [DueDelivery] = []
-        try database.cached("""
-            SELECT d.webhook_seq, d.event_seq, e.id, w.url, w.secret, CASE WHEN w.previous_secret_until > ?1 THEN w.previous_secret END,
-            e.body, d.attempts, e.created_at
-            FROM webhook_deliveries d INDEXED BY webhook_deliveries_due
-            JOIN webhooks w ON w.seq = d.webhook_seq JOIN webhook_events e ON e.seq = d.event_seq
-            WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND w.disabled_at IS NULL
-            AND d.webhook_seq NOT IN (SELECT value FROM json_each(?3))
+    /// Deliveries to send now: at most `free` in all and twice `perEndpoint` to an endpoint counting
+    /// those `held` by the sender (which are not read again), each endpoint's due longest first, starting
+    /// with the endpoint after `after` (so each has its turn when `free` runs short). Each is the
+    /// earliest still pending of its endpoint and ordering key, so the events of a contact reach
+    /// an endpoint in order. Disabled endpoints send nothing.
+    func dueDeliveries(now: Int64, free: Int, perEndpoint: Int, held: [Int64: Set<Int64>], after: Int64) throws -> [DueDelivery] {
+        var endpoints: [Int64] = []
+        try database.cached("SELECT seq FROM webhooks WHERE disabled_at IS NULL ORDER BY seq > ? DESC, seq").bind(1, after)
+            .forEachRow { endpoints.append($0.int64(0)) }
+        let candidates = try database.cached("""
+            SELECT d.event_seq, d.ordering_key, d.attempts FROM webhook_deliveries d INDEXED BY webhook_deliveries_due
+            WHERE d.webhook_seq = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
+            AND d.event_seq NOT IN (SELECT value FROM json_each(?3))
             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p INDEXED BY webhook_deliveries_by_key
-                            WHERE p.webhook_seq = d.webhook_seq AND p.ordering_key = d.ordering_key AND p.status = 'pending'
-                            AND p.event_seq < d.event_seq)
-            ORDER BY d.next_attempt_at LIMIT ?2
-            """).bind(1, now).bind(2, limit).bind(3, "[" + full.map(String.init).joined(separator: ",") + "]").forEachRow { row in
-                due.append(DueDelivery(webhook: row.int64(0), event: row.int64(1), eventID: row.string(2), url: row.string(3),
-                                       secret: row.string(4), previousSecret: row.optionalString(5), body: Array(row.string(6).utf8),
-                                       attempts: row.int(7), eventCreatedAt: row.int64(8)))
+                            WHERE p.webhook_seq = ?1 AND p.ordering_key = d.ordering_key AND p.status = 'pending' AND p.event_seq < d.event_seq)
+            ORDER BY d.next_attempt_at LIMIT ?4
+            """)
+        let details = try database.cached("""
+            SELECT e.id, e.body, e.created_at, w.url, w.secret, CASE WHEN w.previous_secret_until > ?1 THEN w.previous_secret END
+            FROM webhook_events e, webhooks w WHERE e.seq = ?2 AND w.seq = ?3
+            """)
+        var due: [DueDelivery] = []
+        for webhook in endpoints where due.count < free {
+            let busy = held[webhook] ?? []
+            let share = min(2 * perEndpoint - busy.count, free - due.count)
+            guard share > 0 else { continue }
+            var chosen: [(event: Int64, orderingKey: String, attempts: Int)] = []
+            candidates.bind(1, webhook).bind(2, now).bind(3, "[" + busy.map(String.init).joined(separator: ",") + "]").bind(4, share)
+            try candidates.forEachRow { chosen.append(($0.int64(0), $0.string(1), $0.int(2))) }
+            for delivery in chosen {
+                details.bind(1, now).bind(2, delivery.event).bind(3, webhook)
+                defer { details.reset() }
+                guard try details.step() else { continue }
+                due.append(DueDelivery(webhook: webhook, event: delivery.event, orderingKey: delivery.orderingKey, eventID: details.string(0),
+                                       url: details.string(3), secret: details.string(4), previousSecret: details.optionalString(5),
+                                       body: Array(details.string(1).utf8), attempts: delivery.attempts, eventCreatedAt: details.int64(2)))
             }
+        }
         return due
-    }
-
-    /// When the next pending delivery is due (to sleep until then).
-    func nextDeliveryDue() throws -> Int64? {
-        try database.integer("SELECT min(next_attempt_at) FROM webhook_deliveries INDEXED BY webhook_deliveries_due WHERE status = 'pending'")
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 import HTTP1
 import Runtime
+import Transport
 
 /// Sends the outbox's deliveries. It lives in the manager, beside the outbox it reads: a
 /// separate process would need a protocol to claim and settle deliveries, and a second writer of
@@ -13,6 +14,14 @@ import Runtime
 /// most, and they all together a bounded number, so a slow or dead endpoint only ever holds its
 /// own. A delivery is the earliest pending event of its contact for its endpoint: events of a
 /// contact arrive in order.
+///
+/// Each endpoint keeps a short queue of deliveries read ahead, so a request that ends starts the
+/// next at once rather than after a read. A delivery is queued, then sent, then settling (its
+/// outcome being written); until its outcome is committed it is in none of the reads, so it is
+/// never sent twice.
+///
+/// Sending runs on an event loop of its own at a lower CPU priority: on a box short of CPU,
+/// dialing goes first and deliveries catch up when it has room (they wait in the outbox anyway).
 actor WebhookSender {
     struct Settings: Sendable {
         var timeout: Double = 10
@@ -25,22 +34,31 @@ actor WebhookSender {
         var policy = OutboundURLPolicy()
     }
 
+    /// One endpoint's deliveries between the outbox and their written outcome.
+    private struct Endpoint {
+        var queued: [DueDelivery] = []
+        var sending = 0
+        /// Events queued, sent or settling: not to be read again.
+        var held: Set<Int64> = []
+    }
+
     private let store: Store
     private let reader: Reader
     private let settings: Settings
     private let logger: Logger
     private let metrics: ManagerMetrics
+    private let loop = EventLoop(name: "rymi.webhooks", niceness: 10)
     private let client: HTTPClient
     private let session: URLSession
-    private var inFlight: Set<Key> = []
-    private var perEndpoint: [Int64: Int] = [:]
+    private var endpoints: [Int64: Endpoint] = [:]
+    private var sending = 0
+    private var queued = 0
+    /// The endpoint served last: the next read starts after it.
+    private var lastServed: Int64 = 0
     private var nudged = false
     private var sleeper: CheckedContinuation<Void, Never>?
-
-    private struct Key: Hashable {
-        let webhook: Int64
-        let event: Int64
-    }
+    private var outcomes: [(delivery: DueDelivery, result: Store.DeliveryResult)] = []
+    private var recording = false
 
     init(store: Store, reader: Reader, settings: Settings, logger: Logger, metrics: ManagerMetrics) {
         self.store = store
@@ -48,7 +66,7 @@ actor WebhookSender {
         self.settings = settings
         self.logger = logger
         self.metrics = metrics
-        client = HTTPClient(timeout: settings.timeout)
+        client = HTTPClient(timeout: settings.timeout, loop: loop)
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = settings.timeout
         configuration.timeoutIntervalForResource = settings.timeout
@@ -56,7 +74,7 @@ actor WebhookSender {
         session = URLSession(configuration: configuration)
     }
 
-    /// New events were committed: look now rather than at the next poll.
+    /// New events were committed, or outcomes written: look now rather than at the next poll.
     func nudge() {
         nudged = true
         sleeper?.resume()
@@ -64,15 +82,20 @@ actor WebhookSender {
     }
 
     func run() async {
+        await withTaskExecutorPreference(loop) { await self.loopOnce() }
+    }
+
+    private func loopOnce() async {
+        var lastRead = ContinuousClock.now - .seconds(1)
         while !Task.isCancelled {
-            await sendDue()
-            // Nudges that come while a look is under way, or just after, share the next one: a
-            // busy outbox is read a few dozen times a second, not once per delivery.
-            try? await Task.sleep(for: .milliseconds(10))
-            if nudged {
-                nudged = false
-                continue
-            }
+            // Reads at most every few milliseconds: the nudges of a busy outbox (every commit, every
+            // batch of outcomes) share one, and each read fills every queue.
+            let gap = lastRead + .milliseconds(3) - ContinuousClock.now
+            if gap > .zero { try? await Task.sleep(for: gap) }
+            nudged = false
+            lastRead = ContinuousClock.now
+            await readDue()
+            if nudged { continue }
             // Poll at least every half second (retries come due without a commit to nudge us).
             let wake = Task { [weak self] in
                 try? await Task.sleep(for: .milliseconds(500))
@@ -80,56 +103,78 @@ actor WebhookSender {
             }
             await withCheckedContinuation { sleeper = $0 }
             wake.cancel()
-            nudged = false
         }
     }
 
-    private func sendDue() async {
-        let full = perEndpoint.filter { $0.value >= settings.perEndpoint }.map(\.key)
-        guard inFlight.count < settings.total,
-              let due = try? await reader.read({ try $0.dueDeliveries(now: Timestamp.nowMilliseconds(), limit: 500, skipping: full) })
-        else { return }
-        for delivery in due where inFlight.count < settings.total {
-            let key = Key(webhook: delivery.webhook, event: delivery.event)
-            guard !inFlight.contains(key), perEndpoint[delivery.webhook, default: 0] < settings.perEndpoint else { continue }
-            inFlight.insert(key)
-            perEndpoint[delivery.webhook, default: 0] += 1
-            Task { await self.deliver(delivery, key: key) }
+    /// Fills the endpoints' queues (each up to its concurrency, all up to twice the total) and
+    /// starts what may start.
+    private func readDue() async {
+        let room = 2 * settings.total - queued
+        guard room > 0 else { return }
+        let held = endpoints.mapValues(\.held), perEndpoint = settings.perEndpoint, after = lastServed
+        let due = (try? await reader.read {
+            try $0.dueDeliveries(now: Timestamp.nowMilliseconds(), free: room, perEndpoint: perEndpoint, held: held, after: after)
+        }) ?? []
+        lastServed = due.last?.webhook ?? lastServed
+        for delivery in due where endpoints[delivery.webhook, default: Endpoint()].held.insert(delivery.event).inserted {
+            endpoints[delivery.webhook]?.queued.append(delivery)
+            queued += 1
+        }
+        startQueued(after: lastServed)
+    }
+
+    /// Starts queued deliveries while there is room, taking endpoints in turn from the one after
+    /// `after`: a place freed by one endpoint goes to the others first.
+    private func startQueued(after: Int64) {
+        let waiting = endpoints.filter { !$0.value.queued.isEmpty }.keys.sorted()
+        guard !waiting.isEmpty else { return }
+        let first = waiting.firstIndex { $0 > after } ?? 0
+        for webhook in waiting[first...] + waiting[..<first] where sending < settings.total { startQueued(webhook) }
+    }
+
+    private func startQueued(_ webhook: Int64) {
+        while sending < settings.total, var endpoint = endpoints[webhook], endpoint.sending < settings.perEndpoint, !endpoint.queued.isEmpty {
+            let delivery = endpoint.queued.removeFirst()
+            endpoint.sending += 1
+            endpoints[webhook] = endpoint
+            queued -= 1
+            sending += 1
+            Task(executorPreference: loop) { await self.deliver(delivery) }
         }
     }
 
-    private func deliver(_ delivery: DueDelivery, key: Key) async {
+    private func deliver(_ delivery: DueDelivery) async {
         let result = await send(delivery)
-        outcomes.append((delivery, key, result))
+        // Its place is free as soon as its answer is in: the next queued goes at once.
+        endpoints[delivery.webhook]?.sending -= 1
+        sending -= 1
+        startQueued(after: delivery.webhook)
+        outcomes.append((delivery, result))
         guard !recording else { return }
         recording = true
         // Outcomes that come while one batch is being written go in the next: one write for many
-        // deliveries. A delivery stays in flight until its outcome is written, so it is never
-        // read as due (and sent) again meanwhile.
+        // deliveries. A delivery stays held until its outcome is written, so it is never read as
+        // due (and sent) again meanwhile.
         while !outcomes.isEmpty {
             let batch = outcomes
             outcomes = []
             do {
-                try await store.recordDeliveries(batch.map { ($0.delivery.webhook, $0.delivery.event, $0.result) })
+                try await store.recordDeliveries(batch)
             } catch {
                 logger.error("webhook_deliveries_unrecorded", ["count": "\(batch.count)", "error": "\(error)"])
             }
-            for (_, key, result) in batch {
+            for (delivery, result) in batch {
                 switch result {
                 case .delivered: metrics.webhookDeliveries.increment(["outcome": "delivered"])
                 case .notDelivered(_, _, _, let retryAt): metrics.webhookDeliveries.increment(["outcome": retryAt == nil ? "failed" : "retrying"])
                 }
-                inFlight.remove(key)
-                perEndpoint[key.webhook, default: 1] -= 1
-                if perEndpoint[key.webhook] == 0 { perEndpoint.removeValue(forKey: key.webhook) }
+                endpoints[delivery.webhook]?.held.remove(delivery.event)
+                if let endpoint = endpoints[delivery.webhook], endpoint.held.isEmpty { endpoints.removeValue(forKey: delivery.webhook) }
             }
         }
         recording = false
         nudge()
     }
-
-    private var outcomes: [(delivery: DueDelivery, key: Key, result: Store.DeliveryResult)] = []
-    private var recording = false
 
     /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, with a second `v1` by the
     /// previous secret while a rotation's day runs.

@@ -39,12 +39,17 @@ public final class EventLoop: @unchecked Sendable {
     /// One buffer for every read on this loop; readers copy out what they got.
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
-    public init(name: String) {
+    /// - Parameter niceness: added to the nice value of the loop's thread alone (on Linux it is per
+    ///   thread): work that may wait gives way to the rest of the process when the CPU is short.
+    public init(name: String, niceness: Int32 = 0) {
         epoll = rymi_epoll_create()
         wake = rymi_eventfd()
         precondition(epoll >= 0 && wake >= 0, "epoll or eventfd unavailable: errno \(errno)")
         rymi_epoll_ctl(epoll, rymi_epoll_add, wake, rymi_epollin)
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            if niceness != 0 { _ = nice(niceness) }
+            run()
+        }
         thread.name = name
         thread.start()
     }

@@ -342,12 +342,12 @@ extension StreamConnection {
     /// Connects to `address`, failing after `timeout` seconds.
     ///
     /// The blocking resolve/poll happens on a global Dispatch queue, never on the cooperative pool.
-    public static func connect(to address: HostPort, timeout: Double) async throws -> StreamConnection {
+    public static func connect(to address: HostPort, timeout: Double, loop: EventLoop? = nil) async throws -> StreamConnection {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { () throws(SocketError) -> StreamConnection in
                     let fd = try connectBlocking(to: address, timeout: timeout)
-                    return StreamConnection(fd: fd)
+                    return StreamConnection(fd: fd, loop: loop ?? EventLoopGroup.shared.next())
                 })
             }
         }

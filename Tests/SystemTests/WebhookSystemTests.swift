@@ -188,6 +188,31 @@ import Testing
         await receiver.stop()
     }
 
+    /// A receiver that answers at once gets each event exactly once: a delivery settled while the
+    /// sender was reading the outbox is never read as due and sent again.
+    @Test func aPromptReceiverGetsEachEventExactlyOnce() async throws {
+        let receiver = try WebhookReceiver()
+        let stack = try await Stack.start(Self.options())
+        defer { stack.stop() }
+        let hook = try await register(stack, receiver.url)
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(200, block: 3), to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        try await stack.waitForCampaign(id, status: "completed", timeout: 60)
+        try await waitFor(receiver) { $0.contains { $0.json?["type"] == .string("campaign.completed") } }
+        var listed = 0
+        var cursor = ""
+        repeat {
+            let page = try await stack.client.request("GET", "/v1/webhooks/\(hook.id)/deliveries?limit=1000\(cursor.isEmpty ? "" : "&cursor=" + cursor)")
+            #expect(page.json?["deliveries"]?.arrayValue?.allSatisfy { $0["status"] == .string("delivered") } == true)
+            listed += page.json?["deliveries"]?.arrayValue?.count ?? 0
+            cursor = page.json?["next_cursor"]?.stringValue ?? ""
+        } while !cursor.isEmpty
+        let ids = receiver.delivered.compactMap { $0.header("Rymi-Event-Id") }
+        #expect(listed >= 400 && ids.count == listed && Set(ids).count == ids.count, "\(ids.count) requests, \(Set(ids).count) events, \(listed) listed")
+        await receiver.stop()
+    }
+
     /// A receiver that hangs holds only its own deliveries (16 at most): another account's arrive at once.
     @Test func aHangingReceiverDoesNotDelayAnotherAccount() async throws {
         let stuck = try WebhookReceiver()
@@ -241,9 +266,16 @@ import Testing
         try await waitFor(receiver) { $0.count == 1 }
         #expect(receiver.delivered.first?.header("Rymi-Event-Id") == eventID)
         #expect(try await stack.client.request("POST", "/v1/webhooks/\(hook.id)/deliveries/evt_nope/redeliver").status == 404)
-        let metrics = try await stack.adminClient.request("GET", "/metrics", key: nil).text
-        #expect(metrics.contains(#"rymi_webhook_deliveries_total{outcome="failed"} 1"#) && metrics.contains(#"rymi_webhook_deliveries_total{outcome="delivered"} 1"#),
-                "\(metrics.split(separator: "\n").filter { $0.contains("webhook") })")
+        // Counted once its outcome is written, a moment after the receiver answered.
+        func counted(_ metrics: String) -> Bool {
+            metrics.contains(#"rymi_webhook_deliveries_total{outcome="failed"} 1"#) && metrics.contains(#"rymi_webhook_deliveries_total{outcome="delivered"} 1"#)
+        }
+        var metrics = ""
+        for _ in 0..<100 where !counted(metrics) {
+            metrics = try await stack.adminClient.request("GET", "/metrics", key: nil).text
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(counted(metrics), "\(metrics.split(separator: "\n").filter { $0.contains("webhook") })")
         await receiver.stop()
     }
 
