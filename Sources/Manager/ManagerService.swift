@@ -284,7 +284,7 @@ public final class ManagerService: Service {
     public func run() async throws {
         try await dispatcher.start()
         let webhooks = self.webhooks
-        await store.onOutboxCommit { Task { await webhooks.nudge() } }
+        await store.onOutboxCommit { bulk in Task { await webhooks.nudge(bulk: bulk) } }
         background.start { await webhooks.run() }
         logger.announce("listening", ["addr": server.localAddress.description])
         try await server.run()

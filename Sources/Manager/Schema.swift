@@ -332,6 +332,20 @@ enum Schema {
                 AND p.status = 'pending' AND p.event_seq <= d.event_seq)
             WHERE status = 'pending';
             """),
+        // A change of many contacts at once to a final status (a cancel, an end, a start's DNC
+        // skips) writes one bulk event, and marks the contacts with it; their events are written
+        // after the commit, a chunk at a time with its cursor (final contacts render the same later).
+        (18, """
+            CREATE TABLE webhook_bulk_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                campaign_seq INTEGER NOT NULL,
+                type TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                next_contact INTEGER NOT NULL DEFAULT 0
+            );
+            ALTER TABLE contacts ADD COLUMN event_batch INTEGER;
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

@@ -218,15 +218,13 @@ extension Store {
             if let number = record.callFromNumber { try requireOwned(number, by: request.account) }
             try requireKnownZones(campaign: seq)
             if status == .running { note(.campaign("campaign.started", campaign: seq)) }
-            for contact in try pendingIdleContacts(campaign: seq, for: "contact.skipped_dnc", dncAccount: request.account) {
-                note(.contact("contact.skipped_dnc", contact: contact, campaign: seq))
+            let skipped = try changingContacts(to: .skippedDNC, campaign: seq, now: now) { batch in
+                try database.cached("""
+                    UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1, event_batch = ?4
+                    WHERE campaign_seq = ?2 AND status = 'pending'
+                    AND phone_number IN (SELECT phone_number FROM dnc WHERE account = ?3)
+                    """).bind(1, now).bind(2, seq).bind(3, request.account).bind(4, batch).run()
             }
-            try database.cached("""
-                UPDATE contacts SET status = 'skipped_dnc', updated_at = ?1
-                WHERE campaign_seq = ?2 AND status = 'pending'
-                AND phone_number IN (SELECT phone_number FROM dnc WHERE account = ?3)
-                """).bind(1, now).bind(2, seq).bind(3, request.account).run()
-            let skipped = database.changes
             try moveCounts(campaign: seq, from: .pending, to: .skippedDNC, count: skipped, now: now)
             try setStatus(seq, status, now: now)
             _ = try completeIfDone(seq, now: now)
@@ -330,13 +328,13 @@ extension Store {
     /// `canceled` or `expired` (`ContactEvent.campaignCanceled`/`campaignEnded`, for all of them
     /// at once), each with its event.
     func endPendingContacts(campaign seq: Int64, as status: ContactStatus, now: Int64) throws {
-        let type = "contact." + status.rawValue
-        for contact in try pendingIdleContacts(campaign: seq, for: type) { note(.contact(type, contact: contact, campaign: seq)) }
-        try database.cached("""
-            UPDATE contacts SET status = ?1, updated_at = ?2, window_opens_at = NULL, next_attempt_at = NULL
-            WHERE campaign_seq = ?3 AND status = 'pending' AND call_state IS NULL
-            """).bind(1, status.rawValue).bind(2, now).bind(3, seq).run()
-        try moveCounts(campaign: seq, from: .pending, to: status, count: database.changes, now: now)
+        let changed = try changingContacts(to: status, campaign: seq, now: now) { batch in
+            try database.cached("""
+                UPDATE contacts SET status = ?1, updated_at = ?2, window_opens_at = NULL, next_attempt_at = NULL, event_batch = ?4
+                WHERE campaign_seq = ?3 AND status = 'pending' AND call_state IS NULL
+                """).bind(1, status.rawValue).bind(2, now).bind(3, seq).bind(4, batch).run()
+        }
+        try moveCounts(campaign: seq, from: .pending, to: status, count: changed, now: now)
     }
 
     func resumeCampaign(_ request: ResumeCampaign) async throws -> Int64 {

@@ -230,22 +230,56 @@ extension Store {
         }
     }
 
-    /// Contact events for many contacts changed at once (a start's DNC skips, a cancel, an end).
-    func emitContacts(_ type: String, seqs: [Int64], campaign: Int64, now: Int64) throws {
-        guard try !subscribers(account(ofCampaign: campaign), type).isEmpty else { return }
-        for seq in seqs { try emitContact(type, contact: seq, campaign: campaign, now: now) }
+    /// Runs `update`, a change of many contacts of `campaign` at once to the final `status` (a
+    /// cancel, an end, a start's DNC skips) that marks them with the bulk event it is given (nil
+    /// when no endpoint takes their event); returns how many it changed.
+    ///
+    /// Writing each contact's event in the change would hold the writer for seconds for a large
+    /// campaign; their events are written after the commit instead (`expandBulkEvents`), each
+    /// with the change's time, and a final contact renders then as it was at the change.
+    func changingContacts(to status: ContactStatus, campaign: Int64, now: Int64, _ update: (Int64?) throws -> Void) throws -> Int {
+        let type = "contact." + status.rawValue
+        guard try !subscribers(account(ofCampaign: campaign), type).isEmpty else {
+            try update(nil)
+            return database.changes
+        }
+        try database.cached("INSERT INTO webhook_bulk_events (campaign_seq, type, status, created_at) VALUES (?, ?, ?, ?)")
+            .bind(1, campaign).bind(2, type).bind(3, status.rawValue).bind(4, now).run()
+        let batch = database.lastInsertRowID
+        try update(batch)
+        let changed = database.changes
+        if changed == 0 {
+            try database.cached("DELETE FROM webhook_bulk_events WHERE seq = ?").bind(1, batch).run()
+        } else {
+            bulkEventsWritten = true
+        }
+        return changed
     }
 
-    /// The pending contacts a bulk change is about to change, read only if an endpoint takes
-    /// their event.
-    func pendingIdleContacts(campaign: Int64, for type: String, dncAccount: String? = nil) throws -> [Int64] {
-        guard try !subscribers(account(ofCampaign: campaign), type).isEmpty else { return [] }
-        var seqs: [Int64] = []
-        let sql = dncAccount == nil
-            ? "SELECT seq FROM contacts WHERE campaign_seq = ?1 AND status = 'pending' AND call_state IS NULL"
-            : "SELECT seq FROM contacts WHERE campaign_seq = ?1 AND status = 'pending' AND phone_number IN (SELECT phone_number FROM dnc WHERE account = ?2)"
-        try database.cached(sql).bind(1, campaign).bind(2, dncAccount).forEachRow { seqs.append($0.int64(0)) }
-        return seqs
+    /// Writes the events of up to `limit` contacts of the oldest bulk event, with its cursor, in
+    /// one transaction (so a crash neither loses nor repeats any); false when none is left.
+    func expandBulkEvents(limit: Int) async throws -> Bool {
+        try await mutate {
+            let bulk = try database.cached("SELECT seq, campaign_seq, type, status, created_at, next_contact FROM webhook_bulk_events ORDER BY seq LIMIT 1")
+            guard try bulk.step() else {
+                bulk.reset()
+                return false
+            }
+            let (seq, campaign, type, status, createdAt, next) = (bulk.int64(0), bulk.int64(1), bulk.string(2), bulk.string(3), bulk.int64(4), bulk.int64(5))
+            bulk.reset()
+            var contacts: [Int64] = []
+            try database.cached("""
+                SELECT seq FROM contacts INDEXED BY contacts_by_campaign_status
+                WHERE campaign_seq = ?1 AND status = ?2 AND seq >= ?3 AND event_batch = ?4 ORDER BY seq LIMIT ?5
+                """).bind(1, campaign).bind(2, status).bind(3, next).bind(4, seq).bind(5, limit).forEachRow { contacts.append($0.int64(0)) }
+            for contact in contacts { try emitContact(type, contact: contact, campaign: campaign, now: createdAt) }
+            if contacts.count < limit {
+                try database.cached("DELETE FROM webhook_bulk_events WHERE seq = ?").bind(1, seq).run()
+            } else {
+                try database.cached("UPDATE webhook_bulk_events SET next_contact = ? WHERE seq = ?").bind(1, contacts[contacts.count - 1] + 1).bind(2, seq).run()
+            }
+            return true
+        }
     }
 
     // MARK: The sender's side

@@ -33,12 +33,14 @@ actor Store {
     var campaignIDs: [Int64: String] = [:]
     /// Events were written in the transaction being committed: the sender is told after the commit.
     var outboxWritten = false
+    /// A bulk event was written too: the sender expands it after the commit.
+    var bulkEventsWritten = false
     /// Events of the write under way, rendered when it is done (so they show its final state).
     var pendingEvents: [PendingEvent] = []
-    private var outboxListener: (@Sendable () -> Void)?
+    private var outboxListener: (@Sendable (_ bulk: Bool) -> Void)?
 
-    /// Called after every commit that wrote webhook events.
-    func onOutboxCommit(_ listener: @escaping @Sendable () -> Void) { outboxListener = listener }
+    /// Called after every commit that wrote webhook events, saying whether a bulk event was among them.
+    func onOutboxCommit(_ listener: @escaping @Sendable (_ bulk: Bool) -> Void) { outboxListener = listener }
 
     init(path: String, metrics: ManagerMetrics = ManagerMetrics(), defaultWindow: CallingWindow = .tcpa) throws {
         self.metrics = metrics
@@ -96,6 +98,7 @@ actor Store {
 
     private func abandonTransaction(_ error: any Error) {
         outboxWritten = false
+        bulkEventsWritten = false
         let waiters = commitWaiters
         commitWaiters = []
         inTransaction = false
@@ -115,9 +118,10 @@ actor Store {
             metrics.commitSeconds.observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             metrics.commitBatch.observe(Double(waiters.count))
             waiters.forEach { $0.resume() }
-            if outboxWritten {
+            if outboxWritten || bulkEventsWritten {
+                outboxListener?(bulkEventsWritten)
                 outboxWritten = false
-                outboxListener?()
+                bulkEventsWritten = false
             }
         } catch {
             try? database.execute("ROLLBACK")

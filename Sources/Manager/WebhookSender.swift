@@ -20,8 +20,10 @@ import Transport
 /// outcome being written); until its outcome is committed it is in none of the reads, so it is
 /// never sent twice.
 ///
-/// Sending runs on an event loop of its own at a lower CPU priority: on a box short of CPU,
-/// dialing goes first and deliveries catch up when it has room (they wait in the outbox anyway).
+/// Sending (signing, and the requests' I/O) runs on an event loop of its own at a lower CPU
+/// priority: on a box short of CPU, dialing goes first and deliveries catch up when it has room
+/// (they wait in the outbox anyway). Only the send prefers that loop: the store's commit must
+/// not be scheduled from a task that does (a commit so scheduled was never run).
 actor WebhookSender {
     struct Settings: Sendable {
         var timeout: Double = 10
@@ -59,6 +61,9 @@ actor WebhookSender {
     private var sleeper: CheckedContinuation<Void, Never>?
     private var outcomes: [(delivery: DueDelivery, result: Store.DeliveryResult)] = []
     private var recording = false
+    /// Bulk events may wait to be expanded into their contacts' events (at start: from before a restart).
+    private var expanding = true
+    private var expansionFailed = false
 
     init(store: Store, reader: Reader, settings: Settings, logger: Logger, metrics: ManagerMetrics) {
         self.store = store
@@ -74,18 +79,16 @@ actor WebhookSender {
         session = URLSession(configuration: configuration)
     }
 
-    /// New events were committed, or outcomes written: look now rather than at the next poll.
-    func nudge() {
+    /// New events were committed (`bulk`: a bulk event to expand among them), or outcomes written:
+    /// look now rather than at the next poll.
+    func nudge(bulk: Bool = false) {
+        if bulk { expanding = true }
         nudged = true
         sleeper?.resume()
         sleeper = nil
     }
 
     func run() async {
-        await withTaskExecutorPreference(loop) { await self.loopOnce() }
-    }
-
-    private func loopOnce() async {
         var lastRead = ContinuousClock.now - .seconds(1)
         while !Task.isCancelled {
             // Reads at most every few milliseconds: the nudges of a busy outbox (every commit, every
@@ -94,8 +97,9 @@ actor WebhookSender {
             if gap > .zero { try? await Task.sleep(for: gap) }
             nudged = false
             lastRead = ContinuousClock.now
+            if expanding { await expandBulkEvents() }
             await readDue()
-            if nudged { continue }
+            if nudged || expanding { continue }
             // Poll at least every half second (retries come due without a commit to nudge us).
             let wake = Task { [weak self] in
                 try? await Task.sleep(for: .milliseconds(500))
@@ -103,6 +107,22 @@ actor WebhookSender {
             }
             await withCheckedContinuation { sleeper = $0 }
             wake.cancel()
+            if expansionFailed {
+                expansionFailed = false
+                expanding = true
+            }
+        }
+    }
+
+    /// One chunk of a bulk event's contacts: a thousand events per transaction, so the writer
+    /// is never held long, and deliveries start while the rest are written.
+    private func expandBulkEvents() async {
+        do {
+            expanding = try await store.expandBulkEvents(limit: 1000)
+        } catch {
+            logger.error("webhook_bulk_events_unexpanded", ["error": "\(error)"])
+            expanding = false
+            expansionFailed = true
         }
     }
 
@@ -139,12 +159,12 @@ actor WebhookSender {
             endpoints[webhook] = endpoint
             queued -= 1
             sending += 1
-            Task(executorPreference: loop) { await self.deliver(delivery) }
+            Task { await self.deliver(delivery) }
         }
     }
 
     private func deliver(_ delivery: DueDelivery) async {
-        let result = await send(delivery)
+        let result = await withTaskExecutorPreference(loop) { await self.send(delivery) }
         // Its place is free as soon as its answer is in: the next queued goes at once.
         endpoints[delivery.webhook]?.sending -= 1
         sending -= 1
@@ -184,7 +204,7 @@ actor WebhookSender {
             .joined(separator: ",")
     }
 
-    private func send(_ delivery: DueDelivery) async -> Store.DeliveryResult {
+    private nonisolated func send(_ delivery: DueDelivery) async -> Store.DeliveryResult {
         let started = ContinuousClock.now
         func latency() -> Int {
             let elapsed = ContinuousClock.now - started
@@ -223,7 +243,7 @@ actor WebhookSender {
 
     /// Again after an exponential backoff with jitter (the first within about 10 s, then doubling
     /// up to an hour), for 24 hours from the event; failed after that.
-    private func retry(_ delivery: DueDelivery, status: Int?, latency: Int, error: String) -> Store.DeliveryResult {
+    private nonisolated func retry(_ delivery: DueDelivery, status: Int?, latency: Int, error: String) -> Store.DeliveryResult {
         let now = Timestamp.nowMilliseconds()
         let base = min(settings.firstRetry * pow(2, Double(min(delivery.attempts, 20))), 3_600_000)
         let retryAt = now + Int64(base * Double.random(in: 0.75...1.25))

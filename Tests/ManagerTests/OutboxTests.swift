@@ -2,6 +2,7 @@ import Foundation
 @testable import Manager
 import Protocol
 import Runtime
+import TestSupport
 import Testing
 
 /// The outbox as the sender reads it: what is due, to whom, and in which order.
@@ -83,6 +84,42 @@ import Testing
         #expect(try await due(now: 2000, free: 100, perEndpoint: 4, held: [first: held]).filter { $0.webhook == first }.count == 5)
         #expect(Set(try await due(now: 2000, free: 3, perEndpoint: 4, after: first).map(\.webhook)) == [second])
         #expect(Set(try await due(now: 2000, free: 3, perEndpoint: 4, after: second).map(\.webhook)) == [first])
+    }
+
+    /// A cancel marks its contacts with one bulk event; their events are written after it, a
+    /// chunk per transaction with its cursor, so a restart between chunks neither loses nor
+    /// repeats one.
+    @Test func aBulkCancelsEventsAreWrittenAfterItInChunksAcrossARestart() async throws {
+        _ = try await endpoint()
+        try await store.seedNumbers([("acme", "14155550100")])
+        let campaign = try await store.createCampaign(CreateCampaign(account: "acme", name: "c", agentID: "agent", callFromNumber: "14155550100",
+                                                                     timezone: middayZone))
+        let contacts = (0..<5).map { NewContact(phoneNumber: "1555123\(String(format: "%04d", $0))", variables: "{}") }
+        _ = try await store.uploadContacts(UploadContacts(account: "acme", campaignID: campaign.id, contacts: contacts))
+        _ = try await store.startCampaign(StartCampaign(account: "acme", campaignID: campaign.id))
+        _ = try await store.cancelCampaign(CancelCampaign(account: "acme", campaignID: campaign.id))
+        func events() async throws -> [(type: String, body: String, createdAt: Int64)] {
+            try await reader.read { queries in
+                var rows: [(String, String, Int64)] = []
+                try queries.database.cached("SELECT type, body, created_at FROM webhook_events WHERE type LIKE 'contact.%' ORDER BY seq")
+                    .forEachRow { rows.append(($0.string(0), $0.string(1), $0.int64(2))) }
+                return rows
+            }
+        }
+        // The cancel itself wrote none of them.
+        #expect(try await events().isEmpty)
+        #expect(try await store.expandBulkEvents(limit: 2))
+        #expect(try await events().count == 2)
+        // Another process's store, as after a restart: it goes on from the cursor.
+        let restarted = try Store(path: directory + "/rymi.sqlite")
+        var chunks = 0
+        while try await restarted.expandBulkEvents(limit: 2) { chunks += 1 }
+        let written = try await events()
+        #expect(chunks == 2 && written.count == 5 && written.allSatisfy { $0.type == "contact.canceled" && $0.body.contains(#""status":"canceled""#) })
+        let canceledAt = try await reader.read { try $0.database.integer("SELECT updated_at FROM contacts LIMIT 1") }
+        #expect(Set(written.map(\.createdAt)) == [canceledAt])
+        let ids = written.compactMap { event in event.body.range(of: #""id":"ct_[0-9]+""#, options: .regularExpression).map { String(event.body[$0]) } }
+        #expect(Set(ids).count == 5)
     }
 
     @Test func eventIDsAreVersion7UUIDsThatSortByTime() {

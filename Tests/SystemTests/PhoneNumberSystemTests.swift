@@ -106,6 +106,8 @@ import Testing
             DROP TABLE campaign_failure_reasons;
             DROP TABLE campaign_talk_times;
             DROP TABLE campaign_minutes;
+            DROP TABLE webhook_bulk_events;
+            ALTER TABLE contacts DROP COLUMN event_batch;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()

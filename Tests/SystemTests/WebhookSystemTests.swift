@@ -213,6 +213,30 @@ import Testing
         await receiver.stop()
     }
 
+    /// A cancel's contacts each get `contact.canceled` once, written after the cancel a thousand
+    /// at a time: the cancel does not wait for them.
+    @Test func aCanceledCampaignsContactsEachGetTheirEventOnce() async throws {
+        let receiver = try WebhookReceiver()
+        var options = Self.options()
+        options.manager["RYMI_DIAL_CPS"] = "2"
+        let stack = try await Stack.start(options)
+        defer { stack.stop() }
+        _ = try await register(stack, receiver.url, events: #","events":["contact.canceled","campaign.canceled"]"#)
+        let id = try await stack.createCampaign()
+        try await stack.upload(phoneNumbers(2_500, block: 4), to: id)
+        _ = try await stack.client.request("POST", "/v1/campaigns/\(id)/start")
+        #expect(try await stack.client.request("POST", "/v1/campaigns/\(id)/cancel").status == 200)
+        let canceled = try await stack.waitForCampaign(id, status: "canceled")["contact_counts"]?["canceled"]?.intValue ?? 0
+        #expect(canceled >= 2_490)
+        try await waitFor(receiver, timeout: 30) { $0.filter { $0.json?["type"] == .string("contact.canceled") }.count >= canceled }
+        let events = receiver.delivered.filter { $0.json?["type"] == .string("contact.canceled") }
+        let contacts = events.compactMap { $0.json?["data"]?["id"]?.stringValue }
+        #expect(events.count == canceled && Set(contacts).count == canceled)
+        #expect(events.allSatisfy { $0.json?["data"]?["status"] == .string("canceled") })
+        #expect(receiver.delivered.filter { $0.json?["type"] == .string("campaign.canceled") }.count == 1)
+        await receiver.stop()
+    }
+
     /// A receiver that hangs holds only its own deliveries (16 at most): another account's arrive at once.
     @Test func aHangingReceiverDoesNotDelayAnotherAccount() async throws {
         let stuck = try WebhookReceiver()
