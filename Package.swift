@@ -45,6 +45,7 @@ let package = Package(
         ),
         // The API's resources as JSON: what the gateway answers and what webhooks carry.
         .target(name: "Resources", dependencies: ["Protocol", "Dialing", "Telephony", "JSON", "Runtime"], swiftSettings: settings),
+        .target(name: "CSV", swiftSettings: settings),
         .target(
             name: "Gateway",
             dependencies: ["Protocol", "Resources", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
@@ -69,6 +70,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
+        .testTarget(name: "CSVTests", dependencies: ["CSV"], swiftSettings: settings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: settings),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: settings),
         .testTarget(name: "PlivoTests", dependencies: ["Plivo", "JSON"], exclude: ["Fixtures"], swiftSettings: settings),
