@@ -12,6 +12,8 @@ public struct HTTPRequest: Sendable {
     public var version: HTTPVersion
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// The body as it arrives, when a head check chose `.stream` (then `body` is empty).
+    public var bodyStream: HTTPRequestBody?
     /// When the server finished reading it (seconds since 1970), before any handler ran.
     public var receivedAt: Double = 0
 

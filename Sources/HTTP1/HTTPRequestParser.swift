@@ -34,6 +34,10 @@ public struct HTTPRequestParser {
         /// The head asked for `Expect: 100-continue` and its body has not all arrived.
         case sendContinue
         case request(HTTPRequest)
+        /// Bytes of a body being streamed (`streamBody`), as they arrive.
+        case bodyPart([UInt8])
+        /// A streamed body is complete; the next event is the next request's.
+        case bodyEnd
     }
 
     enum BodyFraming {
@@ -50,6 +54,8 @@ public struct HTTPRequestParser {
         case chunkData(Int)
         case chunkDataEnd
         case trailers
+        /// A streamed body has all arrived: `.bodyEnd` is next.
+        case streamedBodyEnd
     }
 
     let limits: HTTPLimits
@@ -63,6 +69,9 @@ public struct HTTPRequestParser {
     private let reportsHeads: Bool
     /// This request's body bound, when `limitBody` made it smaller than `limits.maxBodyBytes`.
     private var bodyLimit: Int
+    /// The current request's body is handed out as it arrives rather than kept (`streamBody`).
+    private var streaming = false
+    private var streamed = 0
 
     public init(limits: HTTPLimits = HTTPLimits(), reportsHeads: Bool = false) {
         self.limits = limits
@@ -77,6 +86,12 @@ public struct HTTPRequestParser {
         if case .fixedBody(let length) = state, length > bodyLimit { throw Self.bodyTooLarge(bodyLimit) }
     }
 
+    /// Hands the current request's body out in `.bodyPart`s as it arrives, ending with
+    /// `.bodyEnd`, instead of one `.request` holding all of it (after `.head`).
+    public mutating func streamBody() {
+        streaming = true
+    }
+
     /// The current request's declared body length; nil when chunked or bodiless.
     public var declaredBodyLength: Int? {
         if case .fixedBody(let length) = state { return length }
@@ -84,7 +99,7 @@ public struct HTTPRequestParser {
     }
 
     /// Body bytes of the current request taken in so far (a chunked body grows as it arrives).
-    public var bodyBytesReceived: Int { request.body.count }
+    public var bodyBytesReceived: Int { streaming ? streamed : request.body.count }
 
     public mutating func append(_ bytes: [UInt8]) {
         if position == buffer.count {
@@ -136,6 +151,12 @@ public struct HTTPRequestParser {
                     continue
                 }
                 try parseHeaderLine(line)
+            case .fixedBody(let length) where streaming:
+                let available = min(length, bufferedBytes)
+                guard available > 0 else { return offerContinue() }
+                let part = take(available)
+                state = available == length ? .streamedBodyEnd : .fixedBody(length - available)
+                return .bodyPart(part)
             case .fixedBody(let length):
                 guard bufferedBytes >= length else { return offerContinue() }
                 request.body = Array(buffer[position..<position + length])
@@ -148,9 +169,15 @@ public struct HTTPRequestParser {
                     state = .trailers
                     headerBytes = 0
                 } else {
-                    guard request.body.count + size <= bodyLimit else { throw Self.bodyTooLarge(bodyLimit) }
+                    guard bodyBytesReceived + size <= bodyLimit else { throw Self.bodyTooLarge(bodyLimit) }
                     state = .chunkData(size)
                 }
+            case .chunkData(let remaining) where streaming:
+                let available = min(remaining, bufferedBytes)
+                guard available > 0 else { return offerContinue() }
+                let part = take(available)
+                state = remaining == available ? .chunkDataEnd : .chunkData(remaining - available)
+                return .bodyPart(part)
             case .chunkData(let remaining):
                 let available = min(remaining, bufferedBytes)
                 guard available > 0 else { return offerContinue() }
@@ -162,13 +189,28 @@ public struct HTTPRequestParser {
                 guard buffer[position] == 0x0D, buffer[position + 1] == 0x0A else { throw .bad("chunk data not followed by CRLF") }
                 position += 2
                 state = .chunkSize
+            case .streamedBodyEnd:
+                _ = finishRequest()
+                return .bodyEnd
             case .trailers:
                 guard let line = try nextLine(limit: limits.maxHeaderBytes - headerBytes, tooLong: HTTPParseError(status: 431, code: "headers_too_large", message: "trailer section too large")) else { return .needMore }
                 headerBytes += line.count + 2
-                if line.isEmpty { return .request(finishRequest()) }
+                if line.isEmpty {
+                    guard streaming else { return .request(finishRequest()) }
+                    state = .streamedBodyEnd
+                    continue
+                }
                 // Trailer fields are read for framing only; none of them changes the request.
             }
         }
+    }
+
+    /// The next `count` bytes of a streamed body.
+    private mutating func take(_ count: Int) -> [UInt8] {
+        let part = Array(buffer[position..<position + count])
+        position += count
+        streamed += count
+        return part
     }
 
     private mutating func offerContinue() -> Event {
@@ -184,6 +226,8 @@ public struct HTTPRequestParser {
         continueOffered = false
         expectsContinue = false
         bodyLimit = limits.maxBodyBytes
+        streaming = false
+        streamed = 0
         if position == buffer.count {
             buffer.removeAll(keepingCapacity: buffer.capacity <= 64 * 1024)
             position = 0

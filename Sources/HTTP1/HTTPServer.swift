@@ -17,6 +17,9 @@ public enum HTTPHeadVerdict: Sendable {
     case proceed
     /// Read the body only up to this many bytes (413 above).
     case limitBody(Int)
+    /// Hand the body to the handler as it arrives (`HTTPRequest.bodyStream`), up to this many
+    /// bytes (413 above): the handler starts at once, and a slow one slows the reading.
+    case stream(Int)
     /// Answer this without reading the body, then close the connection.
     case reject(HTTPResponse)
 }
@@ -182,6 +185,12 @@ final class HTTPConnection: @unchecked Sendable {
     /// Budget held for the body of the request being read or handled.
     private var reservedBody = 0
     private var readingChunkedBody = false
+    /// The body being handed to a running handler as it arrives.
+    private var streamingBody: HTTPRequestBody?
+    /// Reading stopped because the handler has not taken what came of its body.
+    private var waitingForBodyReader = false
+    /// Bytes of a streamed body that may wait unread before the connection stops reading.
+    static let streamHighWater = 1024 * 1024
 
     init(stream: StreamConnection, configuration: HTTPServerConfiguration, immediate: HTTPImmediateHandler?, headCheck: HTTPHeadCheck?,
          bodyBudget: HTTPBodyBudget, handler: @escaping HTTPHandler, onClose: @escaping (HTTPConnection) -> Void) {
@@ -200,6 +209,8 @@ final class HTTPConnection: @unchecked Sendable {
         stream.start(StreamConnection.Handlers(
             onRead: { [self] bytes in received(bytes) },
             onClose: { [self] _ in
+                streamingBody?.fail(SocketError.system(call: "read", errno: ECONNRESET))
+                streamingBody = nil
                 releaseBody()
                 chunkWaiter?.resume(throwing: SocketError.system(call: "write", errno: EPIPE))
                 chunkWaiter = nil
@@ -225,7 +236,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func received(_ bytes: [UInt8]) {
         parser.append(bytes)
-        if busy {
+        if busy, streamingBody == nil {
             // Pipelined requests wait their turn; stop reading once a full head's worth is queued.
             if parser.bufferedBytes > configuration.limits.maxHeaderBytes { stream.pauseReading() }
             return
@@ -235,7 +246,14 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func readEnded() {
         peerEnded = true
-        if !busy { process() }
+        if !busy || streamingBody != nil { process() }
+    }
+
+    /// The handler took what waited of its body: read on.
+    private func bodyDrained() {
+        guard waitingForBodyReader else { return }
+        waitingForBodyReader = false
+        process()
     }
 
     private func drained() {
@@ -252,7 +270,8 @@ final class HTTPConnection: @unchecked Sendable {
         guard !processing else { return }
         processing = true
         defer { processing = false }
-        while !busy, !closing, !stream.isClosed {
+        while !busy || streamingBody != nil, !closing, !stream.isClosed {
+            if waitingForBodyReader { return }
             // A peer that sends requests but does not read the answers gets no more read from it
             // until they have drained.
             if stream.pendingOutput > configuration.maxPendingOutput {
@@ -272,6 +291,8 @@ final class HTTPConnection: @unchecked Sendable {
                 if readingChunkedBody, !reserveChunkedBody() { return }
                 if peerEnded {
                     // Nothing more can arrive: whatever is partial is never answered.
+                    streamingBody?.fail(SocketError.system(call: "read", errno: ECONNRESET))
+                    streamingBody = nil
                     closing = true
                     stream.closeAfterFlush()
                     return
@@ -285,6 +306,17 @@ final class HTTPConnection: @unchecked Sendable {
                 stream.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             case .request(let request):
                 dispatch(request)
+            case .bodyPart(let bytes):
+                if streamingBody?.append(bytes) == true {
+                    waitingForBodyReader = true
+                    stream.pauseReading()
+                    return
+                }
+            case .bodyEnd:
+                streamingBody?.finish()
+                streamingBody = nil
+                bodyDeadlineArmed = false
+                stream.setDeadline(nil)
             }
         }
     }
@@ -304,6 +336,24 @@ final class HTTPConnection: @unchecked Sendable {
         case .reject(let response):
             refuse(response, version: head.version, includeBody: head.method != "HEAD")
             return false
+        case .stream(let bytes):
+            do {
+                try parser.limitBody(to: bytes)
+            } catch {
+                fail(status: error.status, code: error.code, message: error.message)
+                return false
+            }
+            // Held a piece at a time: the budget covers what may wait unread, not the whole body.
+            guard bodyBudget.reserve(2 * Self.streamHighWater) else {
+                overBudget()
+                return false
+            }
+            reservedBody = 2 * Self.streamHighWater
+            parser.streamBody()
+            bodyDeadlineArmed = true
+            stream.setDeadline(configuration.bodyTimeout)
+            startStreaming(head)
+            return true
         }
         if let length = parser.declaredBodyLength {
             guard bodyBudget.reserve(length) else {
@@ -347,10 +397,34 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Answers without reading the rest of the request, then closes.
     private func refuse(_ response: HTTPResponse, version: HTTPVersion, includeBody: Bool) {
+        streamingBody?.fail(HTTPParseError(status: response.status, code: "refused", message: "the request was refused"))
+        streamingBody = nil
+        waitingForBodyReader = false
         releaseBody()
         closing = true
         stream.write(response.serialized(version: version, keepAlive: false, includeBody: includeBody))
         stream.closeAfterFlush(linger: configuration.refusalLinger)
+    }
+
+    /// Starts the handler of a request whose body is read as it comes, on the cooperative pool
+    /// (it may run as long as the body takes to arrive).
+    private func startStreaming(_ head: HTTPRequest) {
+        let body = HTTPRequestBody(highWater: Self.streamHighWater)
+        body.onDrained = { [weak self] in
+            guard let self else { return }
+            stream.loop.execute { [self] in bodyDrained() }
+        }
+        streamingBody = body
+        var request = head
+        request.bodyStream = body
+        request.receivedAt = Date().timeIntervalSince1970
+        busy = true
+        headDeadlineArmed = false
+        let handler = self.handler
+        Task { [self] in
+            let response = await handler(request)
+            stream.loop.execute { [self] in complete(request, response) }
+        }
     }
 
     private func dispatch(_ parsed: HTTPRequest) {
@@ -383,6 +457,20 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func complete(_ request: HTTPRequest, _ response: HTTPResponse) {
         busy = false
+        // Refused or cut off while the handler ran: that answer is already on its way.
+        guard !closing, !stream.isClosed else { return }
+        if let body = streamingBody {
+            // Answered before its body all came (a refusal): the rest is not read as requests.
+            body.fail(CancellationError())
+            streamingBody = nil
+            waitingForBodyReader = false
+            releaseBody()
+            closing = true
+            stream.write(response.serialized(version: request.version, keepAlive: false, includeBody: request.method != "HEAD"))
+            stream.resumeReading()
+            stream.closeAfterFlush(linger: configuration.refusalLinger)
+            return
+        }
         releaseBody()
         if response.resetsConnection {
             stream.reset()
@@ -473,7 +561,7 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func timedOut() {
-        guard !busy else { return }
+        guard !busy || streamingBody != nil else { return }
         if parser.isMidRequest {
             fail(status: 408, code: "request_timeout", message: "the request did not arrive in time")
         } else {

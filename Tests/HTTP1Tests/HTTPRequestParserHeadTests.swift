@@ -3,19 +3,10 @@ import Testing
 
 /// The head of a request with a body comes out before the body is read, when asked for.
 @Suite struct HTTPRequestParserHeadTests {
-    func events(_ parser: inout HTTPRequestParser) throws(HTTPParseError) -> [HTTPRequestParser.Event] {
-        var events: [HTTPRequestParser.Event] = []
-        while true {
-            let event = try parser.next()
-            if case .needMore = event { return events }
-            events.append(event)
-        }
-    }
-
     @Test func reportsTheHeadBeforeContinueAndBody() throws {
         var parser = HTTPRequestParser(reportsHeads: true)
         parser.append(Array("POST /v1/x HTTP/1.1\r\nAuthorization: Bearer k\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n".utf8))
-        let first = try events(&parser)
+        let first = try parser.eventsUntilMore()
         #expect(first.count == 2)
         guard case .head(let head) = first[0], case .sendContinue = first[1] else {
             Issue.record("expected head then sendContinue: \(first)")
@@ -49,11 +40,11 @@ import Testing
         guard case .head = try chunked.next() else { Issue.record("expected head"); return }
         try chunked.limitBody(to: 8)
         chunked.append(Array("5\r\nhello\r\n".utf8))
-        #expect(try events(&chunked).isEmpty)
+        #expect(try chunked.eventsUntilMore().isEmpty)
         #expect(chunked.bodyBytesReceived == 5)
         chunked.append(Array("5\r\nworld\r\n".utf8))
         do {
-            _ = try events(&chunked)
+            _ = try chunked.eventsUntilMore()
             Issue.record("expected 413")
         } catch {
             #expect(error.status == 413)

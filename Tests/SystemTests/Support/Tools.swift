@@ -11,11 +11,17 @@ func runTool(_ arguments: [String], separateErrors: Bool = false) async throws -
     process.standardOutput = output
     if !separateErrors { process.standardError = output }
     try process.run()
-    return await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            continuation.resume(returning: (process.terminationStatus, data))
-        }
+    return try await onOwnThread {
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
+    }
+}
+
+/// Runs blocking work (a tool's wait, a blocking socket) on a thread of its own, never on one of
+/// the tests' cooperative threads (two on this box), which a blocked call would take from every suite.
+func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }

@@ -18,6 +18,11 @@ final class WireClient: @unchecked Sendable {
         fd = try HTTPClient.connect(port: port, timeout: timeout)
     }
 
+    /// Over a socket made elsewhere, which it now owns.
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
     deinit { close(fd) }
 
     func sendRaw(_ bytes: [UInt8]) {
