@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "CSV", swiftSettings: settings),
         .target(
             name: "Gateway",
-            dependencies: ["Protocol", "Resources", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
+            dependencies: ["Protocol", "Resources", "CSV", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
             swiftSettings: settings
         ),
         .target(

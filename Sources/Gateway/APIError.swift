@@ -49,14 +49,20 @@ public struct FieldError: Sendable, Equatable {
     public var field: String
     public var reason: String
     public var index: Int?
+    /// A CSV upload's row, 1-based, the header not counted (`index` is then `row - 1`).
+    public var row: Int?
 
-    public init(_ field: String, _ reason: String, index: Int? = nil) {
+    public init(_ field: String, _ reason: String, index: Int? = nil, row: Int? = nil) {
         self.field = field
         self.reason = reason
         self.index = index
+        self.row = row
     }
 
     var json: JSONValue {
-        .object(["index": index.map(JSONValue.int), "field": .string(field), "reason": .string(reason)])
+        var members: [(key: String, value: JSONValue)] = []
+        if let row { members.append(("row", .int(row))) }
+        members += [("index", index.map(JSONValue.int) ?? .null), ("field", .string(field)), ("reason", .string(reason))]
+        return .object(members)
     }
 }

@@ -11,6 +11,8 @@ import Telephony
 struct CampaignAPI: Sendable {
     let manager: RPCClient
     let maxContactsPerUpload: Int
+    /// Rows one CSV upload may hold (it is streamed, so this bounds the manager's staging, not memory).
+    var maxCSVContacts = 1_000_000
     /// The shortest redial delay a retry policy may ask for: 60 s, lowered only for tests.
     var minimumRetryDelay = RetryPolicy.delayLimit.lowerBound
 
@@ -202,6 +204,7 @@ struct CampaignAPI: Sendable {
     // MARK: Contacts
 
     @Sendable func uploadContacts(_ context: RequestContext) async throws -> HTTPResponse {
+        if Self.isCSV(context.request) { return try await uploadCSV(context) }
         let id = try campaignID(context)
         var reader = ObjectReader(try jsonObjectBody(context.request))
         reader.rejectUnknown(allowing: ["contacts"])

@@ -21,6 +21,9 @@ public struct GatewayConfiguration: Sendable {
     public var apiKeys: APIKeys
     public var maxBodyBytes: Int
     public var maxContactsPerUpload: Int
+    /// A CSV upload is streamed: these bound its size and rows, not the gateway's memory.
+    public var maxCSVBytes: Int
+    public var maxCSVContacts: Int
     /// Test-only: the shortest redial delay a retry policy may ask for (60 s otherwise).
     public var minimumRetryDelay: Int
     /// Where webhook endpoints may point: `RYMI_WEBHOOK_ALLOW_HTTP_HOSTS` may plain http and
@@ -67,6 +70,8 @@ public struct GatewayConfiguration: Sendable {
         apiKeys = try APIKeys(parsing: keys)
         maxBodyBytes = try environment.integer("RYMI_MAX_BODY_BYTES", default: 64 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
         maxContactsPerUpload = try environment.integer("RYMI_MAX_CONTACTS_PER_UPLOAD", default: 100_000, range: 1...10_000_000)
+        maxCSVBytes = try environment.integer("RYMI_MAX_CSV_BYTES", default: 256 * 1024 * 1024, range: 1024...4 * 1024 * 1024 * 1024)
+        maxCSVContacts = try environment.integer("RYMI_MAX_CSV_CONTACTS", default: 1_000_000, range: 1...1_000_000)
         minimumRetryDelay = try environment.integer("RYMI_TEST_MIN_RETRY_DELAY_SECONDS", default: 60, range: 1...60)
         webhookPolicy = OutboundURLPolicy(hostList: environment.string("RYMI_WEBHOOK_ALLOW_HTTP_HOSTS"))
         headTimeout = try environment.seconds("RYMI_HTTP_HEADER_TIMEOUT", default: 10, range: 0.1...600)

@@ -23,7 +23,8 @@ public final class GatewayService: Service {
         // it serves nothing until `run`, by which time the front door is in place.
         let frontDoor = FrontDoorSlot()
         var httpConfiguration = HTTPServerConfiguration()
-        httpConfiguration.limits = HTTPLimits(maxBodyBytes: configuration.maxBodyBytes)
+        // The parser's bound is the larger; the head check gives each request its own.
+        httpConfiguration.limits = HTTPLimits(maxBodyBytes: max(configuration.maxBodyBytes, configuration.maxCSVBytes))
         httpConfiguration.headTimeout = configuration.headTimeout
         httpConfiguration.idleTimeout = configuration.idleTimeout
         httpConfiguration.bodyTimeout = configuration.bodyTimeout
@@ -55,6 +56,7 @@ public final class GatewayService: Service {
         var router = Router()
         var campaigns = CampaignAPI(manager: manager, maxContactsPerUpload: configuration.maxContactsPerUpload)
         campaigns.minimumRetryDelay = configuration.minimumRetryDelay
+        campaigns.maxCSVContacts = configuration.maxCSVContacts
         campaigns.register(in: &router)
         DialingAPI(campaigns: campaigns).register(in: &router)
         NumbersAPI(campaigns: campaigns).register(in: &router)
@@ -75,6 +77,7 @@ public final class GatewayService: Service {
         }
         frontDoor.value = FrontDoor(router: router, callbackRouter: callbackRouter, apiKeys: configuration.apiKeys, manager: manager,
                                     metrics: metrics, metricsToken: configuration.metricsToken,
+                                    maxBodyBytes: configuration.maxBodyBytes, maxCSVBytes: configuration.maxCSVBytes,
                                     rateLimiter: configuration.rateLimit > 0 ? RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst) : nil,
                                     logger: logger)
         logger.announce("listening", ["addr": http.localAddress.description, "manager": configuration.managerAddress.description, "public_url": publicURL])
@@ -113,6 +116,8 @@ struct FrontDoor: Sendable {
     let manager: RPCClient
     let metrics: GatewayMetrics
     let metricsToken: String?
+    let maxBodyBytes: Int
+    let maxCSVBytes: Int
     let rateLimiter: RateLimiter?
     let logger: Logger
 
@@ -174,12 +179,20 @@ struct FrontDoor: Sendable {
         guard path == "/v1" || path.hasPrefix("/v1/") else { return .limitBody(Self.unauthenticatedBodyBytes) }
         do {
             _ = try authenticate(request)
-            return .proceed
+            // A CSV upload is read as it comes: a million rows without holding the file.
+            if request.method == "POST", CampaignAPI.isCSV(request), Self.isContactsUpload(path) { return .stream(maxCSVBytes) }
+            return .limitBody(maxBodyBytes)
         } catch {
             var response = finish(request, error.response, requestID: Self.requestID(request), started: ContinuousClock.now)
             response.headers.append(("Connection", "close"))
             return .reject(response)
         }
+    }
+
+    /// `/v1/campaigns/:id/contacts`.
+    static func isContactsUpload(_ path: Substring) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return segments.count == 5 && segments[1] == "v1" && segments[2] == "campaigns" && !segments[3].isEmpty && segments[4] == "contacts"
     }
 
     /// The largest body a request without an API key may send: Plivo's callbacks are a few

@@ -139,8 +139,8 @@ struct ObjectReader {
     /// The member as an IANA time zone name the system knows (`America/New_York`).
     mutating func timezone(_ key: String) -> String? {
         guard let string = string(key, required: false) else { return nil }
-        guard string.utf8.count <= 64, TimeZones.isKnown(string), string.contains("/") || string == "UTC" else {
-            fail(key, "must be an IANA time zone, such as America/New_York")
+        if let problem = FieldLimits.timezoneProblem(string) {
+            fail(key, problem)
             return nil
         }
         return string
@@ -268,6 +268,14 @@ enum FieldLimits {
         }
     }
     static let variablesBytes = 4096
+
+    /// Why `name` is not an IANA time zone the system knows (`America/New_York`), if it is not.
+    static func timezoneProblem(_ name: String) -> String? {
+        guard name.utf8.count <= 64, TimeZones.isKnown(name), name.contains("/") || name == "UTC" else {
+            return "must be an IANA time zone, such as America/New_York"
+        }
+        return nil
+    }
     /// Errors listed in one 422; the count of all of them is given too.
     static let reportedErrors = 100
 }

@@ -217,6 +217,16 @@ public final class ManagerService: Service {
             if upload.running { await dispatcher.contactsAdded(campaign: upload.campaignSeq) }
             return upload.result
         }
+        router.on(BeginContactUpload.self) { request, _ in try await guarded(logger) { try await store.beginUpload(request) } }
+        router.on(StageContacts.self) { request, _ in
+            try await guarded(logger) { try await store.stageContacts(request) }
+            return Empty()
+        }
+        router.on(FinishContactUpload.self) { request, _ in
+            let upload = try await guarded(logger) { try await store.finishUpload(request) }
+            if upload.running { await dispatcher.contactsAdded(campaign: upload.campaignSeq) }
+            return upload.result
+        }
         router.on(ListContacts.self) { request, _ in try await guardedRead(logger, reader) { try $0.listContacts(request) } }
         singleRowRead(GetContact.self) { try $0.contact($1) }
 

@@ -37,6 +37,8 @@ actor Store {
     var bulkEventsWritten = false
     /// Events of the write under way, rendered when it is done (so they show its final state).
     var pendingEvents: [PendingEvent] = []
+    /// Uploads under way, by token (`Store+Upload`).
+    var uploads: [String: UploadSession] = [:]
     private var outboxListener: (@Sendable (_ bulk: Bool) -> Void)?
 
     /// Called after every commit that wrote webhook events, saying whether a bulk event was among them.
