@@ -78,23 +78,41 @@ public struct CSVReader {
     }
 
     /// Reads `bytes`, calling `record` with each record completed in them.
-    public mutating func feed(_ bytes: some Sequence<UInt8>, _ record: ([String]) throws -> Void) throws {
-        for byte in bytes {
-            if atStart {
-                // A byte order mark is three bytes that may arrive in separate pieces.
-                let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-                if byte == bom[bomMatched] {
-                    bomMatched += 1
-                    if bomMatched == 3 { atStart = false }
-                    continue
+    public mutating func feed(_ bytes: [UInt8], _ record: ([String]) throws -> Void) throws {
+        try bytes.withUnsafeBufferPointer { buffer in
+            var index = 0
+            while index < buffer.count {
+                // The common case in bulk: the bytes of an unquoted field up to its end.
+                if case .unquoted = state {
+                    let start = index
+                    while index < buffer.count, !Self.endsUnquoted(buffer[index]) { index += 1 }
+                    if index > start { try append(buffer[start..<index]) }
+                    if index == buffer.count { break }
                 }
-                atStart = false
-                let partial = bom.prefix(bomMatched)
-                bomMatched = 0
-                for earlier in partial { try take(earlier, record) }
+                try takeOne(buffer[index], record)
+                index += 1
             }
-            try take(byte, record)
         }
+    }
+
+    /// A comma, CR or LF: what ends an unquoted field.
+    private static func endsUnquoted(_ byte: UInt8) -> Bool { byte == UInt8(ascii: ",") || byte == 13 || byte == 10 }
+
+    private mutating func takeOne(_ byte: UInt8, _ record: ([String]) throws -> Void) throws {
+        if atStart {
+            // A byte order mark is three bytes that may arrive in separate pieces.
+            let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+            if byte == bom[bomMatched] {
+                bomMatched += 1
+                if bomMatched == 3 { atStart = false }
+                return
+            }
+            atStart = false
+            let partial = bom.prefix(bomMatched)
+            bomMatched = 0
+            for earlier in partial { try take(earlier, record) }
+        }
+        try take(byte, record)
     }
 
     /// The end of the input: the last record, if its line had no end.
@@ -180,9 +198,20 @@ public struct CSVReader {
         field.append(byte)
     }
 
+    /// Several bytes of an unquoted field at once (`take` counts one byte at a time).
+    private mutating func append(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) throws {
+        recordBytes += bytes.count
+        guard recordBytes <= limits.maxRecordBytes else { throw Problem(kind: .recordTooLong, record: records + 1) }
+        guard field.count + bytes.count <= limits.maxFieldBytes else { throw Problem(kind: .fieldTooLong, record: records + 1) }
+        field.append(contentsOf: bytes)
+    }
+
     private mutating func endField() throws {
         guard fields.count < limits.maxFields else { throw Problem(kind: .tooManyFields, record: records + 1) }
-        guard let text = String(validating: field, as: UTF8.self) else { throw Problem(kind: .invalidUTF8, record: records + 1) }
+        // Decoding repairs what is not UTF-8 (each bad sequence becomes U+FFFD, other bytes):
+        // the bytes are valid exactly when they come back unchanged.
+        let text = String(decoding: field, as: UTF8.self)
+        guard text.utf8.elementsEqual(field) else { throw Problem(kind: .invalidUTF8, record: records + 1) }
         fields.append(text)
         field.removeAll(keepingCapacity: true)
     }

@@ -1,5 +1,4 @@
 import CSV
-import Foundation
 import JSON
 import Protocol
 import Telephony
@@ -13,7 +12,8 @@ struct CSVContacts {
     enum Column: Equatable {
         case phoneNumber
         case timezone
-        case variable(key: String)
+        /// A string variable; `key` is its name as a JSON string, ready to write.
+        case variable(key: [UInt8])
     }
 
     static let phoneAliases: Set<String> = ["phone_number", "phone", "number", "phone number"]
@@ -41,7 +41,7 @@ struct CSVContacts {
         var columns: [Column] = []
         var seen: Set<String> = []
         for (position, raw) in header.enumerated() {
-            let name = raw.trimmingCharacters(in: .whitespaces)
+            let name = Self.trimmed(raw)
             guard !name.isEmpty else { throw Self.badHeader("column \(position + 1) has no name") }
             guard seen.insert(name.lowercased()).inserted else { throw Self.badHeader("the column \"\(name)\" appears twice") }
             if phoneAliases.contains(name.lowercased()) {
@@ -52,13 +52,26 @@ struct CSVContacts {
             } else if name.lowercased() == "timezone" {
                 columns.append(.timezone)
             } else {
-                columns.append(.variable(key: name))
+                var key: [UInt8] = []
+                JSONValue.writeString(name, into: &key)
+                columns.append(.variable(key: key))
             }
         }
         guard columns.contains(.phoneNumber) else {
             throw Self.badHeader("no column names the phone number (phone_number, or phone, number, phone number)")
         }
         return columns
+    }
+
+    /// Without the spaces and tabs around it (a spreadsheet's padding); the text itself when
+    /// there are none, which is nearly always.
+    static func trimmed(_ text: String) -> String {
+        let utf8 = text.utf8
+        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        guard let first = utf8.first, let last = utf8.last, isBlank(first) || isBlank(last) else { return text }
+        guard let start = utf8.firstIndex(where: { !isBlank($0) }), let end = utf8.lastIndex(where: { !isBlank($0) }) else { return "" }
+        // Both ends sit next to an ASCII blank (or the text's ends), so they are character boundaries.
+        return String(text[start..<utf8.index(after: end)])
     }
 
     static func badHeader(_ reason: String) -> APIError {
@@ -83,23 +96,27 @@ struct CSVContacts {
         }
         var phone: String?
         var zone: String?
-        var variables: [(key: String, value: JSONValue)] = []
+        // The other columns as a JSON object of strings, written straight into bytes.
+        var text: [UInt8] = [UInt8(ascii: "{")]
         for (column, value) in zip(columns, record) {
             switch column {
             case .phoneNumber:
-                switch PhoneNumber.canonical(value.trimmingCharacters(in: .whitespaces), defaultCountry: defaultCountry) {
+                switch PhoneNumber.canonical(Self.trimmed(value), defaultCountry: defaultCountry) {
                 case .success(let number): phone = number
                 case .failure(let invalid): fail("phone_number", value.isEmpty ? "is required" : invalid.reason)
                 }
             case .timezone:
-                let name = value.trimmingCharacters(in: .whitespaces)
+                let name = Self.trimmed(value)
                 guard !name.isEmpty else { continue }
                 if let problem = FieldLimits.timezoneProblem(name) { fail("timezone", problem) } else { zone = name }
             case .variable(let key):
-                variables.append((key, .string(value)))
+                if text.count > 1 { text.append(UInt8(ascii: ",")) }
+                text += key
+                text.append(UInt8(ascii: ":"))
+                JSONValue.writeString(value, into: &text)
             }
         }
-        let text = JSONValue.object(variables).serialized()
+        text.append(UInt8(ascii: "}"))
         if text.count > FieldLimits.variablesBytes {
             fail("variables", "the row's other columns must be at most \(FieldLimits.variablesBytes) bytes as JSON")
         }

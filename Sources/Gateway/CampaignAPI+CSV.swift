@@ -39,6 +39,8 @@ extension CampaignAPI {
         var contacts = CSVContacts(defaultCountry: country ?? session.defaultCountry, maxRows: maxCSVContacts,
                                    listed: skipInvalid ? Self.listedRejections : FieldLimits.reportedErrors)
         var staged = 0
+        // One batch is staged while the next is read: the gateway and the manager work at once.
+        var staging: Task<Void, any Error>?
         do {
             var reader = CSVReader()
             func read(_ piece: [UInt8]) throws {
@@ -54,7 +56,9 @@ extension CampaignAPI {
                 let batch = contacts.batch
                 contacts.batch = []
                 guard skipInvalid || contacts.invalidRows == 0 else { return }
-                _ = try await ask(StageContacts(account: context.account, token: session.token, contacts: batch), context, timeout: 60)
+                try await staging?.value
+                let message = StageContacts(account: context.account, token: session.token, contacts: batch)
+                staging = Task { _ = try await ask(message, context, timeout: 60) }
                 staged += batch.count
             }
             if let body = context.request.bodyStream {
@@ -71,6 +75,7 @@ extension CampaignAPI {
                 throw CSVContacts.unreadable(problem)
             }
             try await stage()
+            try await staging?.value
             guard contacts.columns != nil else { throw APIError(422, "invalid_csv", "the file is empty: send a header row and at least one row") }
             guard contacts.rows > 0 else { throw APIError(422, "invalid_csv", "the file has a header row but no rows; nothing was inserted") }
             if contacts.invalidRows > 0, !skipInvalid {
@@ -78,6 +83,7 @@ extension CampaignAPI {
                                details: .array(contacts.errors.map(\.json)))
             }
         } catch {
+            _ = try? await staging?.value
             _ = try? await ask(FinishContactUpload(account: context.account, token: session.token, commit: false, staged: staged), context)
             throw error
         }

@@ -1,17 +1,22 @@
 import Dialing
 import Foundation
+import JSON
 import Protocol
 import Runtime
 
-/// Uploads in several messages (a CSV file streamed through the gateway). Each batch is staged in
-/// a temporary table of the writer's connection (kept on disk by SQLite, outside the database
-/// file), and the whole upload goes into the campaign in one transaction at the end: all or
-/// nothing however it arrived. A crash, or an upload left idle, drops what was staged.
+/// Uploads in several messages (a CSV file streamed through the gateway). Each batch is staged as
+/// one row, its contacts as a JSON array, in a temporary table of the writer's connection (kept on
+/// disk by SQLite, outside the database file), and the whole upload goes into the campaign in one
+/// transaction at the end, SQLite reading the arrays itself: all or nothing however it arrived. A
+/// crash, or an upload left idle, drops what was staged.
 extension Store {
     struct UploadSession {
         let account: String
         let campaign: Int64
         var lastUsed: ContinuousClock.Instant
+        /// Batches and contacts staged so far (each batch's write committed before the next comes).
+        var batches = 0
+        var staged = 0
     }
 
     static let maxOpenUploads = 16
@@ -31,13 +36,12 @@ extension Store {
                 throw RemoteError(.unavailable, "too many uploads under way; retry when one has finished")
             }
             try database.execute("""
-                CREATE TEMP TABLE IF NOT EXISTS staged_contacts (
-                    token TEXT NOT NULL, position INTEGER NOT NULL, phone_number TEXT NOT NULL, variables TEXT NOT NULL, timezone TEXT,
-                    PRIMARY KEY (token, position)
+                CREATE TEMP TABLE IF NOT EXISTS staged_batches (
+                    token TEXT NOT NULL, batch INTEGER NOT NULL, count INTEGER NOT NULL, contacts TEXT NOT NULL, PRIMARY KEY (token, batch)
                 ) WITHOUT ROWID
                 """)
             // Rows of uploads that ended in a write that was rolled back are swept when none is under way.
-            if uploads.isEmpty { try database.execute("DELETE FROM staged_contacts") }
+            if uploads.isEmpty { try database.execute("DELETE FROM staged_batches") }
             let token = UUID().uuidString.lowercased()
             uploads[token] = UploadSession(account: request.account, campaign: seq, lastUsed: ContinuousClock.now)
             return ContactUploadSession(token: token, defaultCountry: record.defaultCountry)
@@ -46,26 +50,29 @@ extension Store {
 
     func stageContacts(_ request: StageContacts) async throws {
         try await mutate {
-            _ = try upload(request.token, of: request.account)
-            let staged = try stagedCount(request.token)
-            guard staged + request.contacts.count <= Self.maxStagedContacts else {
+            var session = try upload(request.token, of: request.account)
+            guard session.staged + request.contacts.count <= Self.maxStagedContacts else {
                 throw RemoteError(.invalid, "an upload may hold at most \(Self.maxStagedContacts) contacts")
             }
-            // Many rows per statement, as in `uploadContacts`: each execution has a fixed cost.
-            var position = staged
-            var rest = request.contacts[...]
-            while !rest.isEmpty {
-                let rows = rest.count >= Self.insertBatch ? Self.insertBatch : 1
-                let insert = try database.cached(Self.stageSQL[rows]!)
-                for (row, contact) in rest.prefix(rows).enumerated() {
-                    let base = Int32(row * 5)
-                    insert.bind(base + 1, request.token).bind(base + 2, position + row).bind(base + 3, contact.phoneNumber)
-                        .bind(base + 4, contact.variables).bind(base + 5, contact.timezone)
-                }
-                try insert.run()
-                position += rows
-                rest = rest.dropFirst(rows)
+            // `[["phone","variables","timezone" or null],…]`: one row per batch, read back by SQLite.
+            var text: [UInt8] = [UInt8(ascii: "[")]
+            text.reserveCapacity(request.contacts.count * 96)
+            for contact in request.contacts {
+                if text.count > 1 { text.append(UInt8(ascii: ",")) }
+                text.append(UInt8(ascii: "["))
+                JSONValue.writeString(contact.phoneNumber, into: &text)
+                text.append(UInt8(ascii: ","))
+                JSONValue.writeString(contact.variables, into: &text)
+                text.append(UInt8(ascii: ","))
+                if let zone = contact.timezone { JSONValue.writeString(zone, into: &text) } else { text += Array("null".utf8) }
+                text.append(UInt8(ascii: "]"))
             }
+            text.append(UInt8(ascii: "]"))
+            try database.cached("INSERT INTO staged_batches (token, batch, count, contacts) VALUES (?, ?, ?, ?)")
+                .bind(1, request.token).bind(2, session.batches).bind(3, request.contacts.count).bind(4, String(decoding: text, as: UTF8.self)).run()
+            session.batches += 1
+            session.staged += request.contacts.count
+            uploads[request.token] = session
         }
     }
 
@@ -87,12 +94,22 @@ extension Store {
                 let record = try queries.campaignRow(account: session.account, id: try campaignID(session.campaign)).record
                 try CampaignLifecycle.check(.uploadContacts, on: record.lifecycle)
                 let now = Timestamp.nowMilliseconds()
-                try database.cached("""
+                // Batch by batch, each array in its order: the contacts go in as the file had them.
+                var inserted = 0
+                let batches = try database.cached("SELECT contacts FROM staged_batches WHERE token = ? ORDER BY batch")
+                batches.bind(1, request.token)
+                let insert = try database.cached("""
                     INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at, timezone)
-                    SELECT ?1, phone_number, variables, 'pending', ?2, ?2, timezone FROM staged_contacts WHERE token = ?3 ORDER BY position
+                    SELECT ?1, value ->> 0, value ->> 1, 'pending', ?2, ?2, value ->> 2 FROM json_each(?3) WHERE true
                     ON CONFLICT (campaign_seq, phone_number) DO NOTHING
-                    """).bind(1, session.campaign).bind(2, now).bind(3, request.token).run()
-                let inserted = database.changes
+                    """)
+                do {
+                    defer { batches.reset() }
+                    while try batches.step() {
+                        try insert.bind(1, session.campaign).bind(2, now).bind(3, batches.string(0)).run()
+                        inserted += database.changes
+                    }
+                }
                 try database.cached("UPDATE campaigns SET pending_count = pending_count + ?, updated_at = ? WHERE seq = ?")
                     .bind(1, inserted).bind(2, now).bind(3, session.campaign).run()
                 try discardStaged(request.token)
@@ -107,14 +124,7 @@ extension Store {
 
     private func discardStaged(_ token: String) throws {
         uploads[token] = nil
-        try database.cached("DELETE FROM staged_contacts WHERE token = ?").bind(1, token).run()
-    }
-
-    static let stageSQL = [1: stageInsert(rows: 1), insertBatch: stageInsert(rows: insertBatch)]
-
-    private static func stageInsert(rows: Int) -> String {
-        "INSERT INTO staged_contacts (token, position, phone_number, variables, timezone) VALUES "
-            + (0..<rows).map { row in "(" + (1...5).map { "?\(row * 5 + $0)" }.joined(separator: ", ") + ")" }.joined(separator: ", ")
+        try database.cached("DELETE FROM staged_batches WHERE token = ?").bind(1, token).run()
     }
 
     private func upload(_ token: String, of account: String) throws -> UploadSession {
@@ -128,7 +138,7 @@ extension Store {
     }
 
     private func stagedCount(_ token: String) throws -> Int {
-        let count = try database.cached("SELECT count(*) FROM staged_contacts WHERE token = ?")
+        let count = try database.cached("SELECT coalesce(sum(count), 0) FROM staged_batches WHERE token = ?")
         count.bind(1, token)
         defer { count.reset() }
         return try count.step() ? count.int(0) : 0
