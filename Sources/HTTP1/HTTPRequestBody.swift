@@ -31,6 +31,9 @@ public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
 
+    /// Bytes the queue holds, taken or not (what it costs in memory).
+    var heldBytes: Int { lock.withLock { pieces.reduce(0) { $0 + $1.count } } }
+
     /// Adds a piece; true when the connection should stop reading until `onDrained`.
     func append(_ piece: [UInt8]) -> Bool {
         lock.lock()
@@ -81,10 +84,16 @@ public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
             lock.lock()
             if first < pieces.count {
                 let piece = pieces[first]
+                // Taken pieces are let go at once: a reader that never quite catches up must
+                // not keep the whole body in the queue's past.
+                pieces[first] = []
                 first += 1
                 waiting -= piece.count
                 if first == pieces.count {
                     pieces.removeAll(keepingCapacity: true)
+                    first = 0
+                } else if first >= 64 {
+                    pieces.removeFirst(first)
                     first = 0
                 }
                 let resume = paused && waiting <= highWater / 2

@@ -82,4 +82,23 @@ import Testing
             """.utf8))
         #expect(huge.first?.status == 413)
     }
+
+    /// A file past `RYMI_MAX_CSV_BYTES`, sent chunked (no length to refuse it by): 413 once it
+    /// passes the limit, read a piece at a time, and nothing inserted.
+    @Test func aFileOverTheLimitIs413WithoutBeingHeld() async throws {
+        let stack = try await Stack.start(gatewayEnvironment: ["RYMI_MAX_CSV_BYTES": "100000"])
+        defer { stack.stop() }
+        let id = try await stack.createCampaign()
+        var body = "phone_number,name\r\n"
+        for index in 0..<5_000 { body += "1415555\(String(format: "%04d", index)),Customer \(index)\r\n" }
+        let chunks = stride(from: 0, to: body.utf8.count, by: 8192).map { start -> [UInt8] in
+            let piece = Array(body.utf8.dropFirst(start).prefix(8192))
+            return Array(String(piece.count, radix: 16).utf8) + [13, 10] + piece + [13, 10]
+        }.joined()
+        let head = "POST /v1/campaigns/\(id)/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Keys.acme)\r\n"
+            + "Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        let answers = try await stack.client.exchange(Array(head.utf8) + Array(chunks) + Array("0\r\n\r\n".utf8))
+        #expect(answers.first?.status == 413, "\(answers.first?.text ?? "no answer")")
+        #expect(try await stack.contacts(id).isEmpty)
+    }
 }
