@@ -28,7 +28,7 @@ struct CSVContacts {
     private(set) var invalidRows = 0
     private(set) var errors: [FieldError] = []
     /// Valid contacts not yet taken.
-    var batch: [NewContact] = []
+    var batch = ContactBatch()
 
     init(defaultCountry: String?, maxRows: Int, listed: Int = FieldLimits.reportedErrors) {
         self.defaultCountry = defaultCountry
@@ -121,7 +121,7 @@ struct CSVContacts {
             fail("variables", "the row's other columns must be at most \(FieldLimits.variablesBytes) bytes as JSON")
         }
         guard let phone, problems.isEmpty else { return reject(problems) }
-        batch.append(NewContact(phoneNumber: phone, variables: String(decoding: text, as: UTF8.self), timezone: zone))
+        batch.append(phoneNumber: phone, variables: String(decoding: text, as: UTF8.self), timezone: zone)
     }
 
     private mutating func reject(_ problems: [FieldError]) {

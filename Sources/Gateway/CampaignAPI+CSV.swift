@@ -54,10 +54,10 @@ extension CampaignAPI {
             func stage() async throws {
                 guard !contacts.batch.isEmpty else { return }
                 let batch = contacts.batch
-                contacts.batch = []
+                contacts.batch = ContactBatch()
                 guard skipInvalid || contacts.invalidRows == 0 else { return }
                 try await staging?.value
-                let message = StageContacts(account: context.account, token: session.token, contacts: batch)
+                let message = StageContacts(account: context.account, token: session.token, batch: batch)
                 staging = Task { _ = try await ask(message, context, timeout: 60) }
                 staged += batch.count
             }

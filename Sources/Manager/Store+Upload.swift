@@ -51,27 +51,23 @@ extension Store {
     func stageContacts(_ request: StageContacts) async throws {
         try await mutate {
             var session = try upload(request.token, of: request.account)
-            guard session.staged + request.contacts.count <= Self.maxStagedContacts else {
+            guard session.staged + request.count <= Self.maxStagedContacts else {
                 throw RemoteError(.invalid, "an upload may hold at most \(Self.maxStagedContacts) contacts")
             }
-            // `[["phone","variables","timezone" or null],…]`: one row per batch, read back by SQLite.
-            var text: [UInt8] = [UInt8(ascii: "[")]
-            text.reserveCapacity(request.contacts.count * 96)
-            for contact in request.contacts {
-                if text.count > 1 { text.append(UInt8(ascii: ",")) }
-                text.append(UInt8(ascii: "["))
-                JSONValue.writeString(contact.phoneNumber, into: &text)
-                text.append(UInt8(ascii: ","))
-                JSONValue.writeString(contact.variables, into: &text)
-                text.append(UInt8(ascii: ","))
-                if let zone = contact.timezone { JSONValue.writeString(zone, into: &text) } else { text += Array("null".utf8) }
-                text.append(UInt8(ascii: "]"))
+            // The gateway's text is the shape it says: a JSON array of `count` entries of three
+            // (each field was checked by the gateway, which proved itself at the handshake, as
+            // for `UploadContacts`).
+            let check = try database.cached("SELECT count(*), coalesce(sum(json_array_length(value) = 3), 0) FROM json_each(?1)")
+            check.bind(1, request.contacts)
+            let shaped = try check.step() ? (check.int(0), check.int(1)) : (0, 0)
+            check.reset()
+            guard shaped.0 == request.count, shaped.1 == request.count else {
+                throw RemoteError(.malformed, "staged contacts: not an array of \(request.count) [phone, variables, timezone] entries")
             }
-            text.append(UInt8(ascii: "]"))
             try database.cached("INSERT INTO staged_batches (token, batch, count, contacts) VALUES (?, ?, ?, ?)")
-                .bind(1, request.token).bind(2, session.batches).bind(3, request.contacts.count).bind(4, String(decoding: text, as: UTF8.self)).run()
+                .bind(1, request.token).bind(2, session.batches).bind(3, request.count).bind(4, request.contacts).run()
             session.batches += 1
-            session.staged += request.contacts.count
+            session.staged += request.count
             uploads[request.token] = session
         }
     }

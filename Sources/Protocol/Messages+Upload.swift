@@ -1,3 +1,5 @@
+import JSON
+
 // A contact upload in several messages (a CSV file streamed through the gateway): staged on the
 // manager a batch at a time, inserted all at once or not at all (gateway → manager).
 
@@ -33,13 +35,42 @@ public struct StageContacts: GatewayRequest {
 
     public var account: String
     public var token: String
-    public var contacts: [NewContact]
+    /// A `ContactBatch`'s text: the manager checks its shape and keeps it as it is.
+    public var contacts: String
+    public var count: Int
 
-    public init(account: String, token: String, contacts: [NewContact]) {
+    public init(account: String, token: String, batch: ContactBatch) {
         self.account = account
         self.token = token
-        self.contacts = contacts
+        contacts = batch.text
+        count = batch.count
     }
+}
+
+/// Contacts as one JSON array, `[["phone_number","variables as JSON text","timezone" or null],…]`:
+/// written straight into bytes by the gateway and read by SQLite on the manager, so a million
+/// contacts are never a million values on either side.
+public struct ContactBatch: Sendable {
+    private var bytes: [UInt8] = [UInt8(ascii: "[")]
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// `variables` is a JSON object's text.
+    public mutating func append(phoneNumber: String, variables: String, timezone: String?) {
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "["))
+        JSONValue.writeString(phoneNumber, into: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        JSONValue.writeString(variables, into: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        if let timezone { JSONValue.writeString(timezone, into: &bytes) } else { bytes += Array("null".utf8) }
+        bytes.append(UInt8(ascii: "]"))
+        count += 1
+    }
+
+    public var isEmpty: Bool { count == 0 }
+    public var text: String { String(decoding: bytes + [UInt8(ascii: "]")], as: UTF8.self) }
 }
 
 /// Ends an upload: inserts every staged contact in one transaction (`commit`, when `staged`

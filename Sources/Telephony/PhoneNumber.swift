@@ -52,6 +52,12 @@ public enum PhoneNumber {
     /// The digits and whether a leading `+` made the number international. Spaces, dashes, dots
     /// and parentheses are separators; anything else is refused.
     static func scan(_ raw: String) -> Result<(String, Bool), Invalid> {
+        // The common shapes, digits alone or after a `+`, as they are (an upload has a million).
+        let utf8 = raw.utf8
+        func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+        if let first = utf8.first, first == UInt8(ascii: "+") || isDigit(first), utf8.dropFirst().allSatisfy(isDigit) {
+            return .success(first == UInt8(ascii: "+") ? (String(raw.dropFirst()), true) : (raw, false))
+        }
         var text = Substring(raw)
         while let first = text.first, first == " " { text = text.dropFirst() }
         while let last = text.last, last == " " { text = text.dropLast() }
