@@ -22,6 +22,8 @@ final class ServiceProcess: @unchecked Sendable {
     private var lines: [String] = []
     private var partial = Data()
     private var stderrText = ""
+    /// The process's standard error reached its end: everything it wrote there is in `stderrText`.
+    private var stderrEnded = false
 
     /// - Parameter namespace: run inside this network namespace (`ip netns exec`, which execs, so
     ///   the process id is the service's own).
@@ -56,7 +58,12 @@ final class ServiceProcess: @unchecked Sendable {
         }
         stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            guard !data.isEmpty else {
+                self.lock.withLock { self.stderrEnded = true }
+                handle.readabilityHandler = nil
+                return
+            }
             self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
@@ -120,7 +127,10 @@ final class ServiceProcess: @unchecked Sendable {
     func waitForExit(timeout: Double = 15) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        guard !process.isRunning else { return nil }
+        // What it wrote last may still be on its way from the pipe: wait for the pipe's end.
+        while !lock.withLock({ stderrEnded }), Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
+        return process.terminationStatus
     }
 
     func stop() {
