@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (HTTP parser, JSON parser, line protocol) with AddressSanitizer and
+# Builds the libFuzzer targets (HTTP parser, CSV reader, JSON parser, line protocol) with AddressSanitizer and
 # runs each for the given number of seconds (default 300). Prints one line per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,8 @@ build() {
   swiftc -sanitize=fuzzer,address -parse-as-library -O "$@" -o "$out/fuzz-$name" 2>"$out/build-$name.log" || {
     cat "$out/build-$name.log" >&2; exit 1; }
 }
-build http Fuzz/FuzzHTTP.swift Sources/HTTP1/HTTPRequestParser.swift Sources/HTTP1/HTTPMessage.swift
+build http Fuzz/FuzzHTTP.swift Sources/HTTP1/HTTPRequestParser.swift Sources/HTTP1/HTTPMessage.swift Sources/HTTP1/HTTPRequestBody.swift
+build csv Fuzz/FuzzCSV.swift Sources/CSV/CSVReader.swift
 build json Fuzz/FuzzJSON.swift Sources/JSON/JSONValue.swift Sources/JSON/JSONParser.swift Sources/JSON/JSONWriter.swift
 # The line protocol imports the JSON module: build it first, instrumented the same way.
 swiftc -emit-library -static -emit-module -module-name JSON -parse-as-library -O -sanitize=fuzzer,address \
@@ -22,7 +23,7 @@ build lines Fuzz/FuzzLines.swift Sources/Protocol/*.swift \
   -I "$out" -L "$out" -lJSON
 
 status=0
-for name in http json lines; do
+for name in http csv json lines; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp Fuzz/seeds/$name/* "$corpus/" 2>/dev/null || true

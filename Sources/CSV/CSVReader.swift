@@ -200,9 +200,13 @@ public struct CSVReader {
 
     /// Several bytes of an unquoted field at once (`take` counts one byte at a time).
     private mutating func append(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) throws {
+        // The limit a byte at a time would meet first: for one byte the record's is checked
+        // before the field's (a piece's size must never change which problem is reported).
+        let recordRoom = limits.maxRecordBytes - recordBytes, fieldRoom = limits.maxFieldBytes - field.count
+        if bytes.count > min(recordRoom, fieldRoom) {
+            throw Problem(kind: recordRoom <= fieldRoom ? .recordTooLong : .fieldTooLong, record: records + 1)
+        }
         recordBytes += bytes.count
-        guard recordBytes <= limits.maxRecordBytes else { throw Problem(kind: .recordTooLong, record: records + 1) }
-        guard field.count + bytes.count <= limits.maxFieldBytes else { throw Problem(kind: .fieldTooLong, record: records + 1) }
         field.append(contentsOf: bytes)
     }
 

@@ -93,4 +93,25 @@ import Testing
         try reader.finish { seen.append($0) }
         #expect(seen.count == 3 && reader.records == 3)
     }
+
+    /// Found by the fuzzer: a field read in bulk past both limits reported the record's limit
+    /// where a byte at a time meets the field's first. However the input is cut, the same problem.
+    @Test func aLongFieldIsTheSameProblemInAnyPieces() {
+        let limits = CSVReader.Limits(maxFieldBytes: 64, maxRecordBytes: 256, maxFields: 8)
+        let input = Array(String(repeating: "x", count: 300).utf8)
+        func problem(_ pieces: [[UInt8]]) -> CSVReader.Problem? {
+            var reader = CSVReader(limits: limits)
+            do {
+                for piece in pieces { try reader.feed(piece) { _ in } }
+                try reader.finish { _ in }
+                return nil
+            } catch {
+                return error as? CSVReader.Problem
+            }
+        }
+        let whole = problem([input])
+        #expect(whole == CSVReader.Problem(kind: .fieldTooLong, record: 1))
+        #expect(problem(input.map { [$0] }) == whole)
+        #expect(problem([Array(input[..<200]), Array(input[200...])]) == whole)
+    }
 }
