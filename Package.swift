@@ -67,6 +67,8 @@ let package = Package(
         .executableTarget(name: "rymi-manager", dependencies: ["Manager", "Runtime"], swiftSettings: settings),
         .executableTarget(name: "rymi-dialer", dependencies: ["Dialer", "Runtime"], swiftSettings: settings),
         .executableTarget(name: "rymi-plivo-sim", dependencies: ["PlivoSimulator", "Runtime"], swiftSettings: settings),
+        .target(name: "Client", dependencies: ["HTTP1", "JSON"], swiftSettings: settings),
+        .executableTarget(name: "rymi", dependencies: ["Client", "JSON"], swiftSettings: settings),
 
         // Tests.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
