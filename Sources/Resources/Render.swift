@@ -92,10 +92,12 @@ public enum Render {
             ("ended_at", optionalTime(call.endedAt)),
             ("duration_seconds", optional(call.durationSeconds)),
             ("bill_duration_seconds", optional(call.billDurationSeconds)),
-        ] + (attempts ? [(key: "attempts", value: JSONValue.array(record.attempts.map { attempt($0, of: record) }))] : []))
+        ] + (attempts ? [(key: "attempts", value: JSONValue.array(record.attempts.enumerated().map { attempt($1, number: $0 + 1, of: record) }))] : []))
     }
 
-    public static func attempt(_ attempt: AttemptRecord, of record: ContactRecord) -> JSONValue {
+    /// An attempt as the API shows it: `attempt` is its number in the contact's list (1, 2, …);
+    /// `attempt_id` the dispatcher's id for it (what Plivo's callbacks carry as `attempt`).
+    public static func attempt(_ attempt: AttemptRecord, number: Int, of record: ContactRecord) -> JSONValue {
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         let latest = attempt.attempt == record.attempts.last?.attempt
         let decision: JSONValue = .object([
@@ -109,7 +111,8 @@ public enum Render {
         ])
         let endedAt: JSONValue = attempt.endedAt.map(time) ?? .null
         return .object([
-            ("attempt", .int64(attempt.attempt)),
+            ("attempt", .int(number)),
+            ("attempt_id", .string(String(attempt.attempt))),
             ("begun_at", time(attempt.begunAt)),
             ("decision", decision),
             ("outcome", text(attempt.outcome)),

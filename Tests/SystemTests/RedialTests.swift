@@ -54,6 +54,9 @@ import Testing
         #expect(contact?["next_attempt_at"] == .null)
         let attempts = contact?["attempts"]?.arrayValue ?? []
         #expect(attempts.count == 3)
+        // Numbered as the user counts them; the dispatcher's ids are there too, each its own.
+        #expect(attempts.map { $0["attempt"]?.intValue ?? 0 } == [1, 2, 3])
+        #expect(Set(attempts.compactMap { $0["attempt_id"]?.stringValue }).count == 3)
         #expect(attempts.allSatisfy { $0["outcome"] == .string("failed") && $0["failure_reason"] == .string("busy") && $0["hangup_cause"] == .string("Busy Line") })
         #expect(Set(attempts.compactMap { $0["call_uuid"]?.stringValue }).count == 3, "each attempt keeps its own call")
     }
