@@ -189,6 +189,8 @@ struct FrontDoor: Sendable {
         }
     }
 
+    static let openAPIDocument = Array(OpenAPIDocument.json.utf8)
+
     /// `/v1/campaigns/:id/contacts`.
     static func isContactsUpload(_ path: Substring) -> Bool {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -204,6 +206,10 @@ struct FrontDoor: Sendable {
         let path = request.path
         if path == "/readyz", request.method == "GET" || request.method == "HEAD" {
             return await publicReadiness()
+        }
+        if path == "/openapi.json", request.method == "GET" || request.method == "HEAD" {
+            // The contract is public: no key needed to read it.
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Self.openAPIDocument)
         }
         do {
             if path.hasPrefix("/callbacks/") {
