@@ -211,6 +211,9 @@ struct FrontDoor: Sendable {
             // The contract is public: no key needed to read it.
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Self.openAPIDocument)
         }
+        if ["/healthz", "/readyz", "/openapi.json"].contains(path) {
+            return APIError(405, "method_not_allowed", "\(request.method) is not allowed here; use GET, HEAD", headers: [("Allow", "GET, HEAD")]).response
+        }
         do {
             if path.hasPrefix("/callbacks/") {
                 // Plivo's callbacks prove themselves by signature, not by API key.
