@@ -91,6 +91,7 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: ["JSON", "SQLite", "Plivo", "Protocol", "RPC", "Crypto", "Telephony", "Runtime", "HTTP1", "Transport", "TestSupport"],
+            exclude: ["Scripts"],
             swiftSettings: settings
         ),
     ]

@@ -62,4 +62,24 @@ import Testing
         let text = String(decoding: output, as: UTF8.self)
         #expect(status == 0, "\(text.suffix(4000))")
     }
+
+    /// A Python client generated from the served document by openapi-python-client (from PyPI)
+    /// runs a whole campaign against the simulator: create, upload, start, poll to completed.
+    @Test func aGeneratedPythonClientRunsAWholeCampaign() async throws {
+        let stack = try await Stack.start(StackOptions.dialing())
+        defer { stack.stop() }
+        let base = "http://127.0.0.1:\(stack.client.port)"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-generated-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let document = try await stack.client.request("GET", "/openapi.json", key: nil)
+        try Data(document.body).write(to: directory.appendingPathComponent("openapi.json"))
+        let generated = try await runTool(["openapi-python-client", "generate", "--path", directory.appendingPathComponent("openapi.json").path,
+                                           "--meta", "none", "--output-path", directory.appendingPathComponent("rymi_client").path])
+        #expect(generated.status == 0, "\(String(decoding: generated.output, as: UTF8.self).suffix(3000))")
+        let script = Self.root.appendingPathComponent("Tests/SystemTests/Scripts/generated_client_campaign.py").path
+        let run = try await runTool(["python3", script, base, Keys.acme, directory.path, middayZone])
+        let text = String(decoding: run.output, as: UTF8.self)
+        #expect(run.status == 0 && text.hasPrefix("completed "), "\(text.suffix(3000))")
+    }
 }
