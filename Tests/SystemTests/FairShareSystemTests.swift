@@ -47,7 +47,11 @@ import Testing
         func busiest(_ times: [Double]) -> Int { times.indices.map { index in times[index...].prefix { $0 < times[index] + 1 }.count }.max() ?? 0 }
         #expect(busiest(requests.compactMap { $0["at"].flatMap { Double($0.jsonText) } }.sorted()) <= 11)
         try await stack.waitForCampaign(slow, status: "completed", timeout: 30)
-        let slowTimes = times(try await stack.simulatorCalls().requests, block: slowNumbers)
+        // The campaign's own rate, by when each request was sent (what we pace; arrival adds the
+        // loaded box's jitter, which the bench measures where the box is quiet).
+        let slowSet = Set(slowNumbers)
+        let slowTimes = try await stack.simulatorCalls().calls.filter { slowSet.contains($0["to"]?.stringValue ?? "") }
+            .compactMap { $0["sent_at"].flatMap { Double($0.jsonText) } }.sorted()
         #expect(slowTimes.count == 20 && busiest(slowTimes) <= 2, "busiest second of the 2-a-second campaign: \(busiest(slowTimes))")
     }
 }

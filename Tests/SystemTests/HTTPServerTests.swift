@@ -136,11 +136,14 @@ import Testing
             stalled.append(fd)
         }
         defer { stalled.forEach { close($0) } }
-        let started = Date()
+        // Blocked behind them, a request would wait for their 10 s head timeout: each is answered well before.
+        var slowest = 0.0
         for _ in 0..<20 {
+            let started = Date()
             #expect(try await stack.client.request("GET", "/healthz", key: nil).status == 200)
+            slowest = max(slowest, Date().timeIntervalSince(started))
         }
-        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(slowest < 5, "the slowest answer took \(slowest) s")
     }
 
     @Test func terminatesGracefullyOnSIGTERM() async throws {

@@ -57,7 +57,7 @@ import Testing
         let base = "http://127.0.0.1:\(stack.client.port)"
         let (status, output) = try await runTool([
             "schemathesis", "run", base + "/openapi.json", "--url", base, "-H", "Authorization: Bearer \(Keys.acme)",
-            "--max-examples", "10", "--seed", "1", "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--no-color",
+            "--max-examples", "5", "--seed", "1", "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--no-color",
         ])
         let text = String(decoding: output, as: UTF8.self)
         #expect(status == 0, "\(text.suffix(4000))")
