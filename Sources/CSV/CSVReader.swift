@@ -162,35 +162,34 @@ public struct CSVReader {
                 state = .unquoted
             }
         case .unquoted:
-            switch byte {
-            case comma:
-                try endField()
-                state = .fieldStart
-            case cr, lf:
-                try endRecord(record)
-                state = byte == cr ? .afterCR : .fieldStart
-            default:
-                try append(byte)
-            }
+            if try !endsFieldOrRecord(byte, record) { try append(byte) }
         case .quoted:
             if byte == quote { state = .quoteInQuoted } else { try append(byte) }
         case .quoteInQuoted:
-            switch byte {
-            case quote:
+            if byte == quote {
                 try append(quote)
                 state = .quoted
-            case comma:
-                try endField()
-                state = .fieldStart
-            case cr, lf:
-                try endRecord(record)
-                state = byte == cr ? .afterCR : .fieldStart
-            default:
+            } else if try !endsFieldOrRecord(byte, record) {
                 throw Problem(kind: .textAfterClosingQuote, record: records + 1)
             }
         case .afterCR:
             break
         }
+    }
+
+    /// After a field's text: a comma ends the field, a CR or LF the record; false for any other byte.
+    private mutating func endsFieldOrRecord(_ byte: UInt8, _ record: ([String]) throws -> Void) throws -> Bool {
+        switch byte {
+        case UInt8(ascii: ","):
+            try endField()
+            state = .fieldStart
+        case 13, 10:
+            try endRecord(record)
+            state = byte == 13 ? .afterCR : .fieldStart
+        default:
+            return false
+        }
+        return true
     }
 
     private mutating func append(_ byte: UInt8) throws {
