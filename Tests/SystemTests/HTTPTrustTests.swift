@@ -381,7 +381,7 @@ import Testing
         limited.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
         limited.arguments = ["--pid", String(pid), "--nofile=\(open + 8):\(open + 8)"]
         try limited.run()
-        limited.waitUntilExit()
+        limited.awaitExit()
         try #require(limited.terminationStatus == 0)
         var clients: [Int32] = []
         defer { clients.forEach { close($0) } }

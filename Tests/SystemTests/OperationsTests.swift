@@ -14,7 +14,7 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try? process.run()
-        process.waitUntilExit()
+        process.awaitExit()
         return process.terminationStatus
     }
 

@@ -135,7 +135,7 @@ final class ServiceProcess: @unchecked Sendable {
 
     func stop() {
         signal(SIGKILL)
-        process.waitUntilExit()
+        process.awaitExit()
     }
 
     deinit {

@@ -13,7 +13,7 @@ func runTool(_ arguments: [String], separateErrors: Bool = false) async throws -
     try process.run()
     return try await onOwnThread {
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        process.awaitExit()
         return (process.terminationStatus, data)
     }
 }
@@ -23,5 +23,15 @@ func runTool(_ arguments: [String], separateErrors: Bool = false) async throws -
 func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+extension Process {
+    /// Waits for the process to end by watching `isRunning`. Never `waitUntilExit()`: it spins a
+    /// run loop that can miss its wake-up and wait forever (two CI runs stalled in it, both
+    /// cooperative threads blocked in a test's `defer`).
+    func awaitExit(timeout: Double = 120) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while isRunning, Date() < deadline { usleep(2_000) }
     }
 }
