@@ -381,8 +381,7 @@ import Testing
         limited.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
         limited.arguments = ["--pid", String(pid), "--nofile=\(open + 8):\(open + 8)"]
         try limited.run()
-        limited.awaitExit()
-        try #require(limited.terminationStatus == 0)
+        try #require(limited.awaitExit() == 0)
         var clients: [Int32] = []
         defer { clients.forEach { close($0) } }
         for _ in 0..<40 { clients.append(try HTTPClient.connect(port: stack.client.port, timeout: 5)) }

@@ -14,8 +14,7 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try? process.run()
-        process.awaitExit()
-        return process.terminationStatus
+        return process.awaitExit() ?? -1
     }
 
     @Test func healthChecksTellUpFromDown() async throws {

@@ -1,6 +1,8 @@
 """A whole campaign through a Python client generated from our OpenAPI document by
 openapi-python-client: create, upload, start, poll to completed. Usage: BASE_URL API_KEY CLIENT_DIR
-(the generated package `rymi_client` is in CLIENT_DIR)."""
+ZONE NUMBERS (the generated package `rymi_client` is in CLIENT_DIR; ZONE is the campaign's time zone,
+NUMBERS the contacts' numbers, comma-separated, chosen by the caller to be inside their calling
+window now)."""
 import sys
 import time
 
@@ -17,7 +19,7 @@ client = AuthenticatedClient(base_url=base, token=key, raise_on_unexpected_statu
 created = create_campaign.sync(client=client, body=CampaignCreate(name="Generated client", agent_id="agent_gen",
                                                                     call_from_number="14155550100", timezone=sys.argv[4]))
 campaign = created.campaign_id
-contacts = [NewContact(phone_number=f"1415555{index:04d}") for index in range(8)]
+contacts = [NewContact(phone_number=number) for number in sys.argv[5].split(",")]
 uploaded = upload_contacts.sync(campaign, client=client, body=ContactUpload(contacts=contacts))
 assert isinstance(uploaded, UploadResult) and uploaded.inserted_count == 8, uploaded
 started = start_campaign.sync(campaign, client=client)

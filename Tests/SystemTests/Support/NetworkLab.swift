@@ -92,9 +92,9 @@ final class NetworkLab: @unchecked Sendable {
         process.standardError = output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.awaitExit()
+        let status = process.awaitExit()
         let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw TestFailure("\(arguments.joined(separator: " ")): \(text)") }
+        guard status == 0 else { throw TestFailure("\(arguments.joined(separator: " ")): \(text)") }
         return text
     }
 }

@@ -83,8 +83,8 @@ final class ServiceProcess: @unchecked Sendable {
             for line in logLines.dropFirst(skip) {
                 if let value = try? JSONParser.parse(line), value["event"]?.stringValue == event, matching(value) { return value }
             }
-            if !process.isRunning {
-                throw TestFailure("\(name) exited (\(process.terminationStatus)) before logging \(event): \(standardError)")
+            if let status = process.exitStatusIfEnded {
+                throw TestFailure("\(name) exited (\(status)) before logging \(event): \(standardError)")
             }
             guard Date() < deadline else { break }
             try await Task.sleep(nanoseconds: 20_000_000)
@@ -126,16 +126,20 @@ final class ServiceProcess: @unchecked Sendable {
     /// Waits for the process to exit, up to `timeout` seconds; returns its status or nil.
     func waitForExit(timeout: Double = 15) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
-        guard !process.isRunning else { return nil }
+        var status = process.exitStatusIfEnded
+        while status == nil, Date() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+            status = process.exitStatusIfEnded
+        }
+        guard let status else { return nil }
         // What it wrote last may still be on its way from the pipe: wait for the pipe's end.
         while !lock.withLock({ stderrEnded }), Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
-        return process.terminationStatus
+        return status
     }
 
     func stop() {
         signal(SIGKILL)
-        process.awaitExit()
+        process.awaitExit(timeout: 10)
     }
 
     deinit {

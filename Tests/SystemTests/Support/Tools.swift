@@ -13,8 +13,7 @@ func runTool(_ arguments: [String], separateErrors: Bool = false) async throws -
     try process.run()
     return try await onOwnThread {
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.awaitExit()
-        return (process.terminationStatus, data)
+        return (process.awaitExit() ?? -1, data)
     }
 }
 
@@ -27,11 +26,30 @@ func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async 
 }
 
 extension Process {
-    /// Waits for the process to end by watching `isRunning`. Never `waitUntilExit()`: it spins a
-    /// run loop that can miss its wake-up and wait forever (two CI runs stalled in it, both
-    /// cooperative threads blocked in a test's `defer`).
-    func awaitExit(timeout: Double = 120) {
+    /// The exit status (or the signal that ended it) once the process has ended, else nil; never
+    /// blocks. Asked of the kernel with `waitid(…, WNOWAIT)`, which leaves the child for
+    /// Foundation to reap: Foundation's own record of the exit can come late or not at all when
+    /// many children end together (a CI run stalled in `waitUntilExit()`, then on an `isRunning`
+    /// that stayed true for two minutes).
+    var exitStatusIfEnded: Int32? {
+        var info = siginfo_t()
+        if waitid(P_PID, id_t(processIdentifier), &info, WEXITED | WNOHANG | WNOWAIT) == 0,
+           info._sifields._sigchld.si_pid == processIdentifier {
+            return info._sifields._sigchld.si_status
+        }
+        // Already reaped (by Foundation): then its record is there.
+        return isRunning ? nil : terminationStatus
+    }
+
+    /// Waits for the process to end, on the calling thread (so never on a cooperative one for
+    /// long); its exit status, or nil after `timeout`.
+    @discardableResult
+    func awaitExit(timeout: Double = 120) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while isRunning, Date() < deadline { usleep(2_000) }
+        while Date() < deadline {
+            if let status = exitStatusIfEnded { return status }
+            usleep(2_000)
+        }
+        return nil
     }
 }
