@@ -38,11 +38,12 @@ import Testing
         _ = try await stack.client.request("POST", "/v1/campaigns/\(slow)/start")
         try await stack.waitForCampaign(small, status: "completed", key: Keys.globex, timeout: 30)
         let requests = try await stack.simulatorCalls().requests
-        // Globex takes every other slot against acme's two campaigns: its ten calls within ~2 s
-        // (3 s allowed here: a busy box, and the offers already made ahead of the gate).
+        // Globex takes every other slot against acme's two campaigns: its ten calls within ~2 s.
+        // Behind acme's 200 at 10 a second they would take 20 s: 8 s allowed here, for a loaded
+        // box (the slot timing itself is tested on a virtual clock in FairShareTests).
         let smallTimes = times(requests, block: smallNumbers)
         #expect(smallTimes.count == 10)
-        #expect((smallTimes.last ?? .infinity) - smallStarted < 3, "globex's last call went \((smallTimes.last ?? 0) - smallStarted) s after its start")
+        #expect((smallTimes.last ?? .infinity) - smallStarted < 8, "globex's last call went \((smallTimes.last ?? 0) - smallStarted) s after its start")
         // Never more than the deployment's 10 a second in all, nor the slow campaign's 2.
         func busiest(_ times: [Double]) -> Int { times.indices.map { index in times[index...].prefix { $0 < times[index] + 1 }.count }.max() ?? 0 }
         #expect(busiest(requests.compactMap { $0["at"].flatMap { Double($0.jsonText) } }.sorted()) <= 11)
