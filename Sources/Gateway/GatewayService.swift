@@ -180,7 +180,10 @@ struct FrontDoor: Sendable {
         do {
             _ = try authenticate(request)
             // A CSV upload is read as it comes: a million rows without holding the file.
-            if request.method == "POST", CampaignAPI.isCSV(request), Self.isContactsUpload(path) { return .stream(maxCSVBytes) }
+            if request.method == "POST", CampaignAPI.isCSV(request), case .found(_, _, let pattern) = router.match(method: "POST", path: path),
+               pattern == "/v1/campaigns/:id/contacts" {
+                return .stream(maxCSVBytes)
+            }
             return .limitBody(maxBodyBytes)
         } catch {
             var response = finish(request, error.response, requestID: Self.requestID(request), started: ContinuousClock.now)
@@ -190,12 +193,6 @@ struct FrontDoor: Sendable {
     }
 
     static let openAPIDocument = Array(OpenAPIDocument.json.utf8)
-
-    /// `/v1/campaigns/:id/contacts`.
-    static func isContactsUpload(_ path: Substring) -> Bool {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        return segments.count == 5 && segments[1] == "v1" && segments[2] == "campaigns" && !segments[3].isEmpty && segments[4] == "contacts"
-    }
 
     /// The largest body a request without an API key may send: Plivo's callbacks are a few
     /// hundred bytes of form fields.

@@ -69,16 +69,6 @@ public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
         if let error { reader?.resume(throwing: error) } else { reader?.resume(returning: nil) }
     }
 
-    /// Every remaining piece, whole; for a handler that wants the body in one array after all.
-    public func collect(limit: Int) async throws -> [UInt8] {
-        var all: [UInt8] = []
-        for try await piece in self {
-            guard all.count + piece.count <= limit else { throw HTTPRequestBodyTooLarge(limit: limit) }
-            all += piece
-        }
-        return all
-    }
-
     private func next() async throws -> [UInt8]? {
         try await withCheckedThrowingContinuation { continuation in
             lock.lock()
@@ -114,8 +104,4 @@ public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
             lock.unlock()
         }
     }
-}
-
-public struct HTTPRequestBodyTooLarge: Error {
-    public let limit: Int
 }
