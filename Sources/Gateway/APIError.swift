@@ -36,6 +36,8 @@ public struct APIError: Error, Sendable {
         case .conflict: self.init(409, "conflict", error.message)
         case .invalid: self.init(422, "validation_failed", error.message)
         case .numberNotOwned: self.init(422, "number_not_owned", error.message)
+        case .idempotencyKeyReused: self.init(422, "idempotency_key_reused", error.message)
+        case .idempotencyKeyInUse: self.init(409, "idempotency_key_in_use", error.message, headers: [("Retry-After", "1")])
         case .storageFull: self.init(507, "insufficient_storage", error.message)
         case .unavailable, .timedOut:
             self.init(503, "service_unavailable", "the campaign store is unavailable; retry shortly", headers: [("Retry-After", "1")])

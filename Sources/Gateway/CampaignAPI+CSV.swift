@@ -1,4 +1,5 @@
 import CSV
+import Crypto
 import HTTP1
 import JSON
 import Protocol
@@ -41,6 +42,8 @@ extension CampaignAPI {
         var staged = 0
         // One batch is staged while the next is read: the gateway and the manager work at once.
         var staging: Task<Void, any Error>?
+        // A key's fingerprint covers the file, so it is known when the file has gone by.
+        var digest = context.idempotency.map { _ in IdempotencyRequest.digest(of: context.request) }
         do {
             var reader = CSVReader()
             func read(_ piece: [UInt8]) throws {
@@ -63,12 +66,15 @@ extension CampaignAPI {
             }
             if let body = context.request.bodyStream {
                 for try await piece in body {
+                    digest?.update(piece)
                     try read(piece)
                     if contacts.batch.count >= Self.csvBatch { try await stage() }
                 }
             } else {
+                digest?.update(context.request.body)
                 try read(context.request.body)
             }
+            if var digest { context.idempotency?.fingerprint = Hex.encode(digest.finalize()) }
             do {
                 try reader.finish { record in try contacts.take(record) }
             } catch let problem as CSVReader.Problem {
@@ -84,7 +90,8 @@ extension CampaignAPI {
             }
         } catch {
             _ = try? await staging?.value
-            _ = try? await ask(FinishContactUpload(account: context.account, token: session.token, commit: false, staged: staged), context)
+            _ = try? await ask(FinishContactUpload(account: context.account, token: session.token, commit: false, staged: staged), context,
+                               idempotent: false)
             throw error
         }
         let result = try await ask(FinishContactUpload(account: context.account, token: session.token, commit: true, staged: staged), context,

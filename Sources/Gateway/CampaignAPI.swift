@@ -36,9 +36,17 @@ struct CampaignAPI: Sendable {
         router.add("GET", "/v1/campaigns/:id/contacts/:contact_id", getContact)
     }
 
-    /// Calls the manager; its errors become HTTP errors.
-    func ask<Message: RPCMessage>(_ message: Message, _ context: RequestContext, timeout: Double = 30) async throws -> Message.Reply {
+    /// Calls the manager; its errors become HTTP errors. The effect of a request sent with an
+    /// idempotency key goes under the key (unless `idempotent` is false: an upload's abort).
+    func ask<Message: RPCMessage>(_ message: Message, _ context: RequestContext, timeout: Double = 30, idempotent: Bool = true) async throws -> Message.Reply {
         do {
+            if idempotent, let idempotency = context.idempotency, IdempotentCall.effectTypes.contains(Message.type) {
+                guard let fingerprint = idempotency.fingerprint else { throw APIError(500, "internal_error", "internal error") }
+                let call = try IdempotentCall(account: context.account, key: idempotency.key, fingerprint: fingerprint, effect: message)
+                let answer = try await manager.call(call, requestID: context.requestID, timeout: timeout)
+                idempotency.replayed = answer.replayed
+                return try answer.decoded(as: Message.Reply.self)
+            }
             return try await manager.call(message, requestID: context.requestID, timeout: timeout)
         } catch let error as RemoteError {
             throw APIError(remote: error)

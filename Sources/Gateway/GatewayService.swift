@@ -245,7 +245,11 @@ struct FrontDoor: Sendable {
             guard let query = parseQuery(request.query) else {
                 throw APIError(400, "bad_request", "the query string is malformed or repeats a parameter")
             }
-            return try await handler(RequestContext(request: request, account: account, parameters: parameters, query: query, requestID: requestID))
+            let idempotency = try IdempotencyRequest.from(request)
+            var response = try await handler(RequestContext(request: request, account: account, parameters: parameters, query: query,
+                                                            requestID: requestID, idempotency: idempotency))
+            if idempotency?.replayed == true { response.headers.append(("Idempotent-Replayed", "true")) }
+            return response
         }
     }
 

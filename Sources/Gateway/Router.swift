@@ -7,6 +7,8 @@ struct RequestContext: Sendable {
     let parameters: [String]
     let query: [String: String]
     let requestID: String
+    /// The request's `Idempotency-Key`, when it is a `POST` that came with one.
+    var idempotency: IdempotencyRequest? = nil
 }
 
 typealias RouteHandler = @Sendable (RequestContext) async throws -> HTTPResponse

@@ -261,6 +261,8 @@ public final class ManagerService: Service {
         router.on(Redeliver.self) { request, _ in try await guarded(logger) { try await store.redeliver(request) } }
         router.on(GetMetrics.self) { _, _ in MetricsText(text: store.metrics.registry.render() + (await dispatcher.gaugeText())) }
         router.on(RegisterDialer.self) { request, context in try await dialing.register(request, peer: context.peer) }
+        let gate = IdempotencyGate(store: store, effects: router, logger: logger)
+        router.on(IdempotentCall.self) { request, context in try await gate.serve(request, context) }
         router.on(BeginCall.self) { request, context in
             try await guarded(logger) { try await dispatcher.begin(request, from: context.peer, dialerName: context.peer.remoteName ?? "") }
         }
@@ -296,8 +298,23 @@ public final class ManagerService: Service {
         let webhooks = self.webhooks
         await store.onOutboxCommit { bulk in Task { await webhooks.nudge(bulk: bulk) } }
         background.start { await webhooks.run() }
+        let store = self.store, logger = self.logger
+        background.start { await Self.purgeIdempotencyKeys(store: store, logger: logger) }
         logger.announce("listening", ["addr": server.localAddress.description])
         try await server.run()
+    }
+
+    /// Records of idempotency keys past their 24 hours go at start and every ten minutes.
+    static func purgeIdempotencyKeys(store: Store, logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                let purged = try await store.purgeExpiredIdempotencyKeys(now: Timestamp.nowMilliseconds())
+                if purged > 0 { logger.info("idempotency_keys_purged", ["count": "\(purged)"]) }
+            } catch {
+                logger.warning("idempotency_purge_failed", ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(600))
+        }
     }
 
     public func shutdown() async {

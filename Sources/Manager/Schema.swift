@@ -346,6 +346,19 @@ enum Schema {
             );
             ALTER TABLE contacts ADD COLUMN event_batch INTEGER;
             """),
+        // An Idempotency-Key's record: written in the transaction of the effect it guards.
+        (19, """
+            CREATE TABLE idempotency_keys (
+                account TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                effect_type TEXT NOT NULL,
+                reply TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (account, key)
+            ) WITHOUT ROWID;
+            CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+            """),
     ]
 
     /// Steps of a migration that SQL alone cannot take, run in the same transaction after its SQL.

@@ -38,6 +38,18 @@ extension Store {
     func createCampaign(_ request: CreateCampaign) async throws -> CampaignRecord {
         let now = Timestamp.nowMilliseconds()
         let id = "cmp_" + UUID().uuidString.lowercased()
+        var record = CampaignRecord(
+            id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
+            status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts(), defaultCountry: request.defaultCountry,
+            callingWindow: request.callingWindow ?? defaultWindow.text, timezone: request.timezone
+        )
+        record.retryPolicy = request.retryPolicy ?? ""
+        record.startAt = request.startAt
+        record.endAt = request.endAt
+        record.maxConcurrentCalls = request.maxConcurrentCalls
+        record.callsPerSecond = request.callsPerSecond
+        record.machineDetection = request.machineDetection ?? "off"
+        record.machineDetectionTime = request.machineDetectionTime
         try await mutate {
             if let number = request.callFromNumber { try requireOwned(number, by: request.account) }
             try database.cached("""
@@ -52,19 +64,8 @@ extension Store {
                 .bind(12, request.startAt).bind(13, request.endAt).bind(14, request.maxConcurrentCalls.map(Int64.init))
                 .bind(15, request.callsPerSecond).bind(16, request.machineDetection ?? "off")
                 .bind(17, request.machineDetectionTime.map(Int64.init)).run()
+            try recordIdempotentReply(record)
         }
-        var record = CampaignRecord(
-            id: id, name: request.name, agentID: request.agentID, callFromNumber: request.callFromNumber,
-            status: .draft, createdAt: now, updatedAt: now, counts: ContactCounts(), defaultCountry: request.defaultCountry,
-            callingWindow: request.callingWindow ?? defaultWindow.text, timezone: request.timezone
-        )
-        record.retryPolicy = request.retryPolicy ?? ""
-        record.startAt = request.startAt
-        record.endAt = request.endAt
-        record.maxConcurrentCalls = request.maxConcurrentCalls
-        record.callsPerSecond = request.callsPerSecond
-        record.machineDetection = request.machineDetection ?? "off"
-        record.machineDetectionTime = request.machineDetectionTime
         return record
     }
 
@@ -148,7 +149,9 @@ extension Store {
             }
             try database.cached("UPDATE campaigns SET pending_count = pending_count + ?, updated_at = ? WHERE seq = ?")
                 .bind(1, inserted).bind(2, now).bind(3, seq).run()
-            return (UploadResult(inserted: inserted, duplicates: request.contacts.count - inserted), seq, record.status == .running)
+            let result = UploadResult(inserted: inserted, duplicates: request.contacts.count - inserted)
+            try recordIdempotentReply(result)
+            return (result, seq, record.status == .running)
         }
     }
 
@@ -228,7 +231,9 @@ extension Store {
             try moveCounts(campaign: seq, from: .pending, to: .skippedDNC, count: skipped, now: now)
             try setStatus(seq, status, now: now)
             _ = try completeIfDone(seq, now: now)
-            return (StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped), seq, status == .scheduled)
+            let result = StartResult(queued: record.counts.pending - skipped, skippedDNC: skipped)
+            try recordIdempotentReply(result)
+            return (result, seq, status == .scheduled)
         }
     }
 
@@ -308,6 +313,7 @@ extension Store {
             let (seq, _) = try campaignChanging(request.account, request.campaignID, .pause)
             try setStatus(seq, .paused, now: Timestamp.nowMilliseconds())
             note(.campaign("campaign.paused", campaign: seq))
+            try recordIdempotentReply(Empty())
             return seq
         }
     }
@@ -320,6 +326,7 @@ extension Store {
             try setStatus(seq, .canceled, now: now)
             note(.campaign("campaign.canceled", campaign: seq))
             try endPendingContacts(campaign: seq, as: .canceled, now: now)
+            try recordIdempotentReply(Empty())
             return seq
         }
     }
@@ -344,6 +351,7 @@ extension Store {
             try setStatus(seq, .running, now: now)
             note(.campaign("campaign.resumed", campaign: seq))
             _ = try completeIfDone(seq, now: now)
+            try recordIdempotentReply(Empty())
             return seq
         }
     }

@@ -16,7 +16,9 @@ extension Store {
                 if database.changes == 1 { added.append(number) }
             }
             try moveDNCVersion(request.account, entries: added.count)
-            return (DNCAddResult(added: added.count, alreadyListed: request.numbers.count - added.count), added)
+            let result = DNCAddResult(added: added.count, alreadyListed: request.numbers.count - added.count)
+            try recordIdempotentReply(result)
+            return (result, added)
         }
     }
 
@@ -43,8 +45,10 @@ extension Store {
             entry.bind(1, request.account).bind(2, number)
             defer { entry.reset() }
             _ = try entry.step()
-            return OptOutResult(entry: DNCEntry(phoneNumber: number, createdAt: entry.int64(0), source: entry.string(1), contactID: entry.optionalString(2)),
-                                alreadyListed: !added)
+            let result = OptOutResult(entry: DNCEntry(phoneNumber: number, createdAt: entry.int64(0), source: entry.string(1), contactID: entry.optionalString(2)),
+                                      alreadyListed: !added)
+            try recordIdempotentReply(result)
+            return result
         }
     }
 

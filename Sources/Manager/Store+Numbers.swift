@@ -7,7 +7,11 @@ import SQLite
 /// one does not own is caller-ID spoofing, and carriers' attestation rests on owning it.
 extension Store {
     func addNumber(_ request: AddNumber) async throws -> AddNumberResult {
-        try await mutate { try claim(request.phoneNumber, for: request.account, now: Timestamp.nowMilliseconds()) }
+        try await mutate {
+            let result = try claim(request.phoneNumber, for: request.account, now: Timestamp.nowMilliseconds())
+            try recordIdempotentReply(result)
+            return result
+        }
     }
 
     /// Seeds operators' numbers (`RYMI_ACCOUNT_NUMBERS`) at start; a number another account holds

@@ -109,7 +109,9 @@ extension Store {
                 try database.cached("UPDATE campaigns SET pending_count = pending_count + ?, updated_at = ? WHERE seq = ?")
                     .bind(1, inserted).bind(2, now).bind(3, session.campaign).run()
                 try discardStaged(request.token)
-                return (UploadResult(inserted: inserted, duplicates: staged - inserted), session.campaign, record.status == .running)
+                let result = UploadResult(inserted: inserted, duplicates: staged - inserted)
+                try recordIdempotentReply(result)
+                return (result, session.campaign, record.status == .running)
             }
         } catch {
             // Refused (a lifecycle that no longer takes uploads, rows lost): the upload is over all the same.

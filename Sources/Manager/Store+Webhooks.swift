@@ -27,6 +27,7 @@ extension Store {
                 .bind(1, endpoint.id).bind(2, request.account).bind(3, endpoint.url).bind(4, endpoint.events.joined(separator: ","))
                 .bind(5, endpoint.secret).bind(6, endpoint.createdAt).run()
             webhookSubscribers = nil
+            try recordIdempotentReply(endpoint)
             return endpoint
         }
     }
@@ -58,6 +59,7 @@ extension Store {
                 """).bind(1, Timestamp.nowMilliseconds() + Self.secretOverlapMilliseconds).bind(2, secret).bind(3, seq).run()
             var endpoint = try queries.webhook(seq: seq)
             endpoint.secret = secret
+            try recordIdempotentReply(endpoint)
             return endpoint
         }
     }
@@ -100,6 +102,7 @@ extension Store {
             guard let delivery = try queries.deliveries(webhook: seq, status: nil, limit: 1, before: nil, eventID: request.eventID).first?.delivery else {
                 throw RemoteError(.notFound, "event \(request.eventID) not found")
             }
+            try recordIdempotentReply(delivery)
             return delivery
         }
     }

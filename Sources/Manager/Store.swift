@@ -39,6 +39,8 @@ actor Store {
     var pendingEvents: [PendingEvent] = []
     /// Uploads under way, by token (`Store+Upload`).
     var uploads: [String: UploadSession] = [:]
+    /// Idempotency keys whose request is being served now, with its fingerprint (`Store+Idempotency`).
+    var idempotencyKeysInFlight: [IdempotencyKey: String] = [:]
     private var outboxListener: (@Sendable (_ bulk: Bool) -> Void)?
 
     /// Called after every commit that wrote webhook events, saying whether a bulk event was among them.

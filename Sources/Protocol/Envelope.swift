@@ -49,6 +49,10 @@ public struct RemoteError: Error, Codable, Sendable, Equatable, CustomStringConv
         case handshakeRequired = "handshake_required"
         case unauthenticated
         case forbidden
+        /// An Idempotency-Key sent again with a different request.
+        case idempotencyKeyReused = "idempotency_key_reused"
+        /// An Idempotency-Key whose first request is still being served.
+        case idempotencyKeyInUse = "idempotency_key_in_use"
         case `internal`
     }
 

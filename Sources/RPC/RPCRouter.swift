@@ -1,3 +1,4 @@
+import JSON
 import Protocol
 
 /// What a handler knows about the request it serves.
@@ -35,6 +36,22 @@ public struct RPCRouter: Sendable {
     /// `now` runs on the connection's event loop as soon as the request is read: only for work
     /// of microseconds that never waits (a single-row read), since the loop serves others. When
     /// it cannot answer without waiting it returns nil, and `otherwise` answers in a task.
+    /// Serves a message carried inside another (an `IdempotentCall`'s effect) as if it had come
+    /// alone: its sender's role must be one its type allows, and `body` must decode as it.
+    public func handle(type: String, body: JSONValue, context: RPCContext) async throws -> any Encodable & Sendable {
+        guard let route = routes[type] else { throw RemoteError(.unknownType, "unknown message type \(type)") }
+        guard let role = context.peer.remoteRole, route.senders.contains(role) else {
+            throw RemoteError(.forbidden, "\(type) may not be sent by this peer")
+        }
+        let message: any Sendable
+        do {
+            message = try route.decode(body)
+        } catch {
+            throw RemoteError(.malformed, "\(type): \(error)")
+        }
+        return try await route.handle(message, context)
+    }
+
     public mutating func onImmediately<Message: RPCMessage>(
         _ message: Message.Type,
         _ now: @escaping @Sendable (Message, RPCContext) throws -> Message.Reply?,

@@ -108,6 +108,7 @@ import Testing
             DROP TABLE campaign_minutes;
             DROP TABLE webhook_bulk_events;
             ALTER TABLE contacts DROP COLUMN event_batch;
+            DROP TABLE idempotency_keys;
             DELETE FROM schema_migrations WHERE version >= 5;
             """)
         try await stack.startManager()
