@@ -27,8 +27,9 @@ struct IdempotencyGate: Sendable {
         // The record is the account's: the effect must act for the same one.
         guard effect["account"] == .string(call.account) else { throw RemoteError(.malformed, "the effect names another account") }
         let claim: Store.IdempotencyClaim
+        let now = Timestamp.nowMilliseconds()
         do {
-            claim = try await ManagerService.guarded(logger) { try await store.claimIdempotencyKey(call, now: Timestamp.nowMilliseconds()) }
+            claim = try await ManagerService.guarded(logger) { try await store.claimIdempotencyKey(call, now: now) }
         } catch {
             await dropUpload(of: call, effect)
             throw error
@@ -37,7 +38,7 @@ struct IdempotencyGate: Sendable {
             await dropUpload(of: call, effect)
             return IdempotentReply(replayed: true, reply: reply)
         }
-        let scope = IdempotencyScope(call)
+        let scope = IdempotencyScope(call, claimedAt: now)
         do {
             let reply = try await IdempotencyScope.$current.withValue(scope) {
                 try await effects.handle(type: call.effectType, body: effect, context: context)

@@ -57,7 +57,7 @@ extension Store {
         try database.cached("""
             INSERT INTO idempotency_keys (account, key, fingerprint, effect_type, reply, created_at) VALUES (?, ?, ?, ?, ?, ?)
             """).bind(1, scope.account).bind(2, scope.key).bind(3, scope.fingerprint).bind(4, scope.effectType)
-            .bind(5, text).bind(6, Timestamp.nowMilliseconds()).run()
+            .bind(5, text).bind(6, scope.claimedAt).run()
         scope.recorded = true
     }
 
@@ -92,10 +92,13 @@ final class IdempotencyScope: @unchecked Sendable {
     let key: String
     let fingerprint: String
     let effectType: String
+    /// When the key was claimed: its record's age counts from then.
+    let claimedAt: Int64
     /// Set by the write that recorded the reply; read after it, in the same task.
     var recorded = false
 
-    init(_ call: IdempotentCall) {
+    init(_ call: IdempotentCall, claimedAt: Int64) {
+        self.claimedAt = claimedAt
         account = call.account
         key = call.key
         fingerprint = call.fingerprint
