@@ -49,6 +49,8 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: ["Protocol", "Resources", "CSV", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
+            // The dashboard's files, embedded by scripts/dashboard.py into DashboardAssets.swift.
+            exclude: ["Dashboard"],
             swiftSettings: settings
         ),
         .target(

@@ -167,6 +167,7 @@ struct FrontDoor: Sendable {
         if let pattern = router.pattern(for: path) ?? callbackRouter.pattern(for: path) { return pattern }
         if path == "/healthz" { return "/healthz" }
         if path == "/readyz" { return "/readyz" }
+        if Dashboard.serves(path) { return "/app" }
         return "unmatched"
     }
 
@@ -207,6 +208,10 @@ struct FrontDoor: Sendable {
         if path == "/openapi.json", request.method == "GET" || request.method == "HEAD" {
             // The contract is public: no key needed to read it.
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Self.openAPIDocument)
+        }
+        if let page = Dashboard.response(request) {
+            matched = "/app"
+            return page
         }
         if ["/healthz", "/readyz", "/openapi.json"].contains(path) {
             return APIError(405, "method_not_allowed", "\(request.method) is not allowed here; use GET, HEAD", headers: [("Allow", "GET, HEAD")]).response
