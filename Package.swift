@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 /// One settings list for every target: Swift 6 language mode and `any` spelled out.
@@ -49,9 +49,10 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: ["Protocol", "Resources", "CSV", "Dialing", "Telephony", "RPC", "HTTP1", "JSON", "Crypto", "Plivo", "Runtime", "Transport"],
-            // The dashboard's files, embedded by scripts/dashboard.py into DashboardAssets.swift.
+            // The dashboard's files, embedded at build time.
             exclude: ["Dashboard"],
-            swiftSettings: settings
+            swiftSettings: settings,
+            plugins: ["EmbedDashboardPlugin"]
         ),
         .target(
             name: "Dialer",
@@ -71,6 +72,9 @@ let package = Package(
         .executableTarget(name: "rymi-plivo-sim", dependencies: ["PlivoSimulator", "Runtime"], swiftSettings: settings),
         .target(name: "Client", dependencies: ["HTTP1", "JSON"], swiftSettings: settings),
         .executableTarget(name: "rymi", dependencies: ["Client", "JSON"], swiftSettings: settings),
+        // Build tools: the dashboard's files into the gateway.
+        .executableTarget(name: "rymi-embed", swiftSettings: settings),
+        .plugin(name: "EmbedDashboardPlugin", capability: .buildTool(), dependencies: ["rymi-embed"], path: "Sources/EmbedDashboardPlugin"),
 
         // Tests.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),

@@ -1,14 +1,24 @@
+import Crypto
 import Foundation
 import HTTP1
 
 /// The dashboard: static HTML, CSS and JavaScript at `/` and `/app/`, which sign in with an API
-/// key and use the public API like any client. Served from memory, under a Content-Security-
-/// Policy that lets the page run only its own files.
+/// key and use the public API like any client. Served from memory (the files are compiled in by
+/// the EmbedDashboardPlugin), under a Content-Security-Policy that lets the page run only its own files.
 enum Dashboard {
     struct Asset: Sendable {
         let contentType: String
         let etag: String
-        let text: String
+        let body: [UInt8]
+    }
+
+    static let contentTypes = ["html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"]
+
+    /// Each file, with its type and an ETag from its bytes.
+    static let assets: [String: Asset] = files.reduce(into: [:]) { assets, file in
+        let body = Array(file.value.utf8)
+        let type = contentTypes[String(file.key.split(separator: ".").last ?? "")] ?? "application/octet-stream"
+        assets[file.key] = Asset(contentType: type, etag: "\"" + Hex.encode(SHA256.hash(body).prefix(16)) + "\"", body: body)
     }
 
     /// The paths it answers, and the file each serves.
@@ -46,6 +56,6 @@ enum Dashboard {
             return HTTPResponse(status: 304, headers: headers, body: [])
         }
         headers.append(("Content-Type", asset.contentType))
-        return HTTPResponse(status: 200, headers: headers, body: Array(asset.text.utf8))
+        return HTTPResponse(status: 200, headers: headers, body: asset.body)
     }
 }
