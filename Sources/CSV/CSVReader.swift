@@ -211,10 +211,7 @@ public struct CSVReader {
 
     private mutating func endField() throws {
         guard fields.count < limits.maxFields else { throw Problem(kind: .tooManyFields, record: records + 1) }
-        // Decoding repairs what is not UTF-8 (each bad sequence becomes U+FFFD, other bytes):
-        // the bytes are valid exactly when they come back unchanged.
-        let text = String(decoding: field, as: UTF8.self)
-        guard text.utf8.elementsEqual(field) else { throw Problem(kind: .invalidUTF8, record: records + 1) }
+        guard let text = String(validating: field, as: UTF8.self) else { throw Problem(kind: .invalidUTF8, record: records + 1) }
         fields.append(text)
         field.removeAll(keepingCapacity: true)
     }

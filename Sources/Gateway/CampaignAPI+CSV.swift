@@ -10,7 +10,7 @@ import Protocol
 /// the rejected listed). The gateway holds one piece of the body and one batch, whatever the
 /// file's size.
 extension CampaignAPI {
-    static let csvBatch = 5_000
+    static let csvBatch = 10_000
     /// Rejected rows listed in a `?on_invalid=skip` answer (all are counted).
     static let listedRejections = 1_000
 

@@ -4,11 +4,13 @@ import JSON
 import Protocol
 import Runtime
 
-/// Uploads in several messages (a CSV file streamed through the gateway). Each batch is staged as
-/// one row, its contacts as a JSON array, in a temporary table of the writer's connection (kept on
-/// disk by SQLite, outside the database file), and the whole upload goes into the campaign in one
-/// transaction at the end, SQLite reading the arrays itself: all or nothing however it arrived. A
-/// crash, or an upload left idle, drops what was staged.
+/// Uploads in several messages (a CSV file streamed through the gateway). Each upload has a
+/// temporary table of the writer's connection (kept on disk by SQLite, outside the database
+/// file), into which each batch's JSON array is read by SQLite as it comes, a row per contact in
+/// the file's order; the whole upload goes into the campaign in one transaction at the end, all
+/// or nothing however it arrived. Reading the arrays as they come, while the gateway reads the
+/// next batch, leaves the end only the insert itself. A crash, or an upload left idle, drops what
+/// was staged.
 extension Store {
     struct UploadSession {
         let account: String
@@ -35,14 +37,13 @@ extension Store {
             else {
                 throw RemoteError(.unavailable, "too many uploads under way; retry when one has finished")
             }
-            try database.execute("""
-                CREATE TEMP TABLE IF NOT EXISTS staged_batches (
-                    token TEXT NOT NULL, batch INTEGER NOT NULL, count INTEGER NOT NULL, contacts TEXT NOT NULL, PRIMARY KEY (token, batch)
-                ) WITHOUT ROWID
-                """)
-            // Rows of uploads that ended in a write that was rolled back are swept when none is under way.
-            if uploads.isEmpty { try database.execute("DELETE FROM staged_batches") }
+            // Tables of uploads that ended in a write that was rolled back are swept when none is under way.
+            if uploads.isEmpty { try dropStagingTables() }
             let token = UUID().uuidString.lowercased()
+            // Rows in insertion order: the rowid is the contact's place in the file.
+            try database.execute("""
+                CREATE TEMP TABLE \(Self.stagingTable(token)) (phone_number TEXT NOT NULL, variables TEXT NOT NULL, timezone TEXT)
+                """)
             uploads[token] = UploadSession(account: request.account, campaign: seq, lastUsed: ContinuousClock.now)
             return ContactUploadSession(token: token, defaultCountry: record.defaultCountry)
         }
@@ -54,18 +55,23 @@ extension Store {
             guard session.staged + request.count <= Self.maxStagedContacts else {
                 throw RemoteError(.invalid, "an upload may hold at most \(Self.maxStagedContacts) contacts")
             }
-            // The gateway's text is the shape it says: a JSON array of `count` entries of three
-            // (each field was checked by the gateway, which proved itself at the handshake, as
-            // for `UploadContacts`).
-            let check = try database.cached("SELECT count(*), coalesce(sum(json_array_length(value) = 3), 0) FROM json_each(?1)")
-            check.bind(1, request.contacts)
-            let shaped = try check.step() ? (check.int(0), check.int(1)) : (0, 0)
-            check.reset()
-            guard shaped.0 == request.count, shaped.1 == request.count else {
+            // The gateway's text is the shape it says: a JSON array of `count` entries of three, a
+            // number and variables as text (each field was checked by the gateway, which proved
+            // itself at the handshake, as for `UploadContacts`). A batch of another shape is
+            // refused whole: the savepoint takes back what it staged.
+            let shaped = "json_array_length(value) = 3"
+            try database.prepared("""
+                INSERT INTO \(Self.stagingTable(request.token)) (phone_number, variables, timezone)
+                SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE json_type(?1) = 'array' AND \(shaped)
+                """).bind(1, request.contacts).run()
+            let staged = database.changes
+            let length = try database.cached("SELECT json_array_length(?)")
+            length.bind(1, request.contacts)
+            let entries = try length.step() ? length.int(0) : -1
+            length.reset()
+            guard staged == request.count, entries == request.count else {
                 throw RemoteError(.malformed, "staged contacts: not an array of \(request.count) [phone, variables, timezone] entries")
             }
-            try database.cached("INSERT INTO staged_batches (token, batch, count, contacts) VALUES (?, ?, ?, ?)")
-                .bind(1, request.token).bind(2, session.batches).bind(3, request.count).bind(4, request.contacts).run()
             session.batches += 1
             session.staged += request.count
             uploads[request.token] = session
@@ -91,21 +97,13 @@ extension Store {
                 try CampaignLifecycle.check(.uploadContacts, on: record.lifecycle)
                 let now = Timestamp.nowMilliseconds()
                 // Batch by batch, each array in its order: the contacts go in as the file had them.
-                var inserted = 0
-                let batches = try database.cached("SELECT contacts FROM staged_batches WHERE token = ? ORDER BY batch")
-                batches.bind(1, request.token)
-                let insert = try database.cached("""
+                // In the file's order: the rowid order the rows were staged in.
+                try database.prepared("""
                     INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at, timezone)
-                    SELECT ?1, value ->> 0, value ->> 1, 'pending', ?2, ?2, value ->> 2 FROM json_each(?3) WHERE true
+                    SELECT ?1, phone_number, variables, 'pending', ?2, ?2, timezone FROM \(Self.stagingTable(request.token)) WHERE true ORDER BY rowid
                     ON CONFLICT (campaign_seq, phone_number) DO NOTHING
-                    """)
-                do {
-                    defer { batches.reset() }
-                    while try batches.step() {
-                        try insert.bind(1, session.campaign).bind(2, now).bind(3, batches.string(0)).run()
-                        inserted += database.changes
-                    }
-                }
+                    """).bind(1, session.campaign).bind(2, now).run()
+                let inserted = database.changes
                 try database.cached("UPDATE campaigns SET pending_count = pending_count + ?, updated_at = ? WHERE seq = ?")
                     .bind(1, inserted).bind(2, now).bind(3, session.campaign).run()
                 try discardStaged(request.token)
@@ -122,7 +120,21 @@ extension Store {
 
     private func discardStaged(_ token: String) throws {
         uploads[token] = nil
-        try database.cached("DELETE FROM staged_batches WHERE token = ?").bind(1, token).run()
+        try database.execute("DROP TABLE IF EXISTS \(Self.stagingTable(token))")
+    }
+
+    /// An upload's staging table: its name is made of the token, which only the manager makes.
+    private static func stagingTable(_ token: String) -> String {
+        "temp.staged_" + token.filter(\.isHexDigit)
+    }
+
+    private func dropStagingTables() throws {
+        var names: [String] = []
+        try database.cached("SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'staged\\_%' ESCAPE '\\'")
+            .forEachRow { names.append($0.string(0)) }
+        for name in names where name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            try database.execute("DROP TABLE temp.\(name)")
+        }
     }
 
     private func upload(_ token: String, of account: String) throws -> UploadSession {
@@ -135,10 +147,9 @@ extension Store {
         return session
     }
 
+    /// Rows are only ever appended, so the last rowid is the count.
     private func stagedCount(_ token: String) throws -> Int {
-        let count = try database.cached("SELECT coalesce(sum(count), 0) FROM staged_batches WHERE token = ?")
-        count.bind(1, token)
-        defer { count.reset() }
+        let count = try database.prepared("SELECT coalesce(max(rowid), 0) FROM \(Self.stagingTable(token))")
         return try count.step() ? count.int(0) : 0
     }
 

@@ -44,6 +44,12 @@ public final class Database {
         return statement
     }
 
+    /// A statement prepared for one use (its text names something that does not last, such as a
+    /// temporary table): not kept in the cache; finalized when released.
+    public func prepared(_ sql: String) throws(SQLiteError) -> Statement {
+        try Statement(database: self, sql: sql, persistent: false)
+    }
+
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
