@@ -26,13 +26,13 @@ public struct DialerConfiguration: Sendable {
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
         managerSecret = try environment.secret("RYMI_DIALER_SECRET")
         secretWarnings = WireAuthentication.weaknesses([("RYMI_DIALER_SECRET", managerSecret)])
-        guard let authID = environment.string("PLIVO_AUTH_ID") else {
+        guard let authID = try environment.string("PLIVO_AUTH_ID") else {
             throw ConfigurationError("PLIVO_AUTH_ID", "not set; give the Plivo account's auth id (make run starts a simulator with its own)")
         }
-        guard let authToken = environment.string("PLIVO_AUTH_TOKEN") else {
+        guard let authToken = try environment.string("PLIVO_AUTH_TOKEN") else {
             throw ConfigurationError("PLIVO_AUTH_TOKEN", "not set; give the Plivo account's auth token")
         }
-        let apiURL = environment.string("PLIVO_API_URL") ?? "https://api.plivo.com"
+        let apiURL = try environment.string("PLIVO_API_URL") ?? "https://api.plivo.com"
         let allowInsecureHTTP = try Self.flag(environment, "PLIVO_ALLOW_INSECURE_HTTP")
         if let problem = PlivoAccount.apiURLProblem(apiURL, allowInsecureHTTP: allowInsecureHTTP) {
             throw ConfigurationError("PLIVO_API_URL", problem)
@@ -44,7 +44,7 @@ public struct DialerConfiguration: Sendable {
             throw ConfigurationError("RYMI_PUBLIC_URL", "not set and RYMI_HTTP_ADDR's port is 0; give the URL Plivo calls the gateway on")
         }
         self.publicURL = publicURL
-        name = environment.string("RYMI_DIALER_NAME") ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        name = try environment.string("RYMI_DIALER_NAME") ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         guard PeerRole.isValidName(name) else {
             throw ConfigurationError("RYMI_DIALER_NAME", "'\(name)' is not 1–128 letters, digits and - _ . : @")
         }
@@ -52,12 +52,12 @@ public struct DialerConfiguration: Sendable {
         ringTimeout = try environment.integer("RYMI_RING_TIMEOUT", default: 45, range: 5...120)
         timeLimit = try environment.integer("RYMI_CALL_TIME_LIMIT", default: 3600, range: 60...14_400)
         logLevel = try environment.logLevel()
-        statusFile = Self.statusFile(environment)
+        statusFile = try Self.statusFile(environment)
     }
 
     /// `1`/`true`/`yes` or `0`/`false`/`no`; unset is false.
     static func flag(_ environment: Environment, _ name: String) throws(ConfigurationError) -> Bool {
-        guard let value = environment.string(name) else { return false }
+        guard let value = try environment.string(name) else { return false }
         switch value.lowercased() {
         case "1", "true", "yes": return true
         case "0", "false", "no": return false
@@ -65,7 +65,7 @@ public struct DialerConfiguration: Sendable {
         }
     }
 
-    public static func statusFile(_ environment: Environment) -> String {
-        environment.string("RYMI_STATUS_FILE") ?? "/tmp/rymi-dialer.status"
+    public static func statusFile(_ environment: Environment) throws(ConfigurationError) -> String {
+        try environment.string("RYMI_STATUS_FILE") ?? "/tmp/rymi-dialer.status"
     }
 }

@@ -59,12 +59,12 @@ public struct GatewayConfiguration: Sendable {
         httpAddress = try environment.address("RYMI_HTTP_ADDR", default: "127.0.0.1:8080")
         // Unset, the admin listener takes 9464 on loopback; beside an ephemeral API port (tests,
         // several gateways on one host) an ephemeral one, so gateways never fight over it.
-        adminAddressIsDefault = environment.string("RYMI_ADMIN_ADDR") == nil
+        adminAddressIsDefault = try environment.string("RYMI_ADMIN_ADDR") == nil
         adminAddress = try environment.address("RYMI_ADMIN_ADDR", default: httpAddress.port == 0 ? "127.0.0.1:0" : "127.0.0.1:9464")
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
         managerSecret = try environment.secret("RYMI_GATEWAY_SECRET")
         secretWarnings = WireAuthentication.weaknesses([("RYMI_GATEWAY_SECRET", managerSecret)])
-        guard let keys = environment.string("RYMI_API_KEYS") else {
+        guard let keys = try environment.string("RYMI_API_KEYS") else {
             throw ConfigurationError("RYMI_API_KEYS", "not set; give at least one account:key pair")
         }
         apiKeys = try APIKeys(parsing: keys)
@@ -73,7 +73,7 @@ public struct GatewayConfiguration: Sendable {
         maxCSVBytes = try environment.integer("RYMI_MAX_CSV_BYTES", default: 256 * 1024 * 1024, range: 1024...4 * 1024 * 1024 * 1024)
         maxCSVContacts = try environment.integer("RYMI_MAX_CSV_CONTACTS", default: 1_000_000, range: 1...1_000_000)
         minimumRetryDelay = try environment.integer("RYMI_TEST_MIN_RETRY_DELAY_SECONDS", default: 60, range: 1...60)
-        webhookPolicy = OutboundURLPolicy(hostList: environment.string("RYMI_WEBHOOK_ALLOW_HTTP_HOSTS"))
+        webhookPolicy = OutboundURLPolicy(hostList: try environment.string("RYMI_WEBHOOK_ALLOW_HTTP_HOSTS"))
         headTimeout = try environment.seconds("RYMI_HTTP_HEADER_TIMEOUT", default: 10, range: 0.1...600)
         idleTimeout = try environment.seconds("RYMI_HTTP_IDLE_TIMEOUT", default: 75, range: 0.1...3600)
         bodyTimeout = try environment.seconds("RYMI_HTTP_BODY_TIMEOUT", default: 60, range: 0.1...3600)
@@ -81,12 +81,12 @@ public struct GatewayConfiguration: Sendable {
         maxConnectionsPerAddress = try environment.integer("RYMI_HTTP_MAX_CONNECTIONS_PER_ADDR", default: 256, range: 1...1_000_000)
         writeStallTimeout = try environment.seconds("RYMI_HTTP_WRITE_STALL_TIMEOUT", default: 30, range: 0.1...3600)
         logLevel = try environment.logLevel()
-        plivoAuthToken = environment.string("PLIVO_AUTH_TOKEN")
+        plivoAuthToken = try environment.string("PLIVO_AUTH_TOKEN")
         publicURL = try PublicURL.resolve(environment)
-        metricsToken = environment.string("RYMI_METRICS_TOKEN")
+        metricsToken = try environment.string("RYMI_METRICS_TOKEN")
         rateLimit = try environment.seconds("RYMI_RATE_LIMIT", default: 200, range: 0...1_000_000)
         rateBurst = try environment.seconds("RYMI_RATE_BURST", default: max(1, rateLimit * 2), range: 1...10_000_000)
-        agentStreamURL = environment.string("RYMI_AGENT_STREAM_URL")
+        agentStreamURL = try environment.string("RYMI_AGENT_STREAM_URL")
         if let stream = agentStreamURL, !(stream.hasPrefix("wss://") || stream.hasPrefix("ws://")) {
             throw ConfigurationError("RYMI_AGENT_STREAM_URL", "'\(stream)' is not a ws:// or wss:// URL")
         }

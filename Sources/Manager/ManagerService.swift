@@ -34,20 +34,20 @@ public struct ManagerConfiguration: Sendable {
         rpcLimits.maxConnections = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS", default: 1024, range: 1...100_000)
         rpcLimits.maxConnectionsPerHost = try environment.integer("RYMI_MANAGER_MAX_CONNECTIONS_PER_HOST", default: 64, range: 1...100_000)
         rpcLimits.handshakeTimeout = try environment.seconds("RYMI_MANAGER_HANDSHAKE_TIMEOUT", default: 5, range: 0.1...60)
-        dataDirectory = Self.dataDirectory(environment)
+        dataDirectory = try Self.dataDirectory(environment)
         logLevel = try environment.logLevel()
         dispatch.callsPerSecond = try environment.seconds("RYMI_DIAL_CPS", default: 2, range: 0...100_000)
         dispatch.maxConcurrentCalls = try environment.integer("RYMI_MAX_CONCURRENT_CALLS", default: 50, range: 1...1_000_000)
-        webhooks.policy = OutboundURLPolicy(hostList: environment.string("RYMI_WEBHOOK_ALLOW_HTTP_HOSTS"))
+        webhooks.policy = OutboundURLPolicy(hostList: try environment.string("RYMI_WEBHOOK_ALLOW_HTTP_HOSTS"))
         webhooks.firstRetry = try environment.seconds("RYMI_WEBHOOK_FIRST_RETRY", default: 8, range: 0.05...600) * 1000
-        if environment.string("RYMI_ACCOUNT_MAX_CONCURRENT_CALLS") != nil {
+        if try environment.string("RYMI_ACCOUNT_MAX_CONCURRENT_CALLS") != nil {
             dispatch.accountMaxConcurrentCalls = try environment.integer("RYMI_ACCOUNT_MAX_CONCURRENT_CALLS", default: 0, range: 1...1_000_000)
         }
         dispatch.placementTimeout = try environment.seconds("RYMI_PLACEMENT_TIMEOUT", default: 30, range: 1...3600)
         dispatch.outcomeCheckAfter = try environment.seconds("RYMI_OUTCOME_CHECK_AFTER", default: 60, range: 0.1...86_400)
         dispatch.outcomeTimeout = try environment.seconds("RYMI_OUTCOME_TIMEOUT", default: 900, range: 0.1...86_400)
-        accountNumbers = try Self.accountNumbers(environment.string("RYMI_ACCOUNT_NUMBERS") ?? "")
-        if let text = environment.string("RYMI_DEFAULT_CALLING_WINDOW") {
+        accountNumbers = try Self.accountNumbers(try environment.string("RYMI_ACCOUNT_NUMBERS") ?? "")
+        if let text = try environment.string("RYMI_DEFAULT_CALLING_WINDOW") {
             switch CallingWindow.parse(text: text) {
             case .success(let window): defaultWindow = window
             case .failure(let invalid):
@@ -73,7 +73,7 @@ public struct ManagerConfiguration: Sendable {
 
     public var databasePath: String { Self.databasePath(in: dataDirectory) }
 
-    public static func dataDirectory(_ environment: Environment) -> String { environment.string("RYMI_DATA_DIR") ?? "./data" }
+    public static func dataDirectory(_ environment: Environment) throws(ConfigurationError) -> String { try environment.string("RYMI_DATA_DIR") ?? "./data" }
     public static func databasePath(in dataDirectory: String) -> String { (dataDirectory as NSString).appendingPathComponent("rymi.sqlite") }
 }
 

@@ -10,7 +10,7 @@ public enum PublicURL {
     /// read as loopback, since Plivo can never call a wildcard. Nil when unset and the port is 0:
     /// only the gateway can know the port it picked (its bound address is then used).
     public static func resolve(_ environment: Environment) throws(ConfigurationError) -> String? {
-        if var url = environment.string("RYMI_PUBLIC_URL") {
+        if var url = try environment.string("RYMI_PUBLIC_URL") {
             guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil, parsed.query == nil else {
                 throw ConfigurationError("RYMI_PUBLIC_URL", "'\(url)' is not an http(s) base URL")
             }

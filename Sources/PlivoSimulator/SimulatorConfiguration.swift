@@ -39,22 +39,22 @@ public struct SimulatorConfiguration: Sendable {
 
     public init(environment: Environment) throws(ConfigurationError) {
         address = try environment.address("RYMI_SIM_ADDR", default: "127.0.0.1:9090")
-        controlToken = environment.string("RYMI_SIM_CONTROL_TOKEN")
+        controlToken = try environment.string("RYMI_SIM_CONTROL_TOKEN")
         if let token = controlToken, token.count < 16 {
             throw ConfigurationError("RYMI_SIM_CONTROL_TOKEN", "is \(token.count) characters; use at least 16")
         }
-        guard let authID = environment.string("PLIVO_AUTH_ID"), let authToken = environment.string("PLIVO_AUTH_TOKEN") else {
+        guard let authID = try environment.string("PLIVO_AUTH_ID"), let authToken = try environment.string("PLIVO_AUTH_TOKEN") else {
             throw ConfigurationError("PLIVO_AUTH_ID", "PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set: the simulator checks them like Plivo")
         }
         self.authID = authID
         self.authToken = authToken
         ringMilliseconds = try environment.integer("RYMI_SIM_RING_MS", default: 300, range: 0...600_000)
         talkMilliseconds = try environment.integer("RYMI_SIM_TALK_MS", default: 1000, range: 0...3_600_000)
-        outcomes = try Self.parseOutcomes(environment.string("RYMI_SIM_OUTCOMES") ?? "completed=80,busy=8,no-answer=8,failed=4")
-        faults = try Faults(parsing: environment.string("RYMI_SIM_FAULTS") ?? "", variable: "RYMI_SIM_FAULTS")
+        outcomes = try Self.parseOutcomes(try environment.string("RYMI_SIM_OUTCOMES") ?? "completed=80,busy=8,no-answer=8,failed=4")
+        faults = try Faults(parsing: try environment.string("RYMI_SIM_FAULTS") ?? "", variable: "RYMI_SIM_FAULTS")
         callbackRetries = try environment.integer("RYMI_SIM_CALLBACK_RETRIES", default: 3, range: 0...20)
         callsPerSecond = try environment.seconds("RYMI_SIM_CPS", default: 0, range: 0...100_000)
-        let digits = environment.string("RYMI_SIM_MACHINE_DIGITS") ?? "9"
+        let digits = try environment.string("RYMI_SIM_MACHINE_DIGITS") ?? "9"
         guard digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) else {
             throw ConfigurationError("RYMI_SIM_MACHINE_DIGITS", "must be digits (numbers ending in one are answered by a machine), or empty for none")
         }

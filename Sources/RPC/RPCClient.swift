@@ -65,7 +65,12 @@ public final class RPCClient: Service, @unchecked Sendable {
                 for await _ in closed.stream {}
                 heartbeat.cancel()
                 lock.withLock { if self.peer === peer { self.peer = nil } }
-                logger.warning("rpc_disconnected", ["addr": address.description])
+                // Our own shutdown closing it is expected; losing the manager is not.
+                if lock.withLock({ stopping }) {
+                    logger.info("rpc_closed", ["addr": address.description])
+                } else {
+                    logger.warning("rpc_disconnected", ["addr": address.description])
+                }
             } catch let error as RemoteError where error.code == .unauthenticated {
                 logger.error("rpc_manager_unverified", ["addr": address.description, "error": error.message])
             } catch {

@@ -56,17 +56,36 @@ public struct Environment: Sendable {
 
     /// The variable's value; or, when only `NAME_FILE` is set, that file's contents (how Docker
     /// secrets arrive), without the trailing newline.
-    public func string(_ name: String) -> String? {
+    /// A file named but not readable is an error that says why (not "not set": the operator set it).
+    public func string(_ name: String) throws(ConfigurationError) -> String? {
         if let value = values[name], !value.isEmpty { return value }
-        guard let path = values[name + "_FILE"], !path.isEmpty,
-              let contents = try? String(contentsOfFile: path, encoding: .utf8)
-        else { return nil }
+        guard let path = values[name + "_FILE"], !path.isEmpty else { return nil }
+        let contents: String
+        do {
+            contents = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(name + "_FILE", "cannot read \(path): \(Self.reason(error)) (this process runs as uid \(getuid()), gid \(getgid()))")
+        }
         let trimmed = contents.trimmingCharacters(in: .whitespacesAndNewlines)
-        return trimmed.isEmpty ? nil : trimmed
+        guard !trimmed.isEmpty else { throw ConfigurationError(name + "_FILE", "\(path) is empty") }
+        return trimmed
+    }
+
+    /// The system's words for a failed read (permission denied, no such file), not Foundation's.
+    private static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code))).lowercased()
+        }
+        switch nsError.code {
+        case NSFileReadNoPermissionError: return "permission denied"
+        case NSFileReadNoSuchFileError: return "no such file"
+        default: return nsError.localizedDescription
+        }
     }
 
     public func address(_ name: String, default fallback: String) throws(ConfigurationError) -> HostPort {
-        let text = string(name) ?? fallback
+        let text = try string(name) ?? fallback
         guard let address = HostPort(parsing: text) else {
             throw ConfigurationError(name, "'\(text)' is not host:port (for example 127.0.0.1:8080)")
         }
@@ -74,7 +93,7 @@ public struct Environment: Sendable {
     }
 
     public func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let text = string(name) else { return fallback }
+        guard let text = try string(name) else { return fallback }
         guard let value = Int(text), range.contains(value) else {
             throw ConfigurationError(name, "'\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
@@ -82,7 +101,7 @@ public struct Environment: Sendable {
     }
 
     public func seconds(_ name: String, default fallback: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
-        guard let text = string(name) else { return fallback }
+        guard let text = try string(name) else { return fallback }
         guard let value = Double(text), range.contains(value) else {
             throw ConfigurationError(name, "'\(text)' is not a number of seconds in \(range.lowerBound)...\(range.upperBound)")
         }
@@ -91,14 +110,14 @@ public struct Environment: Sendable {
 
     /// A secret shared by processes of one deployment: required.
     public func secret(_ name: String) throws(ConfigurationError) -> [UInt8] {
-        guard let text = string(name) else {
+        guard let text = try string(name) else {
             throw ConfigurationError(name, "not set; give the shared secret (or \(name)_FILE, a file holding it); make run generates one, e.g. openssl rand -hex 32")
         }
         return Array(text.utf8)
     }
 
     public func logLevel() throws(ConfigurationError) -> Logger.Level {
-        guard let text = string("RYMI_LOG_LEVEL") else { return .info }
+        guard let text = try string("RYMI_LOG_LEVEL") else { return .info }
         guard let level = Logger.Level(name: text) else {
             throw ConfigurationError("RYMI_LOG_LEVEL", "'\(text)' is not one of debug, info, warning, error")
         }

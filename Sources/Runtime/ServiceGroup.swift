@@ -104,15 +104,18 @@ final class SignalStream: @unchecked Sendable {
     }
 }
 
-/// Runs an executable's start-up: configuration errors become one line on stderr and exit 2.
+/// Runs an executable's start-up: a configuration error becomes one JSON log line on stderr
+/// (the variable, the problem, and the whole of it as one sentence) and exit 2.
 public func runMain(_ name: String, _ body: () async throws -> Int32) async -> Never {
+    let logger = Logger(service: name.hasPrefix("rymi-") ? String(name.dropFirst(5)) : name, sink: LogSink(fileDescriptor: 2))
     do {
         exit(try await body())
     } catch let error as ConfigurationError {
-        FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
+        logger.error("configuration_error", ["variable": error.variable, "problem": error.problem,
+                                             "message": "\(name): configuration error: \(error)"])
         exit(2)
     } catch {
-        FileHandle.standardError.write(Data("\(name): cannot start: \(error)\n".utf8))
+        logger.error("start_failed", ["message": "\(name): cannot start: \(error)"])
         exit(1)
     }
 }

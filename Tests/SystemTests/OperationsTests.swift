@@ -111,6 +111,9 @@ import Testing
         // A dialer told to stop finishes what it began and reports it; nothing is lost.
         stack.dialers[0].signal(SIGTERM)
         #expect(await stack.dialers[0].waitForExit() == 0)
+        // Its own shutdown closing the manager connection is not a warning.
+        #expect(!stack.dialers[0].logLines.contains { $0.contains("rpc_disconnected") })
+        #expect(stack.dialers[0].logLines.contains { $0.contains("rpc_closed") })
         let before = try await stack.simulatorCalls().requests.count
         try await stack.addDialer(name: "replacement")
         try await stack.waitForCampaign(id, status: "completed")
@@ -139,7 +142,6 @@ import Testing
     @Test func dialerWithoutCredentialsRefusesToStart() async throws {
         let process = try ServiceProcess("rymi-dialer", environment: ["PLIVO_AUTH_ID": "", "PLIVO_AUTH_TOKEN": ""])
         #expect(await process.waitForExit(timeout: 10) == 2)
-        #expect(process.standardError.hasPrefix("rymi-dialer: configuration error: PLIVO_AUTH_ID"))
-        #expect(process.standardError.split(separator: "\n").count == 1)
+        #expect(configurationMessage(process.standardError).hasPrefix("rymi-dialer: configuration error: PLIVO_AUTH_ID"))
     }
 }

@@ -1,21 +1,36 @@
 import Foundation
 import Glibc
+import JSON
 import SQLite
 import Testing
 
 /// Configuration errors stop a process at once with one clear line.
 @Suite struct StartupTests {
+    /// The exit status, and the `message` of the one JSON line the process wrote on stderr.
     func run(_ name: String, _ environment: [String: String]) async throws -> (Int32?, String) {
         let process = try ServiceProcess(name, environment: environment)
         let status = await process.waitForExit(timeout: 10)
         process.stop()
-        return (status, process.standardError)
+        return (status, configurationMessage(process.standardError))
     }
 
     @Test func gatewayWithoutKeysRefusesToStart() async throws {
         let (status, message) = try await run("rymi-gateway", ["RYMI_API_KEYS": "", "RYMI_HTTP_ADDR": "127.0.0.1:0"])
         #expect(status == 2)
-        #expect(message == "rymi-gateway: configuration error: RYMI_API_KEYS: not set; give at least one account:key pair\n")
+        #expect(message == "rymi-gateway: configuration error: RYMI_API_KEYS: not set; give at least one account:key pair")
+    }
+
+    /// A secret file that cannot be read says so, naming the file and why (not "not set").
+    @Test func anUnreadableSecretFileIsNamedWithTheReason() async throws {
+        let (status, message) = try await run("rymi-gateway", ["RYMI_API_KEYS": "", "RYMI_API_KEYS_FILE": "/nonexistent/rymi_api_keys",
+                                                              "RYMI_HTTP_ADDR": "127.0.0.1:0"])
+        #expect(status == 2)
+        #expect(message.hasPrefix("rymi-gateway: configuration error: RYMI_API_KEYS_FILE: cannot read /nonexistent/rymi_api_keys: no such file"),
+                "\(message)")
+        let process = try ServiceProcess("rymi-gateway", environment: ["RYMI_API_KEYS": "", "RYMI_HTTP_ADDR": "127.0.0.1:0"])
+        _ = await process.waitForExit(timeout: 10)
+        let line = try JSONParser.parse(process.standardError.trimmingCharacters(in: .newlines))
+        #expect(line["event"] == .string("configuration_error") && line["variable"] == .string("RYMI_API_KEYS") && line["service"] == .string("gateway"))
     }
 
     @Test func badAddressesAreNamed() async throws {

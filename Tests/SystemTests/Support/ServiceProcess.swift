@@ -149,6 +149,15 @@ final class ServiceProcess: @unchecked Sendable {
     }
 }
 
+/// What a process that refused to start wrote on stderr: one JSON log line, whose `message` this
+/// returns; anything else comes back as it is, so that a comparison shows it.
+func configurationMessage(_ standardError: String) -> String {
+    let lines = standardError.split(separator: "\n")
+    guard lines.count == 1, let line = try? JSONParser.parse(String(lines[0])), line["level"] == .string("error"),
+          let message = line["message"]?.stringValue else { return standardError }
+    return message
+}
+
 func temporaryDirectory(_ label: String) -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-\(label)-\(UUID().uuidString.prefix(8))")
     try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
