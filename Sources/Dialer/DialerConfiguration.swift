@@ -29,7 +29,7 @@ public struct DialerConfiguration: Sendable {
         guard let authID = try environment.string("PLIVO_AUTH_ID") else {
             throw ConfigurationError("PLIVO_AUTH_ID", "not set; give the Plivo account's auth id (make run starts a simulator with its own)")
         }
-        guard let authToken = try environment.string("PLIVO_AUTH_TOKEN") else {
+        guard let authToken = try environment.stringOrGenerated("PLIVO_AUTH_TOKEN", make: { GeneratedSecrets.randomHex() })?.value else {
             throw ConfigurationError("PLIVO_AUTH_TOKEN", "not set; give the Plivo account's auth token")
         }
         let apiURL = try environment.string("PLIVO_API_URL") ?? "https://api.plivo.com"

@@ -19,6 +19,9 @@ public struct GatewayConfiguration: Sendable {
     /// Logged at start: a short secret.
     public var secretWarnings: [String] = []
     public var apiKeys: APIKeys
+    /// The keys made for a deployment with nothing set up (`RYMI_SECRETS_DIR`): logged at start,
+    /// since the operator has no other way to learn them.
+    public var generatedAPIKeys: String?
     public var maxBodyBytes: Int
     public var maxContactsPerUpload: Int
     /// A CSV upload is streamed: these bound its size and rows, not the gateway's memory.
@@ -64,10 +67,12 @@ public struct GatewayConfiguration: Sendable {
         managerAddress = try environment.address("RYMI_MANAGER_ADDR", default: "127.0.0.1:7070")
         managerSecret = try environment.secret("RYMI_GATEWAY_SECRET")
         secretWarnings = WireAuthentication.weaknesses([("RYMI_GATEWAY_SECRET", managerSecret)])
-        guard let keys = try environment.string("RYMI_API_KEYS") else {
+        // With nothing set up (RYMI_SECRETS_DIR), one account `demo` with a key made here.
+        guard let keys = try environment.stringOrGenerated("RYMI_API_KEYS", make: { "demo:key_" + GeneratedSecrets.randomHex(bytes: 24) }) else {
             throw ConfigurationError("RYMI_API_KEYS", "not set; give at least one account:key pair")
         }
-        apiKeys = try APIKeys(parsing: keys)
+        apiKeys = try APIKeys(parsing: keys.value)
+        generatedAPIKeys = keys.generated ? keys.value : nil
         maxBodyBytes = try environment.integer("RYMI_MAX_BODY_BYTES", default: 64 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
         maxContactsPerUpload = try environment.integer("RYMI_MAX_CONTACTS_PER_UPLOAD", default: 100_000, range: 1...10_000_000)
         maxCSVBytes = try environment.integer("RYMI_MAX_CSV_BYTES", default: 256 * 1024 * 1024, range: 1024...4 * 1024 * 1024 * 1024)
@@ -81,9 +86,9 @@ public struct GatewayConfiguration: Sendable {
         maxConnectionsPerAddress = try environment.integer("RYMI_HTTP_MAX_CONNECTIONS_PER_ADDR", default: 256, range: 1...1_000_000)
         writeStallTimeout = try environment.seconds("RYMI_HTTP_WRITE_STALL_TIMEOUT", default: 30, range: 0.1...3600)
         logLevel = try environment.logLevel()
-        plivoAuthToken = try environment.string("PLIVO_AUTH_TOKEN")
+        plivoAuthToken = try environment.stringOrGenerated("PLIVO_AUTH_TOKEN", make: { GeneratedSecrets.randomHex() })?.value
         publicURL = try PublicURL.resolve(environment)
-        metricsToken = try environment.string("RYMI_METRICS_TOKEN")
+        metricsToken = try environment.stringOrGenerated("RYMI_METRICS_TOKEN", make: { GeneratedSecrets.randomHex(bytes: 24) })?.value
         rateLimit = try environment.seconds("RYMI_RATE_LIMIT", default: 200, range: 0...1_000_000)
         rateBurst = try environment.seconds("RYMI_RATE_BURST", default: max(1, rateLimit * 2), range: 1...10_000_000)
         agentStreamURL = try environment.string("RYMI_AGENT_STREAM_URL")

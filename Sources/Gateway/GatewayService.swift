@@ -68,6 +68,13 @@ public final class GatewayService: Service {
                        agentStreamURL: configuration.agentStreamURL, signatureFailures: metrics.signatureFailures,
                        logger: logger).register(in: &callbackRouter)
         for warning in configuration.secretWarnings { logger.warning("weak_secret", ["problem": warning]) }
+        if let keys = configuration.generatedAPIKeys {
+            logger.announce("demo_api_key", ["api_keys": keys, "hint": "made on first start into RYMI_SECRETS_DIR; send Authorization: Bearer <the key after demo:>. Set RYMI_API_KEYS (or _FILE) for your own"])
+        }
+        if configuration.metricsToken == nil, !configuration.adminAddress.isLoopback {
+            logger.warning("metrics_unprotected", ["addr": configuration.adminAddress.description,
+                                                   "hint": "the admin listener is beyond loopback: set RYMI_METRICS_TOKEN"])
+        }
         if !configuration.apiKeys.weakKeyAccounts.isEmpty {
             logger.warning("weak_api_keys", ["accounts": configuration.apiKeys.weakKeyAccounts.joined(separator: ","),
                                              "hint": "use keys of at least 16 random characters"])

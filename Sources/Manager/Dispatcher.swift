@@ -69,6 +69,10 @@ actor Dispatcher {
     private var links: [Core.DialerID: any DialerLink] = [:]
     private var dialerIDs: [ObjectIdentifier: Core.DialerID] = [:]
     private var reconciling = false
+    /// Calls found ended by asking Plivo, their callback never having come: counted, and said at
+    /// most once a minute (a wrong RYMI_PUBLIC_URL loses every callback).
+    private var missedCallbacks = 0
+    private var missedCallbacksSaid: ContinuousClock.Instant?
     private var reconciler: Task<Void, Never>?
     /// Callers waiting until no matching placement is on its way to Plivo.
     private var begunWaiters: [Int: BegunWaiter] = [:]
@@ -473,6 +477,18 @@ actor Dispatcher {
         }
     }
 
+    private func callbackMissed() {
+        missedCallbacks += 1
+        let now = ContinuousClock.now
+        if let said = missedCallbacksSaid, now - said < .seconds(60) { return }
+        logger.warning("callbacks_missing", [
+            "calls": "\(missedCallbacks)",
+            "hint": "calls ended without Plivo's callback reaching the gateway (learned by asking Plivo); check that RYMI_PUBLIC_URL is the gateway's address as Plivo can reach it",
+        ])
+        missedCallbacks = 0
+        missedCallbacksSaid = now
+    }
+
     /// Asks Plivo (through a dialer) what became of a call, and records the answer.
     private func resolve(_ call: OverdueCall) async {
         let lookup = call.callUUID == nil && call.requestUUID == nil
@@ -484,7 +500,9 @@ actor Dispatcher {
             switch core.lookedUp(call, lookup, wallNow: Timestamp.nowMilliseconds()) {
             case .nothing: break
             case .touch: try await store.touch(contact: call.contactSeq)
-            case .hangup(let event): perform(core.changed(by: try await store.applyCallEvent(event), now: clock.now))
+            case .hangup(let event):
+                callbackMissed()
+                perform(core.changed(by: try await store.applyCallEvent(event), now: clock.now))
             case .failOutcomeUnknown(let detail):
                 let effect = try await store.failOutcomeUnknown(contact: call.contactSeq, attempt: call.attempt, detail: detail)
                 perform(core.changed(by: effect, now: clock.now))

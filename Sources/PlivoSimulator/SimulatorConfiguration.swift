@@ -39,11 +39,11 @@ public struct SimulatorConfiguration: Sendable {
 
     public init(environment: Environment) throws(ConfigurationError) {
         address = try environment.address("RYMI_SIM_ADDR", default: "127.0.0.1:9090")
-        controlToken = try environment.string("RYMI_SIM_CONTROL_TOKEN")
+        controlToken = try environment.stringOrGenerated("RYMI_SIM_CONTROL_TOKEN", make: { GeneratedSecrets.randomHex(bytes: 24) })?.value
         if let token = controlToken, token.count < 16 {
             throw ConfigurationError("RYMI_SIM_CONTROL_TOKEN", "is \(token.count) characters; use at least 16")
         }
-        guard let authID = try environment.string("PLIVO_AUTH_ID"), let authToken = try environment.string("PLIVO_AUTH_TOKEN") else {
+        guard let authID = try environment.string("PLIVO_AUTH_ID"), let authToken = try environment.stringOrGenerated("PLIVO_AUTH_TOKEN", make: { GeneratedSecrets.randomHex() })?.value else {
             throw ConfigurationError("PLIVO_AUTH_ID", "PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set: the simulator checks them like Plivo")
         }
         self.authID = authID

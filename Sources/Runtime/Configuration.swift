@@ -44,6 +44,9 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether only this host can reach it.
+    public var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
 }
 
 /// Reads typed settings from the environment, each with the default the README documents.
@@ -108,9 +111,10 @@ public struct Environment: Sendable {
         return value
     }
 
-    /// A secret shared by processes of one deployment: required.
+    /// A secret shared by processes of one deployment: required (made and shared through
+    /// `RYMI_SECRETS_DIR` when that is set).
     public func secret(_ name: String) throws(ConfigurationError) -> [UInt8] {
-        guard let text = try string(name) else {
+        guard let text = try stringOrGenerated(name, make: { GeneratedSecrets.randomHex() })?.value else {
             throw ConfigurationError(name, "not set; give the shared secret (or \(name)_FILE, a file holding it); make run generates one, e.g. openssl rand -hex 32")
         }
         return Array(text.utf8)

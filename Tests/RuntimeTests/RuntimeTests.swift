@@ -76,3 +76,47 @@ struct BackgroundTasksTests {
         #expect(late.isSet, "a loop started after cancelAll is cancelled at once")
     }
 }
+
+/// Secrets a deployment with nothing set up makes for itself in `RYMI_SECRETS_DIR`.
+@Suite struct GeneratedSecretsTests {
+    let directory: String
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rymi-secrets-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    @Test func processesStartingTogetherAgreeOnOneSecret() async throws {
+        let environment = Environment(["RYMI_SECRETS_DIR": directory])
+        // Many makers at once, each with its own value: every one reads back the same.
+        let values = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<16 {
+                group.addTask { try environment.stringOrGenerated("RYMI_GATEWAY_SECRET", make: { "made-by-\(index)" })!.value }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(values).count == 1 && values[0].hasPrefix("made-by-"))
+        let file = directory + "/rymi_gateway_secret"
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == values[0] + "\n")
+        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+        // Nothing else is left in the directory.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["rymi_gateway_secret"])
+        #expect(try environment.secret("RYMI_GATEWAY_SECRET") == Array(values[0].utf8))
+    }
+
+    @Test func aGivenSecretWinsAndNothingIsMadeWithoutTheDirectory() throws {
+        let given = Environment(["RYMI_SECRETS_DIR": directory, "RYMI_DIALER_SECRET": "given-secret-0123456789abcdef"])
+        #expect(try given.stringOrGenerated("RYMI_DIALER_SECRET", make: { "made" })! == ("given-secret-0123456789abcdef", false))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        #expect(try Environment([:]).stringOrGenerated("RYMI_DIALER_SECRET", make: { "made" }) == nil)
+        #expect(throws: ConfigurationError.self) { try Environment([:]).secret("RYMI_DIALER_SECRET") }
+        let made = try Environment(["RYMI_SECRETS_DIR": directory]).stringOrGenerated("RYMI_DIALER_SECRET", make: { "made" })
+        #expect(made?.value == "made" && made?.generated == true)
+    }
+
+    @Test func anUnwritableDirectoryIsAConfigurationError() {
+        #expect(throws: ConfigurationError.self) {
+            try Environment(["RYMI_SECRETS_DIR": "/nonexistent/secrets"]).secret("RYMI_GATEWAY_SECRET")
+        }
+    }
+}

@@ -327,6 +327,9 @@ import Testing
             #expect(contact["status"] == .string(expected))
             #expect(contact["failure_reason"] != .string("outcome_unknown"))
         }
+        // The operator is told that callbacks do not arrive, once, not per call.
+        let said = stack.manager.logLines.filter { $0.contains("callbacks_missing") }
+        #expect(said.count == 1 && said[0].contains("RYMI_PUBLIC_URL"), "\(said)")
     }
 
     @Test func answeredCallsStreamToTheAgentWithTheirIdentity() async throws {

@@ -110,3 +110,30 @@ import Testing
         #expect(try await fixed.adminPort() != 9464)
     }
 }
+
+/// A deployment with nothing set up (`docker compose up` as it is): the processes make the
+/// secrets they share in `RYMI_SECRETS_DIR`, and the gateway says the API key it made.
+@Suite struct GeneratedSecretsSystemTests {
+    @Test func processesWithNoSecretsMakeAndShareThemAndTheKeyIsLogged() async throws {
+        let secrets = temporaryDirectory("secrets")
+        var options = StackOptions()
+        let none = ["RYMI_GATEWAY_SECRET": "", "RYMI_DIALER_SECRET": "", "RYMI_SECRETS_DIR": secrets.path]
+        options.manager = none
+        options.gateway = none.merging(["RYMI_API_KEYS": "", "PLIVO_AUTH_TOKEN": "", "RYMI_ADMIN_ADDR": "0.0.0.0:0"]) { $1 }
+        // Connected: the manager and the gateway agree on the secret one of them made.
+        let stack = try await Stack.start(options)
+        defer { stack.stop() }
+        let announced = try await stack.gateway.waitForEvent("demo_api_key")
+        let keys = try #require(announced["api_keys"]?.stringValue)
+        #expect(keys.hasPrefix("demo:key_"))
+        let key = String(keys.dropFirst("demo:".count))
+        #expect(try await stack.client.request("GET", "/v1/campaigns", key: key).status == 200)
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: secrets.path))
+        #expect(files == ["rymi_gateway_secret", "rymi_dialer_secret", "rymi_api_keys", "plivo_auth_token", "rymi_metrics_token"], "\(files)")
+        // The admin listener beyond loopback is not open: metrics need the token made with the rest.
+        let token = try String(contentsOfFile: secrets.appendingPathComponent("rymi_metrics_token").path, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await stack.adminClient.request("GET", "/metrics", key: nil).status == 401)
+        #expect(try await stack.adminClient.request("GET", "/metrics", key: token).status == 200)
+    }
+}
