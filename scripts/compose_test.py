@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""`make compose-test`: the real compose file, in containers, as an operator runs it.
+
+Sets podman up (../shared/MACHINE.md), makes a bookworm base image with debootstrap (no registry
+is reachable), builds the image's `prebuilt` target from binaries built on this host, then brings
+compose/docker-compose.yml up with nothing set up (the demo) and 3 dialers, and checks:
+- every container is healthy (`podman healthcheck run`), the gateway printed its API key;
+- the image: its size, stripped binaries, uid and gid 10001 owning the data directory, tzdata
+  and CA certificates;
+- /metrics on the published admin port needs the token made on first start;
+- a 200-contact campaign runs to `completed` through the gateway's published port with
+  callbacks arriving, while one dialer is killed (`podman kill`) and the manager's container is
+  restarted: nobody is called twice, nothing is lost;
+- after `down` and `up`, new containers find the same database and API key in the volumes;
+- every container stops cleanly (exit 0).
+Everything it made is removed at the end, even on failure, within bounded time.
+"""
+import datetime
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+PROJECT = "rymici"
+IMAGE = "localhost/rymi-campaigns:latest"
+BASE = "localhost/debian:bookworm-slim"
+COMPOSE = ["podman-compose", "-p", PROJECT, "-f", os.path.join(ROOT, "compose", "docker-compose.yml")]
+CONTAINERS_CONF = """[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+"""
+CONTACTS = 200
+DIALERS = 3
+started = time.time()
+made = []
+
+
+def step(text):
+    print(f"compose-test [{time.time() - started:5.0f} s] {text}", flush=True)
+
+
+def run(command, timeout=300, check=True, env=None, quiet=True):
+    result = subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=timeout,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} exited {result.returncode}:\n{result.stdout[-3000:]}")
+    if not quiet:
+        print(result.stdout, end="")
+    return result
+
+
+def free_port():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+def setup_podman():
+    path = "/etc/containers/containers.conf"
+    current = open(path).read() if os.path.exists(path) else ""
+    if "runc" not in current or "nofile=20000" not in current:
+        os.makedirs("/etc/containers", exist_ok=True)
+        with open(path, "w") as file:
+            file.write(CONTAINERS_CONF)
+
+
+def base_image():
+    if run(["podman", "image", "exists", BASE], check=False).returncode == 0:
+        return
+    step("making a bookworm base image with debootstrap")
+    with tempfile.TemporaryDirectory(prefix="rymi-bookworm-") as root:
+        run(["debootstrap", "--variant=minbase", "bookworm", root, "http://deb.debian.org/debian"], timeout=600)
+        run(["sh", "-c", f"rm -rf {root}/var/cache/apt/archives/*.deb {root}/var/lib/apt/lists/* "
+                         f"{root}/usr/share/doc/* {root}/usr/share/man/* {root}/usr/share/locale/*"])
+        run(["sh", "-c", f"tar -C {root} -c . | podman import - {BASE}"], timeout=300)
+    made.append(("image", BASE))
+
+
+def build_image():
+    step("building the binaries on this host (release) and the image's prebuilt target")
+    run(["swift", "build", "-c", "release"], timeout=1200)
+    context = tempfile.mkdtemp(prefix="rymi-image-")
+    run(["compose/collect-binaries.sh", ".build/release", context])
+    for binary in os.listdir(os.path.join(context, "bin")):
+        sections = run(["readelf", "-S", os.path.join(context, "bin", binary)]).stdout
+        assert ".debug_info" not in sections and ".symtab" not in sections, f"{binary} is not stripped"
+    run(["podman", "build", "-f", "compose/Dockerfile", "--target", "prebuilt", "-t", IMAGE, context], timeout=900)
+    made.append(("image", IMAGE))
+    run(["rm", "-rf", context])
+    size = int(run(["podman", "image", "inspect", IMAGE, "--format", "{{.Size}}"]).stdout.strip())
+    binaries = run(["podman", "run", "--rm", IMAGE, "sh", "-c", "du -sk /usr/local/bin /usr/lib/swift/linux"]).stdout.split()
+    step(f"image {IMAGE}: {size / 1e6:.0f} MB (executables {int(binaries[0]) / 1024:.0f} MB, Swift runtime {int(binaries[2]) / 1024:.0f} MB)")
+    assert size < 300e6, f"the image is {size / 1e6:.0f} MB"
+    facts = run(["podman", "run", "--rm", IMAGE, "sh", "-c",
+                 "id -u; id -g; stat -c %u:%g /var/lib/rymi/data /var/lib/rymi/secrets; "
+                 "test -f /usr/share/zoneinfo/America/New_York && echo tzdata; test -s /etc/ssl/certs/ca-certificates.crt && echo ca"]).stdout.split()
+    assert facts == ["10001", "10001", "10001:10001", "10001:10001", "tzdata", "ca"], facts
+
+
+def container(service, index=1):
+    return f"{PROJECT}_{service}_{index}"
+
+
+def http(method, url, key=None, body=None, timeout=15):
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
+    if key:
+        request.add_header("Authorization", "Bearer " + key)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, text = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read()
+    try:
+        return status, json.loads(text or b"null")
+    except ValueError:
+        return status, text.decode(errors="replace")
+
+
+def wait(what, condition, timeout):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = condition()
+            if last:
+                return last
+        except (OSError, urllib.error.URLError) as error:
+            last = error
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what} (last: {last})")
+
+
+def log_event(name, event):
+    for line in run(["podman", "logs", name], check=False).stdout.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("event") == event:
+            return entry
+    return None
+
+
+def secret(file):
+    return run(["podman", "exec", container("gateway"), "cat", f"/var/lib/rymi/secrets/{file}"]).stdout.strip()
+
+
+def midday_zone():
+    """An Etc/GMT zone where it is about noon now: every contact is inside its calling window."""
+    offset = (12 - datetime.datetime.now(datetime.timezone.utc).hour + 12) % 24 - 12
+    return "Etc/GMT" + ("-" if offset >= 0 else "+") + str(abs(offset)) if offset else "Etc/GMT"
+
+
+def compose_test():
+    ports = {"RYMI_HTTP_PORT": free_port(), "RYMI_ADMIN_PORT": free_port(), "RYMI_SIM_PORT": free_port()}
+    environment = {**{k: str(v) for k, v in ports.items()}, "RYMI_DIALERS": str(DIALERS), "RYMI_DIAL_CPS": "20"}
+    # Nothing set up: no compose/.env is read (the operator's, if any, is left out of the test).
+    assert not os.path.exists(os.path.join(ROOT, "compose", ".env")), "compose/.env exists; the test runs with nothing set up"
+    step(f"up: {' '.join(COMPOSE[1:])} up -d with {DIALERS} dialers")
+    made.append(("compose", environment))
+    run(COMPOSE + ["up", "-d", "--no-build"], env=environment, timeout=300)
+    api = f"http://127.0.0.1:{ports['RYMI_HTTP_PORT']}"
+    admin = f"http://127.0.0.1:{ports['RYMI_ADMIN_PORT']}"
+    simulator = f"http://127.0.0.1:{ports['RYMI_SIM_PORT']}"
+    wait("the gateway to be ready", lambda: http("GET", api + "/readyz")[0] == 200, 120)
+    services = [container("manager"), container("gateway"), container("plivo-sim")] + [container("dialer", n) for n in range(1, DIALERS + 1)]
+    wait("every dialer registered", lambda: len(http("GET", admin + "/readyz")[1].get("dialers", [])) == DIALERS, 60)
+    for name in services:
+        wait(f"{name} healthy", lambda: run(["podman", "healthcheck", "run", name], check=False).returncode == 0, 60)
+    step("every container healthy: " + ", ".join(services))
+    announced = log_event(container("gateway"), "demo_api_key")
+    assert announced, "the gateway did not print its API key"
+    key = announced["api_keys"].split(":", 1)[1]
+    # The admin listener: metrics need the token made on first start.
+    assert http("GET", admin + "/metrics")[0] == 401, "metrics without a token"
+    status, _ = http("GET", admin + "/metrics", key=secret("rymi_metrics_token"))
+    assert status == 200, f"metrics with the token: {status}"
+
+    step(f"a {CONTACTS}-contact campaign through the published port {ports['RYMI_HTTP_PORT']}")
+    status, created = http("POST", api + "/v1/campaigns", key, {"name": "compose test", "agent_id": "agent_1",
+                                                                 "call_from_number": "+14155550100", "timezone": midday_zone()})
+    assert status == 201, created
+    campaign = created["campaign_id"]
+    numbers = [f"1555300{index:04d}" for index in range(CONTACTS)]
+    status, uploaded = http("POST", f"{api}/v1/campaigns/{campaign}/contacts", key, {"contacts": [{"phone_number": n} for n in numbers]})
+    assert status == 201 and uploaded["inserted_count"] == CONTACTS, uploaded
+    status, answer = http("POST", f"{api}/v1/campaigns/{campaign}/start", key)
+    assert status == 200, answer
+
+    def counts():
+        return http("GET", f"{api}/v1/campaigns/{campaign}", key)[1]["contact_counts"]
+
+    wait("a quarter of the calls placed", lambda: CONTACTS - counts()["pending"] >= CONTACTS // 4, 120)
+    victim = container("dialer", 2)
+    run(["podman", "kill", victim])
+    step(f"killed {victim} mid-campaign")
+    wait("half of the calls placed", lambda: CONTACTS - counts()["pending"] >= CONTACTS // 2, 120)
+    run(["podman", "restart", "-t", "30", container("manager")], timeout=90)
+    step("restarted the manager's container mid-campaign")
+    wait("the gateway ready again", lambda: http("GET", api + "/readyz")[0] == 200, 120)
+    final = wait("the campaign to complete", lambda: (lambda c: c if c["status"] == "completed" else None)(
+        http("GET", f"{api}/v1/campaigns/{campaign}", key)[1]), 240)
+    settled = final["contact_counts"]
+    assert settled["total"] == CONTACTS and settled["completed"] + settled["failed"] == CONTACTS, settled
+    # Nobody called twice: the simulator's record of every call request.
+    status, calls = http("GET", simulator + "/sim/calls", key=secret("rymi_sim_control_token"))
+    assert status == 200, calls
+    requests = [call["to"] for call in calls["requests"]]
+    twice = {number for number in requests if requests.count(number) > 1}
+    assert not twice, f"called more than once: {sorted(twice)[:10]}"
+    # Callbacks arrived (RYMI_PUBLIC_URL reaches the gateway): answered calls carry Plivo's ids.
+    contacts, cursor = [], None
+    while True:
+        status, page = http("GET", f"{api}/v1/campaigns/{campaign}/contacts?status=completed&limit=1000" + (f"&cursor={cursor}" if cursor else ""), key)
+        contacts += page["contacts"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    with_callbacks = [c for c in contacts if c.get("answered_at") and c.get("call_uuid")]
+    assert len(with_callbacks) >= len(contacts) * 0.9, f"{len(with_callbacks)} of {len(contacts)} completed calls have their callback's details"
+    step(f"completed: {settled['completed']} completed, {settled['failed']} failed, {len(set(requests))} numbers called once each")
+
+    # Down and up again: only the volume carries the database across new containers.
+    run(COMPOSE + ["down", "-t", "30"], env=environment, timeout=180)
+    run(COMPOSE + ["up", "-d", "--no-build"], env=environment, timeout=300)
+    wait("the gateway ready after down and up", lambda: http("GET", api + "/readyz")[0] == 200, 120)
+    status, again = http("GET", f"{api}/v1/campaigns/{campaign}", key)
+    assert status == 200 and again["contact_counts"] == settled, f"after down and up: {status} {again}"
+    step("down and up: new containers, the same database, the same API key")
+    victim = None
+
+    # A clean stop: each container exits 0 within its grace period.
+    running = [name for name in services if name != victim]
+    run(["podman", "stop", "-t", "30"] + running, timeout=120)
+    codes = {name: run(["podman", "inspect", name, "--format", "{{.State.ExitCode}}"]).stdout.strip() for name in running}
+    assert all(code == "0" for code in codes.values()), codes
+    step("every container stopped with exit status 0")
+
+
+def teardown():
+    for kind, what in reversed(made):
+        if kind == "compose":
+            run(COMPOSE + ["down", "-v", "-t", "5"], env=what, check=False, timeout=180)
+            # Whatever compose did not remove (a failed start): by the project's label.
+            for listing, remove in ((["podman", "ps", "-aq"], ["podman", "rm", "-f"]),
+                                    (["podman", "volume", "ls", "-q"], ["podman", "volume", "rm", "-f"]),
+                                    (["podman", "network", "ls", "-q"], ["podman", "network", "rm", "-f"])):
+                found = run(listing + ["--filter", f"label=io.podman.compose.project={PROJECT}"], check=False, timeout=60).stdout.split()
+                if found:
+                    run(remove + found, check=False, timeout=120)
+        elif kind == "image":
+            run(["podman", "rmi", "-f", what], check=False, timeout=120)
+            # The build's intermediate stages, left untagged.
+            run(["podman", "image", "prune", "-f"], check=False, timeout=120)
+
+
+def main():
+    try:
+        setup_podman()
+        base_image()
+        build_image()
+        compose_test()
+        print(f"compose-test: passed in {time.time() - started:.0f} s")
+    except Exception as error:
+        print(f"compose-test: FAILED: {error}", file=sys.stderr)
+        for service in ("manager", "gateway", "plivo-sim", "dialer"):
+            logs = run(["podman", "logs", "--tail", "15", container(service)], check=False).stdout
+            print(f"--- {container(service)} ---\n{logs}", file=sys.stderr)
+        teardown()
+        sys.exit(1)
+    teardown()
+
+
+if __name__ == "__main__":
+    main()
