@@ -18,90 +18,18 @@ Everything it made is removed at the end, even on failure, within bounded time.
 import datetime
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from rymi_podman import ROOT, build_image, free_port, made, remove_made_images, run, started, step  # noqa: E402
+
 PROJECT = "rymici"
-IMAGE = "localhost/rymi-campaigns:latest"
-BASE = "localhost/debian:bookworm-slim"
 COMPOSE = ["podman-compose", "-p", PROJECT, "-f", os.path.join(ROOT, "compose", "docker-compose.yml")]
-CONTAINERS_CONF = """[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-"""
 CONTACTS = 200
 DIALERS = 3
-started = time.time()
-made = []
-
-
-def step(text):
-    print(f"compose-test [{time.time() - started:5.0f} s] {text}", flush=True)
-
-
-def run(command, timeout=300, check=True, env=None, quiet=True):
-    result = subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=timeout,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} exited {result.returncode}:\n{result.stdout[-3000:]}")
-    if not quiet:
-        print(result.stdout, end="")
-    return result
-
-
-def free_port():
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
-
-
-def setup_podman():
-    path = "/etc/containers/containers.conf"
-    current = open(path).read() if os.path.exists(path) else ""
-    if "runc" not in current or "nofile=20000" not in current:
-        os.makedirs("/etc/containers", exist_ok=True)
-        with open(path, "w") as file:
-            file.write(CONTAINERS_CONF)
-
-
-def base_image():
-    if run(["podman", "image", "exists", BASE], check=False).returncode == 0:
-        return
-    step("making a bookworm base image with debootstrap")
-    with tempfile.TemporaryDirectory(prefix="rymi-bookworm-") as root:
-        run(["debootstrap", "--variant=minbase", "bookworm", root, "http://deb.debian.org/debian"], timeout=600)
-        run(["sh", "-c", f"rm -rf {root}/var/cache/apt/archives/*.deb {root}/var/lib/apt/lists/* "
-                         f"{root}/usr/share/doc/* {root}/usr/share/man/* {root}/usr/share/locale/*"])
-        run(["sh", "-c", f"tar -C {root} -c . | podman import - {BASE}"], timeout=300)
-    made.append(("image", BASE))
-
-
-def build_image():
-    step("building the binaries on this host (release) and the image's prebuilt target")
-    run(["swift", "build", "-c", "release"], timeout=1200)
-    context = tempfile.mkdtemp(prefix="rymi-image-")
-    run(["compose/collect-binaries.sh", ".build/release", context])
-    for binary in os.listdir(os.path.join(context, "bin")):
-        sections = run(["readelf", "-S", os.path.join(context, "bin", binary)]).stdout
-        assert ".debug_info" not in sections and ".symtab" not in sections, f"{binary} is not stripped"
-    run(["podman", "build", "-f", "compose/Dockerfile", "--target", "prebuilt", "-t", IMAGE, context], timeout=900)
-    made.append(("image", IMAGE))
-    run(["rm", "-rf", context])
-    size = int(run(["podman", "image", "inspect", IMAGE, "--format", "{{.Size}}"]).stdout.strip())
-    binaries = run(["podman", "run", "--rm", IMAGE, "sh", "-c", "du -sk /usr/local/bin /usr/lib/swift/linux"]).stdout.split()
-    step(f"image {IMAGE}: {size / 1e6:.0f} MB (executables {int(binaries[0]) / 1024:.0f} MB, Swift runtime {int(binaries[2]) / 1024:.0f} MB)")
-    assert size < 300e6, f"the image is {size / 1e6:.0f} MB"
-    facts = run(["podman", "run", "--rm", IMAGE, "sh", "-c",
-                 "id -u; id -g; stat -c %u:%g /var/lib/rymi/data /var/lib/rymi/secrets; "
-                 "test -f /usr/share/zoneinfo/America/New_York && echo tzdata; test -s /etc/ssl/certs/ca-certificates.crt && echo ca"]).stdout.split()
-    assert facts == ["10001", "10001", "10001:10001", "10001:10001", "tzdata", "ca"], facts
 
 
 def container(service, index=1):
@@ -257,16 +185,11 @@ def teardown():
                 found = run(listing + ["--filter", f"label=io.podman.compose.project={PROJECT}"], check=False, timeout=60).stdout.split()
                 if found:
                     run(remove + found, check=False, timeout=120)
-        elif kind == "image":
-            run(["podman", "rmi", "-f", what], check=False, timeout=120)
-            # The build's intermediate stages, left untagged.
-            run(["podman", "image", "prune", "-f"], check=False, timeout=120)
+    remove_made_images()
 
 
 def main():
     try:
-        setup_podman()
-        base_image()
         build_image()
         compose_test()
         print(f"compose-test: passed in {time.time() - started:.0f} s")
