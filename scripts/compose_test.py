@@ -15,7 +15,6 @@ compose/docker-compose.yml up with nothing set up (the demo) and 3 dialers, and 
 - every container stops cleanly (exit 0).
 Everything it made is removed at the end, even on failure, within bounded time.
 """
-import datetime
 import json
 import os
 import sys
@@ -24,7 +23,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rymi_podman import ROOT, build_image, free_port, made, remove_made_images, run, started, step  # noqa: E402
+from rymi_podman import ROOT, build_image, free_port, made, midday_zone, remove_made_images, run, started, step  # noqa: E402
 
 PROJECT = "rymici"
 COMPOSE = ["podman-compose", "-p", PROJECT, "-f", os.path.join(ROOT, "compose", "docker-compose.yml")]
@@ -80,12 +79,6 @@ def log_event(name, event):
 
 def secret(file):
     return run(["podman", "exec", container("gateway"), "cat", f"/var/lib/rymi/secrets/{file}"]).stdout.strip()
-
-
-def midday_zone():
-    """An Etc/GMT zone where it is about noon now: every contact is inside its calling window."""
-    offset = (12 - datetime.datetime.now(datetime.timezone.utc).hour + 12) % 24 - 12
-    return "Etc/GMT" + ("-" if offset >= 0 else "+") + str(abs(offset)) if offset else "Etc/GMT"
 
 
 def compose_test():

@@ -1,6 +1,7 @@
 """Podman for the deployment tests (compose_test.py, k8s_check.py): set up as ../shared/MACHINE.md
 says, with a bookworm base image made by debootstrap (no registry is reachable here) and the
 image's `prebuilt` target built from binaries built on this host."""
+import datetime
 import os
 import socket
 import subprocess
@@ -94,3 +95,9 @@ def remove_made_images():
             run(["podman", "rmi", "-f", what], check=False, timeout=120)
     run(["podman", "image", "prune", "-f"], check=False, timeout=120)
     made[:] = [entry for entry in made if entry[0] != "image"]
+
+
+def midday_zone():
+    """An Etc/GMT zone where it is about noon now: every contact is inside its calling window."""
+    offset = (12 - datetime.datetime.now(datetime.timezone.utc).hour + 12) % 24 - 12
+    return "Etc/GMT" + ("-" if offset >= 0 else "+") + str(abs(offset)) if offset else "Etc/GMT"
