@@ -32,7 +32,9 @@ mutants:
 
 ## Reads compose/docker-compose.yml as podman-compose does (quick; compose-test runs it for real).
 compose-check:
-	@podman-compose -f compose/docker-compose.yml config > /dev/null && echo "compose: docker-compose.yml reads"
+	@podman-compose -f compose/docker-compose.yml config > /dev/null && \
+		podman-compose -f compose/docker-compose.yml -f compose/production.yaml config > /dev/null && \
+		echo "compose: docker-compose.yml and production.yaml read"
 
 ## The compose file in containers with podman: images built, a campaign through 3 dialers, a
 ## dialer killed, the manager restarted, volumes kept across down and up (about 1–3 minutes).
