@@ -19,11 +19,9 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rymi_podman import ROOT, build_image, free_port, made, midday_zone, remove_made_images, run, started, step  # noqa: E402
+from rymi_podman import ROOT, build_image, free_port, http, made, midday_zone, remove_made_images, run, started, step, wait  # noqa: E402
 
 PROJECT = "rymici"
 COMPOSE = ["podman-compose", "-p", PROJECT, "-f", os.path.join(ROOT, "compose", "docker-compose.yml")]
@@ -33,37 +31,6 @@ DIALERS = 3
 
 def container(service, index=1):
     return f"{PROJECT}_{service}_{index}"
-
-
-def http(method, url, key=None, body=None, timeout=15):
-    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
-    if key:
-        request.add_header("Authorization", "Bearer " + key)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, text = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, text = error.code, error.read()
-    try:
-        return status, json.loads(text or b"null")
-    except ValueError:
-        return status, text.decode(errors="replace")
-
-
-def wait(what, condition, timeout):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = condition()
-            if last:
-                return last
-        except (OSError, urllib.error.URLError) as error:
-            last = error
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
 
 
 def log_event(name, event):

@@ -18,17 +18,13 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rymi_podman import IMAGE, ROOT, build_image, free_port, label, midday_zone, remove_made_images, run, step  # noqa: E402
+from rymi_podman import IMAGE, ROOT, build_image, free_port, http, label, midday_zone, remove_made_images, run, step, wait  # noqa: E402
 
 label[0] = "k8s"
 OVERLAYS = os.path.join(ROOT, "deploy", "k8s", "overlays")
@@ -165,31 +161,6 @@ def smoke_pod(objects, directory, port):
             "spec": {"hostAliases": [{"ip": "127.0.0.1", "hostnames": ["rymi-manager", "rymi-gateway", "rymi-plivo-sim"]}],
                      "securityContext": find(objects, "StatefulSet", "rymi-manager")["spec"]["template"]["spec"]["securityContext"],
                      "containers": containers, "volumes": volumes}}
-
-
-def http(method, url, key=None, body=None):
-    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
-    if key:
-        request.add_header("Authorization", "Bearer " + key)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-
-
-def wait(what, condition, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if condition():
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def smoke(objects):

@@ -2,11 +2,14 @@
 says, with a bookworm base image made by debootstrap (no registry is reachable here) and the
 image's `prebuilt` target built from binaries built on this host."""
 import datetime
+import json
 import os
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 IMAGE = "localhost/rymi-campaigns:latest"
@@ -101,3 +104,34 @@ def midday_zone():
     """An Etc/GMT zone where it is about noon now: every contact is inside its calling window."""
     offset = (12 - datetime.datetime.now(datetime.timezone.utc).hour + 12) % 24 - 12
     return "Etc/GMT" + ("-" if offset >= 0 else "+") + str(abs(offset)) if offset else "Etc/GMT"
+
+
+def http(method, url, key=None, body=None, timeout=15):
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
+    if key:
+        request.add_header("Authorization", "Bearer " + key)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, text = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read()
+    try:
+        return status, json.loads(text or b"null")
+    except ValueError:
+        return status, text.decode(errors="replace")
+
+
+def wait(what, condition, timeout):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = condition()
+            if last:
+                return last
+        except (OSError, urllib.error.URLError) as error:
+            last = error
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what} (last: {last})")
