@@ -6,7 +6,8 @@ is reachable), builds the image's `prebuilt` target from binaries built on this 
 compose/docker-compose.yml up with nothing set up (the demo) and 3 dialers, and checks:
 - every container is healthy (`podman healthcheck run`), the gateway printed its API key;
 - the image: its size, stripped binaries, uid and gid 10001 owning the data directory, tzdata
-  and CA certificates;
+  and CA certificates; a process without its configuration says so as one JSON line;
+- compose/.env is ignored by git;
 - /metrics on the published admin port needs the token made on first start;
 - a 200-contact campaign runs to `completed` through the gateway's published port with
   callbacks arriving, while one dialer is killed (`podman kill`) and the manager's container is
@@ -21,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rymi_podman import ROOT, build_image, free_port, http, made, midday_zone, remove_made_images, run, started, step, wait  # noqa: E402
+from rymi_podman import IMAGE, ROOT, build_image, free_port, http, made, midday_zone, remove_made_images, run, started, step, wait  # noqa: E402
 
 PROJECT = "rymici"
 COMPOSE = ["podman-compose", "-p", PROJECT, "-f", os.path.join(ROOT, "compose", "docker-compose.yml")]
@@ -51,8 +52,14 @@ def secret(file):
 def compose_test():
     ports = {"RYMI_HTTP_PORT": free_port(), "RYMI_ADMIN_PORT": free_port(), "RYMI_SIM_PORT": free_port()}
     environment = {**{k: str(v) for k, v in ports.items()}, "RYMI_DIALERS": str(DIALERS), "RYMI_DIAL_CPS": "20"}
-    # Nothing set up: no compose/.env is read (the operator's, if any, is left out of the test).
+    # Nothing set up: no compose/.env is read (the operator's, if any, is left out of the test),
+    # and git would never take one in.
     assert not os.path.exists(os.path.join(ROOT, "compose", ".env")), "compose/.env exists; the test runs with nothing set up"
+    assert run(["git", "check-ignore", "-q", "compose/.env"], check=False).returncode == 0, "compose/.env is not ignored by git"
+    # A process started without its configuration says so as one JSON line, naming the variable.
+    refused = run(["podman", "run", "--rm", IMAGE, "rymi-gateway"], check=False)
+    line = json.loads(refused.stdout.strip().splitlines()[-1])
+    assert refused.returncode == 2 and line["event"] == "configuration_error" and line["variable"], refused.stdout
     step(f"up: {' '.join(COMPOSE[1:])} up -d with {DIALERS} dialers")
     made.append(("compose", environment))
     run(COMPOSE + ["up", "-d", "--no-build"], env=environment, timeout=300)
