@@ -91,11 +91,12 @@ url="http://$RYMI_HTTP_ADDR"
 cat <<INFO
 
 Rymi Campaigns is running.
-  API:      $url/v1
-  API key:  $key
-  Dialing:  $plivo
-  Logs:     $RYMI_DATA_DIR/logs/
-  Admin:    http://$RYMI_ADMIN_ADDR/metrics and /readyz (operators only)
+  API:       $url/v1   (OpenAPI: $url/openapi.json)
+  Dashboard: $url/      (sign in with the API key)
+  API key:   $key
+  Dialing:   $plivo
+  Logs:      $RYMI_DATA_DIR/logs/
+  Admin:     http://$RYMI_ADMIN_ADDR/metrics and /readyz (operators only)
 
 Try:
   curl -s -X POST $url/v1/campaigns -H "Authorization: Bearer $key" \\
