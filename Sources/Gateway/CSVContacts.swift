@@ -121,7 +121,7 @@ struct CSVContacts {
             fail("variables", "the row's other columns must be at most \(FieldLimits.variablesBytes) bytes as JSON")
         }
         guard let phone, problems.isEmpty else { return reject(problems) }
-        batch.append(phoneNumber: phone, variables: String(decoding: text, as: UTF8.self), timezone: zone)
+        batch.append(phoneNumber: phone, variables: text, timezone: zone)
     }
 
     private mutating func reject(_ problems: [FieldError]) {

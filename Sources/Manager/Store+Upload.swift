@@ -6,10 +6,10 @@ import Runtime
 
 /// Uploads in several messages (a CSV file streamed through the gateway). Each upload has a
 /// temporary table of the writer's connection (kept on disk by SQLite, outside the database
-/// file), into which each batch's JSON array is read by SQLite as it comes, a row per contact in
-/// the file's order; the whole upload goes into the campaign in one transaction at the end, all
-/// or nothing however it arrived. Reading the arrays as they come, while the gateway reads the
-/// next batch, leaves the end only the insert itself. A crash, or an upload left idle, drops what
+/// file), into which each batch's lines are read as they come, a row per contact in the file's
+/// order; the whole upload goes into the campaign in one transaction at the end, all
+/// or nothing however it arrived. Reading the batches as they come, while the gateway reads the
+/// next one, leaves the end only the insert itself. A crash, or an upload left idle, drops what
 /// was staged.
 extension Store {
     struct UploadSession {
@@ -55,22 +55,17 @@ extension Store {
             guard session.staged + request.count <= Self.maxStagedContacts else {
                 throw RemoteError(.invalid, "an upload may hold at most \(Self.maxStagedContacts) contacts")
             }
-            // The gateway's text is the shape it says: a JSON array of `count` entries of three, a
-            // number and variables as text (each field was checked by the gateway, which proved
-            // itself at the handshake, as for `UploadContacts`). A batch of another shape is
-            // refused whole: the savepoint takes back what it staged.
-            let shaped = "json_array_length(value) = 3"
-            try database.prepared("""
-                INSERT INTO \(Self.stagingTable(request.token)) (phone_number, variables, timezone)
-                SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE json_type(?1) = 'array' AND \(shaped)
-                """).bind(1, request.contacts).run()
-            let staged = database.changes
-            let length = try database.cached("SELECT json_array_length(?)")
-            length.bind(1, request.contacts)
-            let entries = try length.step() ? length.int(0) : -1
-            length.reset()
-            guard staged == request.count, entries == request.count else {
-                throw RemoteError(.malformed, "staged contacts: not an array of \(request.count) [phone, variables, timezone] entries")
+            // The gateway's lines, each field checked by the gateway (which proved itself at the
+            // handshake, as for `UploadContacts`); a batch that is not the shape or the count it
+            // says is refused whole: the savepoint takes back what it staged.
+            let insert = try database.prepared("INSERT INTO \(Self.stagingTable(request.token)) (phone_number, variables, timezone) VALUES (?, ?, ?)")
+            let staged = try ContactBatch.forEachContact(in: request.contacts) { phone, variables, zone in
+                insert.bind(1, utf8: phone).bind(2, utf8: variables)
+                if zone.isEmpty { insert.bind(3, nil as String?) } else { insert.bind(3, utf8: zone) }
+                try insert.run()
+            }
+            guard staged == request.count else {
+                throw RemoteError(.malformed, "staged contacts: \(staged) lines, not the \(request.count) said")
             }
             session.batches += 1
             session.staged += request.count

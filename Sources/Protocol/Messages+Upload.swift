@@ -35,7 +35,7 @@ public struct StageContacts: GatewayRequest {
 
     public var account: String
     public var token: String
-    /// A `ContactBatch`'s text: the manager checks its shape and keeps it as it is.
+    /// A `ContactBatch`'s text.
     public var contacts: String
     public var count: Int
 
@@ -47,30 +47,68 @@ public struct StageContacts: GatewayRequest {
     }
 }
 
-/// Contacts as one JSON array, `[["phone_number","variables as JSON text","timezone" or null],…]`:
-/// written straight into bytes by the gateway and read by SQLite on the manager, so a million
-/// contacts are never a million values on either side.
+/// Contacts as lines of text, `phone_number TAB variables TAB timezone LF` (the variables a JSON
+/// object's compact text, the timezone empty for none): written straight into bytes by the gateway
+/// and read a line at a time by the manager, so a million contacts are never a million values,
+/// and the variables' quotes are escaped once on the way (in the line's string), not twice. No
+/// field can hold a tab or a line break: a number's digits, compact JSON (which escapes control
+/// characters) and an IANA zone name.
 public struct ContactBatch: Sendable {
-    private var bytes: [UInt8] = [UInt8(ascii: "[")]
+    private var bytes: [UInt8] = []
     public private(set) var count = 0
 
     public init() {}
 
-    /// `variables` is a JSON object's text.
-    public mutating func append(phoneNumber: String, variables: String, timezone: String?) {
-        if count > 0 { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "["))
-        JSONValue.writeString(phoneNumber, into: &bytes)
-        bytes.append(UInt8(ascii: ","))
-        JSONValue.writeString(variables, into: &bytes)
-        bytes.append(UInt8(ascii: ","))
-        if let timezone { JSONValue.writeString(timezone, into: &bytes) } else { bytes += Array("null".utf8) }
-        bytes.append(UInt8(ascii: "]"))
+    public mutating func append(phoneNumber: String, variables: some Collection<UInt8>, timezone: String?) {
+        bytes += phoneNumber.utf8
+        bytes.append(Self.fieldSeparator)
+        bytes += variables
+        bytes.append(Self.fieldSeparator)
+        if let timezone { bytes += timezone.utf8 }
+        bytes.append(Self.lineSeparator)
         count += 1
     }
 
     public var isEmpty: Bool { count == 0 }
-    public var text: String { String(decoding: bytes + [UInt8(ascii: "]")], as: UTF8.self) }
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    static let fieldSeparator = UInt8(ascii: "\t")
+    static let lineSeparator = UInt8(ascii: "\n")
+
+    /// Calls `contact` with each line's three fields (the timezone empty for none), in order;
+    /// returns how many. Throws `malformed` for a line that is not three fields, a number and an
+    /// object (a batch is all or nothing: the caller's write is rolled back).
+    public static func forEachContact(
+        in text: String,
+        _ contact: (_ phoneNumber: UnsafeBufferPointer<UInt8>, _ variables: UnsafeBufferPointer<UInt8>, _ timezone: UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws -> Int {
+        var text = text
+        return try text.withUTF8 { all in
+            var count = 0
+            var start = 0
+            while start < all.count {
+                guard let end = all[start...].firstIndex(of: lineSeparator) else { throw malformed(count) }
+                var fields: [Range<Int>] = []
+                var fieldStart = start
+                for index in start..<end where all[index] == fieldSeparator {
+                    fields.append(fieldStart..<index)
+                    fieldStart = index + 1
+                }
+                fields.append(fieldStart..<end)
+                guard fields.count == 3, !fields[0].isEmpty, fields[1].count >= 2, all[fields[1].lowerBound] == UInt8(ascii: "{"),
+                      all[fields[1].upperBound - 1] == UInt8(ascii: "}") else { throw malformed(count) }
+                try contact(UnsafeBufferPointer(rebasing: all[fields[0]]), UnsafeBufferPointer(rebasing: all[fields[1]]),
+                            UnsafeBufferPointer(rebasing: all[fields[2]]))
+                count += 1
+                start = end + 1
+            }
+            return count
+        }
+    }
+
+    private static func malformed(_ line: Int) -> RemoteError {
+        RemoteError(.malformed, "staged contacts: line \(line + 1) is not phone_number, variables and timezone separated by tabs")
+    }
 }
 
 /// Ends an upload: inserts every staged contact in one transaction (`commit`, when `staged`

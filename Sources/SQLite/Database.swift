@@ -118,6 +118,16 @@ public final class Statement {
         return self
     }
 
+    /// Text from bytes that are UTF-8 (copied by SQLite).
+    @discardableResult
+    public func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) -> Statement {
+        guard let base = bytes.baseAddress else { return bind(index, "") }
+        base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+            _ = sqlite3_bind_text(pointer, index, $0, Int32(bytes.count), transientDestructor)
+        }
+        return self
+    }
+
     @discardableResult
     public func bind(_ index: Int32, _ value: String?) -> Statement {
         if let value { return bind(index, value) }

@@ -86,3 +86,28 @@ import Testing
 }
 
 struct WireTestFailure: Error {}
+
+/// A CSV upload's batches between gateway and manager: lines of three tab-separated fields.
+@Suite struct ContactBatchTests {
+    func read(_ text: String) throws -> [[String]] {
+        var contacts: [[String]] = []
+        _ = try ContactBatch.forEachContact(in: text) { phone, variables, zone in
+            contacts.append([phone, variables, zone].map { String(decoding: $0, as: UTF8.self) })
+        }
+        return contacts
+    }
+
+    @Test func whatIsWrittenIsReadBackInOrder() throws {
+        var batch = ContactBatch()
+        batch.append(phoneNumber: "14155550101", variables: Array(#"{"name":"Ada \"the first\"","note":"a\tb\nc"}"#.utf8), timezone: nil)
+        batch.append(phoneNumber: "442079460958", variables: Array("{}".utf8), timezone: "Europe/London")
+        #expect(batch.count == 2)
+        // Compact JSON escapes control characters: a variable's tab or line break is \t or \n there.
+        #expect(try read(batch.text) == [["14155550101", #"{"name":"Ada \"the first\"","note":"a\tb\nc"}"#, ""], ["442079460958", "{}", "Europe/London"]])
+    }
+
+    @Test(arguments: ["14155550101\t{}\n14155550102\t{}\n", "14155550101\t{}\t\tx\n", "\t{}\t\n", "14155550101\tnot json\t\n", "14155550101\t{}\t"])
+    func aLineOfAnotherShapeIsRefused(_ text: String) {
+        #expect(throws: RemoteError.self) { try read(text) }
+    }
+}
