@@ -19,10 +19,9 @@ Everything it made is removed at the end, even on failure, within bounded time.
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rymi_podman import IMAGE, ROOT, build_image, free_port, http, made, midday_zone, remove_made_images, run, started, step, wait  # noqa: E402
+from rymi_podman import IMAGE, ROOT, build_image, free_port, http, made, midday_zone, remove_made_images, run, run_test, step, wait  # noqa: E402
 
 PROJECT = "rymici"
 COMPOSE = ["podman-compose", "-p", PROJECT, "-f", os.path.join(ROOT, "compose", "docker-compose.yml")]
@@ -155,20 +154,11 @@ def teardown():
     remove_made_images()
 
 
-def main():
-    try:
-        build_image()
-        compose_test()
-        print(f"compose-test: passed in {time.time() - started:.0f} s")
-    except Exception as error:
-        print(f"compose-test: FAILED: {error}", file=sys.stderr)
-        for service in ("manager", "gateway", "plivo-sim", "dialer"):
-            logs = run(["podman", "logs", "--tail", "15", container(service)], check=False).stdout
-            print(f"--- {container(service)} ---\n{logs}", file=sys.stderr)
-        teardown()
-        sys.exit(1)
-    teardown()
+def explain():
+    for service in ("manager", "gateway", "plivo-sim", "dialer"):
+        logs = run(["podman", "logs", "--tail", "15", container(service)], check=False).stdout
+        print(f"--- {container(service)} ---\n{logs}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main()
+    run_test("compose-test", lambda: (build_image(), compose_test()), teardown, explain)

@@ -24,7 +24,7 @@ import tempfile
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rymi_podman import IMAGE, ROOT, build_image, free_port, http, label, midday_zone, remove_made_images, run, step, wait  # noqa: E402
+from rymi_podman import IMAGE, ROOT, build_image, free_port, http, label, midday_zone, remove_made_images, run, run_test, step, wait  # noqa: E402
 
 label[0] = "k8s"
 OVERLAYS = os.path.join(ROOT, "deploy", "k8s", "overlays")
@@ -200,21 +200,14 @@ def smoke(objects):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def main():
-    try:
-        for overlay in ("demo", "production"):
-            objects = render(overlay)
-            validate(overlay, objects)
-            check(overlay, objects)
-        build_image()
-        smoke(render("demo"))
-        print("k8s: passed")
-    except Exception as error:
-        print(f"k8s: FAILED: {error}", file=sys.stderr)
-        remove_made_images()
-        sys.exit(1)
-    remove_made_images()
+def check_all():
+    for overlay in ("demo", "production"):
+        objects = render(overlay)
+        validate(overlay, objects)
+        check(overlay, objects)
+    build_image()
+    smoke(render("demo"))
 
 
 if __name__ == "__main__":
-    main()
+    run_test("k8s", check_all, remove_made_images)

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -135,3 +136,17 @@ def wait(what, condition, timeout):
             last = error
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what} (last: {last})")
+
+
+def run_test(name, body, teardown, explain=lambda: None):
+    """Runs `body`, then `teardown` whatever happened; prints `NAME: passed` (which make test
+    counts) or `NAME: FAILED` with `explain`'s account, and exits 1."""
+    try:
+        body()
+    except Exception as error:
+        print(f"{name}: FAILED: {error}", file=sys.stderr)
+        explain()
+        teardown()
+        sys.exit(1)
+    teardown()
+    print(f"{name}: passed in {time.time() - started:.0f} s")
