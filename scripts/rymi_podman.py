@@ -68,20 +68,62 @@ def base_image():
     made.append(("image", BASE))
 
 
-def build_image():
-    """Builds the image (and podman's setup and base image first, when missing)."""
+TOOLCHAIN = "localhost/rymi-swift-toolchain:local"
+# A stand-in for the official Swift image (which no registry here serves): the bookworm base, the
+# build dependencies the official image has, and this machine's own toolchain.
+TOOLCHAIN_CONTAINERFILE = f"""FROM {BASE}
+RUN apt-get update && apt-get install -y --no-install-recommends binutils gcc libc6-dev libstdc++-12-dev libgcc-12-dev \\
+    libcurl4-openssl-dev libxml2-dev zlib1g-dev libsqlite3-dev pkg-config git libpython3-dev libedit-dev libncurses-dev \\
+    uuid-dev tzdata ca-certificates && rm -rf /var/lib/apt/lists/*
+RUN cp -a /mnt/swift /opt/swift
+ENV PATH=/opt/swift/usr/bin:$PATH
+"""
+
+
+def toolchain_image():
+    if run(["podman", "image", "exists", TOOLCHAIN], check=False).returncode == 0:
+        return
+    step("making a stand-in for the official Swift image from this machine's toolchain")
+    with tempfile.TemporaryDirectory(prefix="rymi-toolchain-") as context:
+        with open(os.path.join(context, "Containerfile"), "w") as file:
+            file.write(TOOLCHAIN_CONTAINERFILE)
+        run(["podman", "build", "-v", "/opt/swift:/mnt/swift:ro", "-t", TOOLCHAIN, context], timeout=900)
+    made.append(("image", TOOLCHAIN))
+
+
+def build_image(from_sources=False):
+    """Builds the image (and podman's setup and base images first, when missing): the Dockerfile's
+    default target from the sources, as a user builds it, or its `prebuilt` target from binaries
+    built on this host (faster)."""
     setup_podman()
     base_image()
-    step("building the binaries on this host (release) and the image's prebuilt target")
-    run(["swift", "build", "-c", "release"], timeout=1200)
-    context = tempfile.mkdtemp(prefix="rymi-image-")
-    run(["compose/collect-binaries.sh", ".build/release", context])
-    for binary in os.listdir(os.path.join(context, "bin")):
-        sections = run(["readelf", "-S", os.path.join(context, "bin", binary)]).stdout
-        assert ".debug_info" not in sections and ".symtab" not in sections, f"{binary} is not stripped"
-    run(["podman", "build", "-f", "compose/Dockerfile", "--target", "prebuilt", "-t", IMAGE, context], timeout=900)
+    if from_sources:
+        toolchain_image()
+        step("building the image from the sources (the Dockerfile's default target)")
+        run(["podman", "build", "-f", "compose/Dockerfile", "--build-arg", f"SWIFT_IMAGE={TOOLCHAIN}", "-t", IMAGE, "."], timeout=1800)
+    else:
+        step("building the binaries on this host (release) and the image's prebuilt target")
+        run(["swift", "build", "-c", "release"], timeout=1200)
+        context = tempfile.mkdtemp(prefix="rymi-image-")
+        run(["compose/collect-binaries.sh", ".build/release", context])
+        run(["podman", "build", "-f", "compose/Dockerfile", "--target", "prebuilt", "-t", IMAGE, context], timeout=900)
+        run(["rm", "-rf", context])
     made.append(("image", IMAGE))
-    run(["rm", "-rf", context])
+    check_image()
+
+
+def check_image():
+    """Slim, stripped, separate executables; uid and gid 10001 owning the data; tzdata and CAs."""
+    root = run(["podman", "image", "mount", IMAGE]).stdout.strip()
+    try:
+        executables = os.path.join(root, "usr", "local", "bin")
+        names = sorted(os.listdir(executables))
+        assert names == ["rymi", "rymi-dialer", "rymi-gateway", "rymi-manager", "rymi-plivo-sim"], names
+        for name in names:
+            sections = run(["readelf", "-S", os.path.join(executables, name)]).stdout
+            assert ".debug_info" not in sections and ".symtab" not in sections, f"{name} is not stripped"
+    finally:
+        run(["podman", "image", "unmount", IMAGE], check=False)
     size = int(run(["podman", "image", "inspect", IMAGE, "--format", "{{.Size}}"]).stdout.strip())
     binaries = run(["podman", "run", "--rm", IMAGE, "sh", "-c", "du -sk /usr/local/bin /usr/lib/swift/linux"]).stdout.split()
     step(f"image {IMAGE}: {size / 1e6:.0f} MB (executables {int(binaries[0]) / 1024:.0f} MB, Swift runtime {int(binaries[2]) / 1024:.0f} MB)")
