@@ -15,6 +15,9 @@ public final class RymiClient: Sendable {
         public let message: String
 
         public var description: String { status == 0 ? message : "\(message) (\(code), HTTP \(status))" }
+
+        /// Not reached, unavailable for a moment, or the same request still being served.
+        var isWorthRetrying: Bool { status == 0 || status == 503 || code == "idempotency_key_in_use" }
     }
 
     let base: URL
@@ -38,15 +41,35 @@ public final class RymiClient: Sendable {
         return RymiClient(baseURL: url, apiKey: key)
     }
 
-    /// One request to `path` (from `/v1/…`); the answer's JSON (null for an empty body).
+    /// One request to `path` (from `/v1/…`); the answer's JSON (null for an empty body). A `POST`
+    /// goes with an Idempotency-Key and is sent again under it when the network or the service
+    /// fails, so it takes effect once however many times it is sent.
     public func call(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
         var request = self.request(method, path)
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = Data(body.serialized())
         }
-        let (data, response) = try await send { try await URLSession.shared.httpResponse(for: request) }
-        return try Self.answer(data, response)
+        return try await retrying(request) { request in try await URLSession.shared.httpResponse(for: request) }
+    }
+
+    /// Delays before sending a `POST` again (after a network failure, a 503, or its first
+    /// request still being served): about 3.5 s in all.
+    static let retryDelays: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2)]
+
+    private func retrying(_ request: URLRequest, _ exchange: (URLRequest) async throws -> (Data, HTTPURLResponse)) async throws -> JSONValue {
+        var request = request
+        guard request.httpMethod == "POST" else { return try Self.answer(try await send { try await exchange(request) }) }
+        request.setValue(UUID().uuidString.lowercased(), forHTTPHeaderField: "Idempotency-Key")
+        for delay in Self.retryDelays + [nil] {
+            do {
+                return try Self.answer(try await send { try await exchange(request) })
+            } catch let failure as Failure where failure.isWorthRetrying {
+                guard let delay else { throw failure }
+                try await Task.sleep(for: delay)
+            }
+        }
+        throw Failure(status: 0, code: "unreachable", message: "could not reach \(base.absoluteString)")
     }
 
     /// Uploads a contacts file (`.csv` as text/csv, anything else as JSON) to a campaign, read
@@ -54,7 +77,7 @@ public final class RymiClient: Sendable {
     public func uploadContacts(campaign: String, file: URL, progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> JSONValue {
         var request = self.request("POST", "/v1/campaigns/\(Self.segment(campaign))/contacts")
         request.setValue(file.pathExtension.lowercased() == "csv" ? "text/csv" : "application/json", forHTTPHeaderField: "Content-Type")
-        let (data, response) = try await send {
+        return try await retrying(request) { request in
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>) in
                 // Delegate calls only (no completion handler): that is how URLSession reports the bytes sent.
                 let watcher = Upload(progress: progress, continuation: continuation)
@@ -63,7 +86,6 @@ public final class RymiClient: Sendable {
                 session.finishTasksAndInvalidate()
             }
         }
-        return try Self.answer(data, response)
     }
 
     /// A path segment from user input: encoded, so an id cannot reach another route.
@@ -89,7 +111,8 @@ public final class RymiClient: Sendable {
         }
     }
 
-    private static func answer(_ data: Data, _ response: HTTPURLResponse) throws -> JSONValue {
+    private static func answer(_ exchanged: (Data, HTTPURLResponse)) throws -> JSONValue {
+        let (data, response) = exchanged
         let json = data.isEmpty ? JSONValue.null : (try? JSONParser.parse(Array(data))) ?? .string(String(decoding: data, as: UTF8.self))
         guard (200..<300).contains(response.statusCode) else {
             throw Failure(status: response.statusCode, code: json["error"]?["code"]?.stringValue ?? "http_\(response.statusCode)",

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import JSON
 import Testing
 
@@ -54,4 +55,58 @@ import Testing
         let unreachable = try await rymi(nil, ["campaigns", "list"], environment: ["RYMI_URL=http://127.0.0.1:1", "RYMI_API_KEY=k"])
         #expect(unreachable.status == 1 && unreachable.err.contains("could not reach"), "\(unreachable)")
     }
+
+    /// A create whose answer is lost on the way: the command sends it again under the same
+    /// Idempotency-Key and gets the campaign the first one made, not a second.
+    @Test func aLostAnswerIsRetriedUnderTheSameKeyAndDoesNotCreateTwice() async throws {
+        let stack = try await Stack.start()
+        defer { stack.stop() }
+        let proxy = try FirstAnswerDroppingProxy(to: stack.client.port)
+        defer { proxy.stop() }
+        let created = try await rymi(nil, ["--json", "campaigns", "create", "--name", "Once", "--agent-id", "agent_1"],
+                                     environment: ["RYMI_URL=http://127.0.0.1:\(proxy.port)", "RYMI_API_KEY=\(Keys.acme)"])
+        #expect(created.status == 0, "\(created)")
+        #expect(proxy.connections >= 2, "the first answer was not dropped")
+        let id = try JSONParser.parse(Array(created.out.utf8))["campaign_id"]?.stringValue
+        let campaigns = try await stack.client.request("GET", "/v1/campaigns").json?["campaigns"]?.arrayValue ?? []
+        #expect(campaigns.count == 1 && campaigns.first?["id"]?.stringValue == id, "\(campaigns)")
+    }
+}
+
+/// Passes HTTP to the gateway, except the first answer, which it reads and drops (closing the
+/// client's connection): an answer lost after the work was done.
+final class FirstAnswerDroppingProxy: @unchecked Sendable {
+    private let lock = NSLock()
+    private var listener: RawListener!
+    private var accepted = 0
+
+    var port: Int { listener.port }
+    var connections: Int { lock.withLock { accepted } }
+
+    init(to gatewayPort: Int) throws {
+        listener = try RawListener { [unowned self] client in
+            let first = lock.withLock { () -> Bool in
+                accepted += 1
+                return accepted == 1
+            }
+            guard let gateway = try? HTTPClient.connect(port: gatewayPort, timeout: 30) else {
+                close(client)
+                return
+            }
+            Thread.detachNewThread { AnswerCuttingRelay.pump(from: client, to: gateway) }
+            if first {
+                // The gateway's answer arrives (the work is done), and goes nowhere.
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                _ = recv(gateway, &buffer, buffer.count, 0)
+            } else {
+                AnswerCuttingRelay.pump(from: gateway, to: client)
+            }
+            shutdown(client, Int32(SHUT_RDWR))
+            shutdown(gateway, Int32(SHUT_RDWR))
+            close(client)
+            close(gateway)
+        }
+    }
+
+    func stop() { listener.stop() }
 }

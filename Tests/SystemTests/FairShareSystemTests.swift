@@ -49,10 +49,12 @@ import Testing
         #expect(busiest(requests.compactMap { $0["at"].flatMap { Double($0.jsonText) } }.sorted()) <= 11)
         try await stack.waitForCampaign(slow, status: "completed", timeout: 30)
         // The campaign's own rate, by when each request was sent (what we pace; arrival adds the
-        // loaded box's jitter, which the bench measures where the box is quiet).
+        // loaded box's jitter, which the bench measures where the box is quiet). One send late in
+        // its slot can share a second with the next two (a CI run saw 3); without its own limit
+        // the campaign would get half of acme's 10 a second, 5.
         let slowSet = Set(slowNumbers)
         let slowTimes = try await stack.simulatorCalls().calls.filter { slowSet.contains($0["to"]?.stringValue ?? "") }
             .compactMap { $0["sent_at"].flatMap { Double($0.jsonText) } }.sorted()
-        #expect(slowTimes.count == 20 && busiest(slowTimes) <= 2, "busiest second of the 2-a-second campaign: \(busiest(slowTimes))")
+        #expect(slowTimes.count == 20 && busiest(slowTimes) <= 3, "busiest second of the 2-a-second campaign: \(busiest(slowTimes))")
     }
 }

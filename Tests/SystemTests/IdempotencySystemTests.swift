@@ -209,7 +209,7 @@ final class AnswerCuttingRelay: @unchecked Sendable {
         }
     }
 
-    private static func pump(from source: Int32, to destination: Int32) {
+    static func pump(from source: Int32, to destination: Int32) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = recv(source, &buffer, buffer.count, 0)
@@ -218,7 +218,7 @@ final class AnswerCuttingRelay: @unchecked Sendable {
         shutdown(destination, Int32(SHUT_RDWR))
     }
 
-    private static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
