@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "JSON", swiftSettings: settings),
         .target(name: "CSHA256"),
         .target(name: "Crypto", dependencies: ["CSHA256"], swiftSettings: settings),
-        .target(name: "Runtime", dependencies: ["JSON"], swiftSettings: settings),
+        .target(name: "Runtime", dependencies: ["JSON", "Crypto"], swiftSettings: settings),
         .target(name: "CEpoll"),
         .target(name: "Transport", dependencies: ["Runtime", "CEpoll"], swiftSettings: settings),
         .target(name: "HTTP1", dependencies: ["Transport", "Runtime", "JSON"], swiftSettings: settings),

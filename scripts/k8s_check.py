@@ -109,7 +109,8 @@ def smoke_pod(objects, directory, port):
         for container in pod["containers"]:
             container = json.loads(json.dumps(container))
             environment = {}
-            for source in container.pop("envFrom", []):
+            # Every envFrom of ours is the one ConfigMap.
+            if container.pop("envFrom", None):
                 environment.update(config)
             for variable in container.get("env", []):
                 if "value" in variable:
@@ -131,11 +132,10 @@ def smoke_pod(objects, directory, port):
                 container.pop("ports", None)
             mounts = []
             for mount in container.get("volumeMounts", []):
-                volume = next(v for v in pod.get("volumes", []) if v["name"] == mount["name"]) if mount["name"] != "data" else None
+                # The manager's claim (from volumeClaimTemplates, not in volumes) and emptyDirs: scratch here.
+                volume = next((v for v in pod.get("volumes", []) if v["name"] == mount["name"]), {"emptyDir": {}})
                 local = f"{name}-{mount['name']}"
-                if volume is None:
-                    volumes.append({"name": local, "emptyDir": {}})
-                elif "emptyDir" in volume:
+                if "emptyDir" in volume:
                     volumes.append({"name": local, "emptyDir": {}})
                 else:
                     # The Secret's files, as the secret or projected volume lays them out.

@@ -61,15 +61,14 @@ public final class RymiClient: Sendable {
         var request = request
         guard request.httpMethod == "POST" else { return try Self.answer(try await send { try await exchange(request) }) }
         request.setValue(UUID().uuidString.lowercased(), forHTTPHeaderField: "Idempotency-Key")
-        for delay in Self.retryDelays + [nil] {
+        for delay in Self.retryDelays {
             do {
                 return try Self.answer(try await send { try await exchange(request) })
             } catch let failure as Failure where failure.isWorthRetrying {
-                guard let delay else { throw failure }
                 try await Task.sleep(for: delay)
             }
         }
-        throw Failure(status: 0, code: "unreachable", message: "could not reach \(base.absoluteString)")
+        return try Self.answer(try await send { try await exchange(request) })
     }
 
     /// Uploads a contacts file (`.csv` as text/csv, anything else as JSON) to a campaign, read

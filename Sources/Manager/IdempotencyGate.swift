@@ -20,7 +20,8 @@ struct IdempotencyGate: Sendable {
         }
         let effect: JSONValue
         do {
-            effect = try JSONParser.parse(Array(call.effect.utf8))
+            // Read as it would be in a line of its own (one level up): a contact's variables stay text.
+            effect = try JSONParser.parse(call.effect.utf8, verbatimBelow: IncomingEnvelope.verbatimDepth - 1)
         } catch {
             throw RemoteError(.malformed, "\(call.effectType): \(error)")
         }

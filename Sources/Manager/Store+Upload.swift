@@ -16,8 +16,7 @@ extension Store {
         let account: String
         let campaign: Int64
         var lastUsed: ContinuousClock.Instant
-        /// Batches and contacts staged so far (each batch's write committed before the next comes).
-        var batches = 0
+        /// Contacts staged so far (each batch's write committed before the next comes).
         var staged = 0
     }
 
@@ -67,7 +66,6 @@ extension Store {
             guard staged == request.count else {
                 throw RemoteError(.malformed, "staged contacts: \(staged) lines, not the \(request.count) said")
             }
-            session.batches += 1
             session.staged += request.count
             uploads[request.token] = session
         }
@@ -91,7 +89,6 @@ extension Store {
                 let record = try queries.campaignRow(account: session.account, id: try campaignID(session.campaign)).record
                 try CampaignLifecycle.check(.uploadContacts, on: record.lifecycle)
                 let now = Timestamp.nowMilliseconds()
-                // Batch by batch, each array in its order: the contacts go in as the file had them.
                 // In the file's order: the rowid order the rows were staged in.
                 try database.prepared("""
                     INSERT INTO contacts (campaign_seq, phone_number, variables, status, created_at, updated_at, timezone)

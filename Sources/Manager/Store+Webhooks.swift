@@ -36,8 +36,7 @@ extension Store {
 
     /// `whsec_` and 32 random bytes in hex: the HMAC key is this whole string, as UTF-8.
     static func newSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "whsec_" + Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        "whsec_" + RandomBytes.hex(32)
     }
 
     func removeWebhook(_ request: RemoveWebhook) async throws {
@@ -167,10 +166,7 @@ extension Store {
     /// `evt_` and a UUID of version 7: its first 48 bits are the time in milliseconds, so new ids
     /// land at the end of the id index rather than all over it; the remaining 74 bits are random.
     static func newEventID(now: Int64) -> String {
-        // Two draws of the system's generator (a system call each), not one per byte.
-        var generator = SystemRandomNumberGenerator()
-        let random = [generator.next(), generator.next()] as [UInt64]
-        var bytes = (0..<16).map { UInt8(truncatingIfNeeded: random[$0 / 8] >> (8 * ($0 % 8))) }
+        var bytes = RandomBytes.make(16)
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: now >> (8 * (5 - index))) }
         bytes[6] = 0x70 | (bytes[6] & 0x0F)
         bytes[8] = 0x80 | (bytes[8] & 0x3F)

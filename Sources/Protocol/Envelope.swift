@@ -123,7 +123,7 @@ public struct IncomingEnvelope: Sendable {
 
     /// Below the envelope, the body and a list in it (a contact's variables), values are kept
     /// as text: they are passed on, not read.
-    static let verbatimDepth = 4
+    public static let verbatimDepth = 4
 
     public init(line: [UInt8], resolver: any EnvelopeBodyResolver) throws(Malformed) {
         try self.init(line: line[...], resolver: resolver)

@@ -52,6 +52,6 @@ public struct IdempotentReply: Codable, Sendable, Equatable {
     }
 
     public func decoded<Reply: Decodable>(as type: Reply.Type) throws -> Reply {
-        try JSONValueDecoder.decode(Reply.self, from: try JSONParser.parse(Array(reply.utf8)))
+        try JSONValueDecoder.decode(Reply.self, from: try JSONParser.parse(reply))
     }
 }

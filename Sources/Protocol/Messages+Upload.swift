@@ -87,18 +87,14 @@ public struct ContactBatch: Sendable {
             var count = 0
             var start = 0
             while start < all.count {
-                guard let end = all[start...].firstIndex(of: lineSeparator) else { throw malformed(count) }
-                var fields: [Range<Int>] = []
-                var fieldStart = start
-                for index in start..<end where all[index] == fieldSeparator {
-                    fields.append(fieldStart..<index)
-                    fieldStart = index + 1
-                }
-                fields.append(fieldStart..<end)
-                guard fields.count == 3, !fields[0].isEmpty, fields[1].count >= 2, all[fields[1].lowerBound] == UInt8(ascii: "{"),
-                      all[fields[1].upperBound - 1] == UInt8(ascii: "}") else { throw malformed(count) }
-                try contact(UnsafeBufferPointer(rebasing: all[fields[0]]), UnsafeBufferPointer(rebasing: all[fields[1]]),
-                            UnsafeBufferPointer(rebasing: all[fields[2]]))
+                guard let end = all[start...].firstIndex(of: lineSeparator),
+                      let first = all[start..<end].firstIndex(of: fieldSeparator),
+                      let second = all[(first + 1)..<end].firstIndex(of: fieldSeparator),
+                      !all[(second + 1)..<end].contains(fieldSeparator),
+                      first > start, second - first > 2, all[first + 1] == UInt8(ascii: "{"), all[second - 1] == UInt8(ascii: "}")
+                else { throw malformed(count) }
+                try contact(UnsafeBufferPointer(rebasing: all[start..<first]), UnsafeBufferPointer(rebasing: all[(first + 1)..<second]),
+                            UnsafeBufferPointer(rebasing: all[(second + 1)..<end]))
                 count += 1
                 start = end + 1
             }

@@ -35,10 +35,7 @@ public enum WireAuthentication {
         return found
     }
 
-    public static func freshNonce() -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<nonceBytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-    }
+    public static func freshNonce() -> [UInt8] { RandomBytes.make(nonceBytes) }
 
     /// What both proofs and both session keys are bound to.
     public struct Transcript: Sendable {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Secrets a deployment with nothing set up makes for itself (`docker compose up` as it is): when
@@ -22,11 +23,8 @@ extension Environment {
 }
 
 public enum GeneratedSecrets {
-    /// 32 random bytes in hex.
-    public static func randomHex(bytes: Int = 32) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
+    /// `bytes` random bytes in hex (32: a role secret's strength).
+    public static func randomHex(bytes: Int = 32) -> String { RandomBytes.hex(bytes) }
 
     /// The value in `directory/file`, made first if it is not there. Made beside it and linked into
     /// place: `link` fails when another process got there first, and its value is then the one,

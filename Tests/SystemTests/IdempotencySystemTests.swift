@@ -86,11 +86,13 @@ import Testing
             throw TestFailure("no campaign")
         }
         let numbers = phoneNumbers(3)
-        let contacts = numbers.prefix(2).map { #"{"phone_number":"\#($0)"}"# }.joined(separator: ",")
+        let contacts = numbers.prefix(2).map { #"{"phone_number":"\#($0)","variables":{"name":"Ada","tags":["a","b"]}}"# }.joined(separator: ",")
         #expect(try await twice("/v1/campaigns/\(id)/contacts", json: #"{"contacts":[\#(contacts)]}"#, expecting: 201).json?["inserted_count"] == .int(2))
         let csv = "phone_number,name\n\(numbers[2]),Ada\n"
         #expect(try await twice("/v1/campaigns/\(id)/contacts", json: csv, contentType: "text/csv", expecting: 201).json?["inserted_count"] == .int(1))
-        #expect(try await stack.contacts(id).count == 3)
+        let stored = try await stack.contacts(id)
+        #expect(stored.count == 3)
+        #expect(stored.first?["variables"]?.jsonText == #"{"name":"Ada","tags":["a","b"]}"#, "\(stored.first?.jsonText ?? "")")
         #expect(try await twice("/v1/dnc", json: #"{"phone_numbers":["15552000001"]}"#, expecting: 201).json?["added_count"] == .int(1))
         #expect(try await twice("/v1/numbers", json: #"{"phone_number":"+14155550142"}"#, expecting: 201).status == 201)
         let webhook = try await twice("/v1/webhooks", json: #"{"url":"http://127.0.0.1:9/hooks"}"#, expecting: 201)

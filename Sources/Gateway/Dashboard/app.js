@@ -147,6 +147,22 @@
     }
   }
 
+  /**
+   * The first `pages` pages of a list (`path` has its query), read again from the start: what
+   * they hold moves while campaigns run. Returns the items under `field`, and the next cursor.
+   */
+  async function readPages(path, field, pages) {
+    const items = [];
+    let next = null;
+    for (let page = 0; page < pages; page++) {
+      const answer = await api("GET", path + (next ? "&cursor=" + encodeURIComponent(next) : ""));
+      items.push(...answer[field]);
+      next = answer.next_cursor;
+      if (!next) break;
+    }
+    return { items, next };
+  }
+
   /** A CSV file to a campaign, with progress (fetch cannot report an upload's progress). */
   function uploadCSV(campaignID, file, onProgress) {
     return new Promise((resolve, reject) => {
@@ -270,7 +286,6 @@
           h("th", { class: "hide-narrow" }, "Created"))),
         rows)),
       h("div", { class: "pager" }, more));
-    let cursor = null;
     let pages = 1;
     const row = (campaign) => {
       const counts = campaign.contact_counts || {};
@@ -281,19 +296,10 @@
         h("td", {}, `${finished} / ${counts.total || 0}`),
         h("td", { class: "hide-narrow" }, time(campaign.created_at)));
     };
-    // The pages shown so far, read again: statuses and counts move while a campaign runs.
     const refresh = async () => {
-      const shown = [];
-      let next = null;
-      for (let page = 0; page < pages; page++) {
-        const answer = await api("GET", "/v1/campaigns?limit=50" + (next ? "&cursor=" + encodeURIComponent(next) : ""));
-        shown.push(...answer.campaigns);
-        next = answer.next_cursor;
-        if (!next) break;
-      }
-      cursor = next;
+      const { items: shown, next } = await readPages("/v1/campaigns?limit=50", "campaigns", pages);
       rows.replaceChildren(...(shown.length ? shown.map(row) : [h("tr", {}, h("td", { colspan: 4 }, "No campaigns yet."))]));
-      more.hidden = !cursor;
+      more.hidden = !next;
       problem.replaceChildren();
       return shown.some((campaign) => ["running", "scheduled"].includes(campaign.status)) ? POLL_FAST_MS * 2 : POLL_IDLE_MS;
     };
@@ -589,16 +595,9 @@
         h("td", { class: "hide-narrow" }, entry.source === "opt_out" ? "opted out on a call" : "added"), h("td", {}, button));
     };
     const refresh = async () => {
-      const shown = [];
-      let cursor = null;
-      for (let page = 0; page < pages; page++) {
-        const answer = await api("GET", "/v1/dnc?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
-        shown.push(...answer.entries);
-        cursor = answer.next_cursor;
-        if (!cursor) break;
-      }
+      const { items: shown, next } = await readPages("/v1/dnc?limit=100", "entries", pages);
       rows.replaceChildren(...(shown.length ? shown.map(row) : [h("tr", {}, h("td", { colspan: 4 }, "The list is empty."))]));
-      more.hidden = !cursor;
+      more.hidden = !next;
       return POLL_IDLE_MS;
     };
     more.addEventListener("click", () => {
